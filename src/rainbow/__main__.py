@@ -1,0 +1,3 @@
+from rainbow.cli.main import main
+
+main()

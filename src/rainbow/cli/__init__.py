@@ -1,0 +1,1 @@
+"""The ``rainbow`` command line: thin commands that parse, call one layer and print."""

@@ -1,0 +1,210 @@
+"""How the CLI shows things: diagnostics, run tables and one run's detail, with rich."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from statistics import mean
+from typing import Any
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+
+from rainbow.diagnostics import Diagnostic
+from rainbow.engine.records import MetricValue, RunDetail, RunSummary
+
+STATUS_STYLE = {
+    "succeeded": "green",
+    "failed": "red",
+    "timed_out": "red",
+    "worker_lost": "red",
+    "cancelled": "yellow",
+    "aborted": "yellow",
+    "running": "cyan",
+    "retrying": "cyan",
+    "pending": "dim",
+    "waiting": "dim",
+}
+
+
+def status(text: str) -> Text:
+    return Text(text, style=STATUS_STYLE.get(text, ""))
+
+
+def diagnostics(console: Console, problems: Iterable[Diagnostic]) -> None:
+    for problem in problems:
+        colour = "red" if problem.severity == "error" else "yellow"
+        console.print(
+            Text.assemble(
+                (problem.location.render(), "bold"),
+                ": ",
+                (f"{problem.severity} {problem.code}", colour),
+                f": {problem.message}",
+            )
+        )
+        if problem.hint:
+            console.print(Text(f"    hint: {problem.hint}", style="dim"))
+
+
+def seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value < 1:
+        return f"{value * 1000:.0f} ms"
+    return f"{value:.2f} s"
+
+
+def _number(value: float) -> str:
+    return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+
+
+def metric_text(values: Sequence[MetricValue]) -> str:
+    return "  ".join(f"{m.name}={_number(m.value)}" for m in values)
+
+
+def runs_table(runs: Sequence[RunSummary], *, title: str | None = None) -> Table:
+    table = Table(title=title, show_lines=False)
+    table.add_column("run")
+    table.add_column("unit")
+    table.add_column("pipeline")
+    table.add_column("status")
+    table.add_column("duration", justify="right")
+    table.add_column("metrics")
+    for run in runs:
+        table.add_row(
+            run.run_id,
+            run.unit,
+            run.pipeline,
+            status(run.status),
+            seconds(run.duration_s),
+            metric_text(run.metrics) or (run.reason or "")[:80],
+        )
+    return table
+
+
+def metric_summary(runs: Sequence[RunSummary]) -> Table | None:
+    """Mean, min and max of each metric over the runs, with the direction that is better."""
+    values: dict[str, list[float]] = {}
+    better: dict[str, str] = {}
+    for run in runs:
+        for metric in run.metrics:
+            values.setdefault(metric.name, []).append(metric.value)
+            better[metric.name] = metric.better
+    if not values:
+        return None
+    table = Table(title="quality metrics over the runs")
+    for column in ("metric", "better", "mean", "min", "max", "runs"):
+        table.add_column(column, justify="left" if column in ("metric", "better") else "right")
+    for name in sorted(values):
+        seen = values[name]
+        table.add_row(
+            name,
+            better[name],
+            _number(mean(seen)),
+            _number(min(seen)),
+            _number(max(seen)),
+            str(len(seen)),
+        )
+    return table
+
+
+def run_detail(detail: RunDetail) -> Group:
+    run = detail.summary
+    head = Table.grid(padding=(0, 2))
+    head.add_row("run", run.run_id)
+    head.add_row("pipeline", f"{run.pipeline} ({run.spec_hash[:19]})")
+    head.add_row("unit", run.unit)
+    head.add_row("status", status(run.status))
+    head.add_row("duration", seconds(run.duration_s))
+    if run.reason:
+        head.add_row("reason", Text(run.reason, style="red"))
+    if detail.outputs:
+        head.add_row("outputs", _values(detail.outputs))
+    steps = Table(title="steps")
+    for column in ("step", "status", "attempt", "module", "duration", "metrics / error"):
+        steps.add_column(column)
+    tracebacks: list[Any] = []
+    for step in detail.steps:
+        if not step.attempts:
+            steps.add_row(step.step, status(step.status), "-", "", "", "")
+        for attempt in step.attempts:
+            note = metric_text(attempt.metrics)
+            if attempt.error_message:
+                note = f"{attempt.error_type}: {attempt.error_message}"
+            if attempt.timings:
+                blocks = ", ".join(f"{k} {seconds(v)}" for k, v in attempt.timings.items())
+                note = f"{note}  [{blocks}]" if note else f"[{blocks}]"
+            steps.add_row(
+                step.step,
+                status(attempt.status),
+                str(attempt.attempt),
+                f"{attempt.module}@{attempt.version}",
+                seconds(attempt.duration_s),
+                note,
+            )
+            if attempt.traceback:
+                title = f"{step.step} attempt {attempt.attempt}: {attempt.error_type}"
+                tracebacks.append(
+                    Panel(Syntax(attempt.traceback.rstrip(), "pytb", word_wrap=True), title=title)
+                )
+    return Group(head, steps, *tracebacks)
+
+
+def _values(values: Mapping[str, Any]) -> Text:
+    text = Text()
+    for index, (name, value) in enumerate(sorted(values.items())):
+        if index:
+            text.append("\n")
+        shown = value["$asset"] if isinstance(value, dict) and "$asset" in value else value
+        text.append(f"{name}: ", style="bold")
+        text.append(str(shown))
+    return text
+
+
+def detail_json(detail: RunDetail) -> dict[str, Any]:
+    run = detail.summary
+    return {
+        "run_id": run.run_id,
+        "pipeline": run.pipeline,
+        "spec_hash": run.spec_hash,
+        "unit": run.unit,
+        "status": run.status,
+        "reason": run.reason,
+        "created_at": run.created_at.isoformat(),
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "duration_s": run.duration_s,
+        "inputs": dict(detail.inputs),
+        "outputs": dict(detail.outputs) if detail.outputs is not None else None,
+        "steps": [
+            {
+                "id": step.step,
+                "status": step.status,
+                "outputs": dict(step.outputs) if step.outputs is not None else None,
+                "attempts": [
+                    {
+                        "attempt": a.attempt,
+                        "status": a.status,
+                        "module": a.module,
+                        "version": a.version,
+                        "started_at": a.started_at.isoformat(),
+                        "finished_at": a.finished_at.isoformat() if a.finished_at else None,
+                        "duration_s": a.duration_s,
+                        "error_type": a.error_type,
+                        "error_message": a.error_message,
+                        "traceback": a.traceback,
+                        "exit_signal": a.exit_signal,
+                        "metrics": [
+                            {"name": mv.name, "value": mv.value, "better": mv.better}
+                            for mv in a.metrics
+                        ],
+                        "timings": dict(a.timings),
+                    }
+                    for a in step.attempts
+                ],
+            }
+            for step in detail.steps
+        ],
+    }

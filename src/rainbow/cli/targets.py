@@ -1,0 +1,129 @@
+"""Turn command-line targets into specs and module code.
+
+``FILE.py[:FUNC]`` is a pipeline file (and, through its imports, its modules); ``SPEC.json`` is
+a compiled spec; ``--modules`` adds import paths, .py files or command-module .toml files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rainbow.diagnostics import Diagnostic, Location
+from rainbow.dsl.compiler import compile_pipeline
+from rainbow.dsl.pipeline import PipelineDef
+from rainbow.errors import DiagnosticError, UserError
+from rainbow.loading import import_file
+from rainbow.sdk.catalog import AnyModule, load_modules, modules_in
+from rainbow.spec.models import PipelineSpec
+from rainbow.spec.validate import validate
+from rainbow.spec.wiring import WiringPolicy
+
+
+@dataclass(frozen=True)
+class Loaded:
+    spec: PipelineSpec
+    modules: dict[str, AnyModule]
+    warnings: list[Diagnostic]
+
+
+def split_target(target: str) -> tuple[Path, str | None]:
+    path, _, func = target.partition(".py:")
+    if func:
+        return Path(path + ".py"), func
+    return Path(target), None
+
+
+def find_pipeline(path: Path, func: str | None) -> tuple[PipelineDef, dict[str, AnyModule]]:
+    module = import_file(path)
+    namespace = vars(module)
+    pipelines = {
+        name: value
+        for name, value in namespace.items()
+        if isinstance(value, PipelineDef) and value.fn.__module__ == module.__name__
+    }
+    if func is not None:
+        chosen = namespace.get(func)
+        if not isinstance(chosen, PipelineDef):
+            by_name = [p for p in pipelines.values() if p.name == func]
+            if len(by_name) != 1:
+                raise _no_pipeline(path, f"{func!r} is not a pipeline in {path}", pipelines)
+            chosen = by_name[0]
+    elif len(pipelines) == 1:
+        chosen = next(iter(pipelines.values()))
+    else:
+        problem = "no @rb.pipeline function" if not pipelines else "several pipelines"
+        raise _no_pipeline(path, f"{path} has {problem}", pipelines)
+    return chosen, modules_in(namespace)
+
+
+def _no_pipeline(path: Path, message: str, pipelines: dict[str, PipelineDef]) -> DiagnosticError:
+    names = ", ".join(sorted(pipelines)) or "none"
+    hint = f"pick one with {path}:FUNC; pipelines here: {names}"
+    return DiagnosticError([Diagnostic("RB-E031", message, Location(file=str(path)), hint)])
+
+
+def load(target: str, module_targets: Sequence[str] = ()) -> Loaded:
+    """Compile or read the target's spec and gather the module code it can run."""
+    extra = load_modules(module_targets)
+    path, func = split_target(target)
+    if path.suffix == ".json":
+        if not path.is_file():
+            raise UserError(f"spec file not found: {path}", hint="check the path")
+        lookup_modules = dict(extra)
+        policy = WiringPolicy(unknown_module="warning", known_modules=tuple(sorted(extra)))
+        spec, problems = validate(
+            path.read_text(),
+            lambda name, version: (
+                lookup_modules[name].rainbow_interface if name in lookup_modules else None
+            ),
+            file=str(path),
+            policy=policy,
+        )
+        if spec is None or any(d.severity == "error" for d in problems):
+            raise DiagnosticError(problems)
+        return Loaded(spec, extra, problems)
+    if path.suffix != ".py":
+        raise UserError(
+            f"cannot read a pipeline from {path.name}",
+            hint="give a pipeline file FILE.py[:FUNC] or a compiled SPEC.json",
+        )
+    pipeline, found = find_pipeline(path, func)
+    modules = {**found, **extra}
+    interfaces = {name: m.rainbow_interface for name, m in modules.items()}
+    spec, warnings = compile_pipeline(pipeline, interfaces)
+    return Loaded(spec, modules, warnings)
+
+
+def require_code(loaded: Loaded, *, strict_versions: bool) -> list[str]:
+    """Check every step's module has local code; return notes on pins the local code stands for."""
+    problems: list[Diagnostic] = []
+    notes: list[str] = []
+    for index, step in enumerate(loaded.spec.steps):
+        where = Location(json_path=f"$.steps[{index}].module")
+        if step.module not in loaded.modules:
+            problems.append(
+                Diagnostic(
+                    "RB-E017",
+                    f"step {step.id!r}: no code for module {step.module!r} here",
+                    where,
+                    "pass --modules with the module's import path, .py or .toml file",
+                )
+            )
+        elif step.version != "latest":
+            if strict_versions:
+                problems.append(
+                    Diagnostic(
+                        "RB-E042",
+                        f"step {step.id!r} pins {step.module}@{step.version}, but only the "
+                        "local code is here and no registry holds that version",
+                        where,
+                        "drop --strict-versions to run the local code in its place",
+                    )
+                )
+            else:
+                notes.append(f"{step.module}@{step.version}")
+    if problems:
+        raise DiagnosticError(problems)
+    return sorted(set(notes))

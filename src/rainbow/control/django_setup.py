@@ -1,0 +1,192 @@
+"""Set Django up for the control plane from a database URL: once per process, never at import.
+
+Django's settings are process-global and can be configured only once, so :func:`configure` is
+idempotent for the same URLs and refuses different ones. Django itself is imported inside the
+functions: importing this module stays cheap for CLI commands that never touch the database.
+
+A typical caller (the CLI, an executor) needs one line::
+
+    store = open_store(settings.database_url)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from rainbow.errors import PlatformError, UserError
+
+if TYPE_CHECKING:
+    from rainbow.control.store import DjangoStore
+
+URL_VARIABLE = "RAINBOW_DATABASE_URL"
+INSTALLED_APPS = ["rainbow.control.apps.RainbowControlConfig"]
+
+_URL_HINT = (
+    f"set {URL_VARIABLE} to sqlite:///PATH/TO/rainbow.sqlite3 or "
+    "postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE (with %XX for special characters)"
+)
+_SQLITE = "django.db.backends.sqlite3"
+_POSTGRESQL = "django.db.backends.postgresql"
+_DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
+    # WAL lets readers (``rainbow runs``) work while an engine writes; IMMEDIATE takes the write
+    # lock when a transaction begins, so concurrent writers wait out the busy timeout instead of
+    # failing with "database is locked" halfway through a batch.
+    _SQLITE: {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    },
+    # Without a timeout, connecting to a firewalled host hangs instead of failing.
+    _POSTGRESQL: {"connect_timeout": 10},
+}
+
+
+def configure(database_url: str, *, extra_databases: Mapping[str, str] | None = None) -> None:
+    """Configure Django with ``database_url`` as its ``default`` database and set it up.
+
+    ``extra_databases`` adds more aliases (alias -> URL), e.g. for tests that run the store on
+    SQLite and PostgreSQL in one process. Calling this again with the same URLs does nothing;
+    with other URLs it raises PlatformError, since a running process cannot switch databases.
+    """
+    urls = {"default": database_url, **(extra_databases or {})}
+    databases = {alias: database_settings(url) for alias, url in urls.items()}
+
+    import django
+    from django.conf import settings
+
+    if settings.configured:
+        configured_urls = getattr(settings, "RAINBOW_DATABASE_URLS", None)
+        if configured_urls == urls:
+            return
+        raise PlatformError(
+            f"Django is already configured for {_describe(configured_urls)} in this process, "
+            f"and cannot switch to {_describe(urls)}"
+        )
+    for url, database in zip(urls.values(), databases.values(), strict=True):
+        _create_sqlite_folder(url, database)
+    settings.configure(
+        INSTALLED_APPS=INSTALLED_APPS,
+        DATABASES=databases,
+        USE_TZ=True,
+        TIME_ZONE="UTC",
+        # Rainbow's observe layer owns logging; Django must not reconfigure it.
+        LOGGING_CONFIG=None,
+        RAINBOW_DATABASE_URLS=urls,
+    )
+    django.setup()
+
+
+def database_settings(database_url: str) -> dict[str, Any]:
+    """Django's settings for one database URL; UserError naming RAINBOW_DATABASE_URL if unusable."""
+    import dj_database_url
+
+    try:
+        database: dict[str, Any] = dict(dj_database_url.parse(database_url))
+    except ValueError:  # an unknown scheme, or a URL that does not parse
+        database = {}
+    engine = database.get("ENGINE")
+    if engine not in _DEFAULT_OPTIONS:
+        raise UserError(
+            f"{URL_VARIABLE}={_redact(database_url)!r} is not a SQLite or PostgreSQL URL",
+            hint=_URL_HINT,
+        )
+    database["OPTIONS"] = {**_DEFAULT_OPTIONS[engine], **database.get("OPTIONS", {})}
+    return database
+
+
+def connect(database: str = "default") -> None:
+    """Open the connection now: an unusable URL becomes a UserError, not a Django traceback."""
+    from django.core.exceptions import ImproperlyConfigured
+    from django.db import DatabaseError, connections
+
+    try:
+        connections[database].ensure_connection()
+    except ImproperlyConfigured as exc:  # the PostgreSQL driver is missing
+        raise UserError(
+            f"{URL_VARIABLE}={_url_of(database)!r}: {exc}",
+            hint="install the driver: pip install 'psycopg[binary]'",
+        ) from None
+    except DatabaseError as exc:
+        raise UserError(
+            f"{URL_VARIABLE}={_url_of(database)!r}: cannot connect: {str(exc).strip()}",
+            hint="check that the database server runs and that host, port, user and database "
+            f"are right, or that the SQLite file's folder is writable; {_URL_HINT}",
+        ) from None
+
+
+def is_migrated(database: str = "default") -> bool:
+    """Whether every migration is applied to ``database``."""
+    from django.db import connections
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connections[database])
+    return not executor.migration_plan(executor.loader.graph.leaf_nodes())
+
+
+def migrate(database: str = "default") -> None:
+    """Apply the pending migrations to ``database``, quietly."""
+    from django.core.management import call_command
+
+    call_command("migrate", database=database, interactive=False, verbosity=0)
+
+
+def ensure_migrated(database: str = "default") -> None:
+    """Connect to ``database`` and migrate it unless it is up to date."""
+    from django.db import DatabaseError
+
+    connect(database)
+    if is_migrated(database):
+        return
+    try:
+        migrate(database)
+    except DatabaseError as exc:
+        # Two processes starting on a fresh database both migrate; the loser fails to create
+        # tables the winner just created, which is fine.
+        if not is_migrated(database):
+            raise PlatformError(f"could not migrate {_url_of(database)!r}: {exc}") from exc
+
+
+def open_store(database_url: str) -> DjangoStore:
+    """Configure Django, migrate the database if needed and return the store on it."""
+    configure(database_url)
+    ensure_migrated()
+    from rainbow.control.store import DjangoStore
+
+    return DjangoStore()
+
+
+def _create_sqlite_folder(url: str, database: Mapping[str, Any]) -> None:
+    name = str(database.get("NAME") or "")
+    if database["ENGINE"] != _SQLITE or name in ("", ":memory:"):
+        return
+    try:
+        Path(name).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(
+            f"{URL_VARIABLE}={_redact(url)!r}: cannot create the folder for the SQLite file: {exc}",
+            hint=_URL_HINT,
+        ) from None
+
+
+def _url_of(database: str) -> str:
+    from django.conf import settings
+
+    return _redact(settings.RAINBOW_DATABASE_URLS[database])
+
+
+def _describe(urls: Mapping[str, str] | None) -> str:
+    if urls is None:
+        return "databases set up outside rainbow.control.django_setup"
+    return ", ".join(f"{alias}={_redact(url)}" for alias, url in urls.items())
+
+
+def _redact(url: str) -> str:
+    """The URL without its password, fit for messages."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return "(an unparseable URL)"
+    return url if password is None else url.replace(f":{password}@", ":***@", 1)

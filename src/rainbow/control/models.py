@@ -1,0 +1,115 @@
+"""Runs as the control plane stores them: a run, its step runs, their attempts and metrics.
+
+The engine writes these rows through :class:`rainbow.control.store.DjangoStore`; the admin and the
+REST API read them. Statuses are plain strings (the engine's state machine owns their meaning).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Run(models.Model):
+    """One work unit through one pipeline version."""
+
+    run_id = models.CharField(primary_key=True, max_length=64)
+    pipeline = models.CharField(max_length=200)
+    spec_hash = models.CharField(max_length=80)
+    spec = models.JSONField()
+    inputs = models.JSONField()
+    unit = models.CharField(max_length=1000, help_text="Which work unit: a file, URL or name.")
+    engine = models.CharField(max_length=32)
+    status = models.CharField(max_length=16)
+    reason = models.TextField(null=True, help_text="Why the run ended the way it did.")
+    outputs = models.JSONField(null=True)
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True)
+    finished_at = models.DateTimeField(null=True)
+
+    class Meta:
+        db_table = "rainbow_run"
+        indexes = [
+            # Run lists are newest first, optionally for one status.
+            models.Index(fields=["-created_at", "-run_id"], name="rainbow_run_newest"),
+            models.Index(fields=["status", "-created_at"], name="rainbow_run_status_newest"),
+        ]
+
+    def __str__(self) -> str:
+        return self.run_id
+
+
+class StepRun(models.Model):
+    """One step of a run; ``attempts`` counts the attempts made so far."""
+
+    # The unique (run, step) constraint's index serves lookups by run: no second index.
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps", db_index=False)
+    step = models.CharField(max_length=200)
+    position = models.PositiveIntegerField(help_text="Index of the step in the spec.")
+    status = models.CharField(max_length=16)
+    attempts = models.PositiveIntegerField(default=0)
+    outputs = models.JSONField(null=True)
+
+    class Meta:
+        db_table = "rainbow_step_run"
+        constraints = [
+            models.UniqueConstraint(fields=["run", "step"], name="rainbow_step_run_unique_step"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}:{self.step}"
+
+
+class Attempt(models.Model):
+    """One try of a step run, numbered from 1."""
+
+    # The unique (step_run, attempt) constraint's index serves lookups by step run.
+    step_run = models.ForeignKey(
+        StepRun, on_delete=models.CASCADE, related_name="attempt_set", db_index=False
+    )
+    attempt = models.PositiveIntegerField()
+    status = models.CharField(max_length=16)
+    module = models.CharField(max_length=200)
+    version = models.CharField(max_length=64)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True)
+    duration_s = models.FloatField(null=True)
+    error_type = models.CharField(max_length=300, null=True)
+    error_message = models.TextField(null=True)
+    traceback = models.TextField(null=True)
+    exit_signal = models.IntegerField(null=True, help_text="The signal that killed the worker.")
+    timings = models.JSONField(default=dict, help_text="Seconds spent per ctx.timeout block.")
+
+    class Meta:
+        db_table = "rainbow_attempt"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["step_run", "attempt"], name="rainbow_attempt_unique_number"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step_run}:{self.attempt}"
+
+
+class Metric(models.Model):
+    """A number a module reported for one attempt, with the direction that counts as better."""
+
+    class Better(models.TextChoices):
+        HIGH = "high"
+        LOW = "low"
+
+    attempt = models.ForeignKey(Attempt, on_delete=models.CASCADE, related_name="metrics")
+    # The run and step are repeated from the attempt so trends over runs need no joins; the
+    # (run, name) index serves lookups by run.
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="metrics", db_index=False)
+    step = models.CharField(max_length=200)
+    name = models.CharField(max_length=200)
+    value = models.FloatField()
+    better = models.CharField(max_length=4, choices=Better.choices)
+
+    class Meta:
+        db_table = "rainbow_metric"
+        indexes = [models.Index(fields=["run", "name"], name="rainbow_metric_run_name")]
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value:g}"

@@ -1,0 +1,151 @@
+"""The engine's store on the Django ORM: the durable twin of ``MemoryStore``.
+
+Import this module only after :func:`rainbow.control.django_setup.configure`;
+:func:`rainbow.control.django_setup.open_store` does both.
+
+Each ``write`` is one transaction: the batch is folded (:mod:`rainbow.control.batch`) and written
+with a few bulk statements (:mod:`rainbow.control.batch_writer`). Reads cost a constant number of
+queries: four for ``get_run``, two for a page of ``list_runs``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from django.db import DatabaseError, transaction
+from django.db.models import F
+
+from rainbow.control.batch import fold
+from rainbow.control.batch_writer import BatchWriter
+from rainbow.control.models import Attempt, Metric, Run, StepRun
+from rainbow.engine.records import (
+    AttemptView,
+    Change,
+    MetricValue,
+    RunDetail,
+    RunSummary,
+    StepView,
+)
+from rainbow.errors import PlatformError
+
+# A run list shows summaries: leave the (possibly large) JSON columns in the database.
+_SUMMARY_FIELDS = [f.name for f in Run._meta.fields if f.name not in ("spec", "inputs", "outputs")]
+
+
+class DjangoStore:
+    """Runs, steps and attempts in the database Django knows as ``using``.
+
+    ``write`` raises PlatformError, and records nothing of the batch, when a change refers to a
+    run, step or attempt the store does not hold, creates a run that already exists, or the
+    database fails.
+    """
+
+    def __init__(self, *, using: str = "default") -> None:
+        self._using = using
+
+    def write(self, changes: Sequence[Change]) -> None:
+        if not changes:
+            return
+        batch = fold(changes)
+        try:
+            with transaction.atomic(using=self._using):
+                BatchWriter(self._using, batch).write()
+        except DatabaseError as exc:
+            raise PlatformError(f"could not record {len(changes)} changes: {exc}") from exc
+
+    def get_run(self, run_id: str) -> RunDetail | None:
+        run = Run.objects.using(self._using).filter(run_id=run_id).first()
+        if run is None:
+            return None
+        step_runs = StepRun.objects.using(self._using).filter(run=run).order_by("position")
+        attempts = Attempt.objects.using(self._using).filter(step_run__run=run).order_by("attempt")
+        metrics = Metric.objects.using(self._using).filter(run=run).order_by("id")
+
+        metrics_of_attempt: dict[int, list[MetricValue]] = defaultdict(list)
+        for metric in metrics:
+            metrics_of_attempt[metric.attempt_id].append(_metric_value(metric))
+        attempts_of_step: dict[int, list[AttemptView]] = defaultdict(list)
+        for attempt in attempts:
+            view = _attempt_view(attempt, metrics_of_attempt[attempt.pk])
+            attempts_of_step[attempt.step_run_id].append(view)
+
+        steps = []
+        last_metrics: list[MetricValue] = []
+        for step_run in step_runs:
+            step_attempts = attempts_of_step[step_run.pk]
+            steps.append(
+                StepView(
+                    step=step_run.step,
+                    status=step_run.status,
+                    attempts=step_attempts,
+                    outputs=step_run.outputs,
+                )
+            )
+            for attempt in step_attempts:
+                if attempt.attempt == step_run.attempts:
+                    last_metrics.extend(attempt.metrics)
+        return RunDetail(
+            summary=_run_summary(run, last_metrics),
+            inputs=run.inputs,
+            outputs=run.outputs,
+            spec=run.spec,
+            steps=steps,
+        )
+
+    def list_runs(self, *, limit: int = 50, status: str | None = None) -> list[RunSummary]:
+        runs = Run.objects.using(self._using).only(*_SUMMARY_FIELDS)
+        if status is not None:
+            runs = runs.filter(status=status)
+        page = list(runs.order_by("-created_at", "-run_id")[:limit])
+        # The metrics of each step's last attempt, in spec order, for the whole page at once.
+        last_metrics = (
+            Metric.objects.using(self._using)
+            .filter(
+                run__in=[run.run_id for run in page],
+                attempt__attempt=F("attempt__step_run__attempts"),
+            )
+            .order_by("attempt__step_run__position", "id")
+        )
+        metrics_of_run: dict[str, list[MetricValue]] = defaultdict(list)
+        for metric in last_metrics:
+            metrics_of_run[metric.run_id].append(_metric_value(metric))
+        return [_run_summary(run, metrics_of_run[run.run_id]) for run in page]
+
+
+def _run_summary(run: Run, metrics: Sequence[MetricValue]) -> RunSummary:
+    return RunSummary(
+        run_id=run.run_id,
+        pipeline=run.pipeline,
+        spec_hash=run.spec_hash,
+        unit=run.unit,
+        engine=run.engine,
+        status=run.status,
+        created_at=run.created_at,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        reason=run.reason,
+        metrics=tuple(metrics),
+    )
+
+
+def _attempt_view(attempt: Attempt, metrics: Sequence[MetricValue]) -> AttemptView:
+    return AttemptView(
+        attempt=attempt.attempt,
+        status=attempt.status,
+        module=attempt.module,
+        version=attempt.version,
+        started_at=attempt.started_at,
+        finished_at=attempt.finished_at,
+        duration_s=attempt.duration_s,
+        error_type=attempt.error_type,
+        error_message=attempt.error_message,
+        traceback=attempt.traceback,
+        exit_signal=attempt.exit_signal,
+        metrics=tuple(metrics),
+        timings=attempt.timings,
+    )
+
+
+def _metric_value(metric: Metric) -> MetricValue:
+    return MetricValue(name=metric.name, value=metric.value, better=metric.better)  # type: ignore[arg-type]

@@ -1,0 +1,101 @@
+"""Diagnostics: every problem a check finds, with a stable id, a location and a hint.
+
+Checks return lists of :class:`Diagnostic` instead of raising on the first problem, so a user
+fixes a spec in one round. The ids are stable and documented in ``docs/diagnostics.md``; a test
+keeps that page and :data:`CATALOG` in step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+CATALOG: dict[str, str] = {
+    "RB-E001": "the spec file is not valid JSON",
+    "RB-E002": "the spec does not match the pipeline spec JSON Schema",
+    "RB-E003": "the spec was written by a newer Rainbow (unknown schema version)",
+    "RB-E004": "spec_hash does not match the spec's content (hand-edited spec)",
+    "RB-E010": "a step reads an output its source step does not have",
+    "RB-E011": "a step reads from a step id that does not exist",
+    "RB-E012": "a step reads a pipeline input that does not exist",
+    "RB-E013": "the steps form a cycle",
+    "RB-E014": "a required module input is not wired",
+    "RB-E015": "a step passes an input its module does not declare",
+    "RB-E016": "the type of a wired value does not match the module input's type",
+    "RB-E017": "the module is not known (not imported, not in --modules, not registered)",
+    "RB-E018": "two steps share one id",
+    "RB-E019": "a module reference is not pinned as name@version",
+    "RB-E020": "a pipeline output names a step output that does not exist",
+    "RB-E021": "a pipeline function did not return a dict of outputs",
+    "RB-E022": "a value passed to rb.step() cannot be stored in a JSON spec",
+    "RB-E023": "rb.step() was called outside a pipeline being compiled",
+    "RB-E030": "a pipeline file or module file could not be loaded",
+    "RB-E031": "no pipeline found, or several and none chosen with FILE.py:FUNC",
+    "RB-E032": "a module declaration is invalid (decorator arguments or type hints)",
+    "RB-E033": "a command module's config file is invalid",
+    "RB-E040": "a work unit file is invalid or misses a pipeline input",
+    "RB-E041": "an input asset cannot be read",
+    "RB-E042": "a pinned module version is not the local code (--strict-versions)",
+    "RB-E050": "the run id does not exist in the store",
+    "RB-E051": "the run store cannot be opened",
+    "RB-W001": "a reference could not be checked because the module's outputs are not declared",
+    "RB-W002": "a module's interface is unknown, so its wiring could not be checked",
+}
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a problem is: a file and line (DSL), or a JSON path into a spec file."""
+
+    file: str | None = None
+    line: int | None = None
+    json_path: str | None = None
+
+    def render(self) -> str:
+        parts = []
+        if self.file:
+            parts.append(f"{self.file}:{self.line}" if self.line else self.file)
+        if self.json_path:
+            parts.append(self.json_path)
+        return " at ".join(parts) if parts else "<unknown location>"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem found by a check."""
+
+    code: str
+    message: str
+    location: Location = Location()
+    hint: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.code not in CATALOG:
+            raise ValueError(f"diagnostic code {self.code} is not in the catalog")
+
+    @property
+    def severity(self) -> Severity:
+        return "warning" if self.code.startswith("RB-W") else "error"
+
+    def render(self) -> str:
+        text = f"{self.location.render()}: {self.severity} {self.code}: {self.message}"
+        if self.hint:
+            text += f"\n    hint: {self.hint}"
+        return text
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+            "file": self.location.file,
+            "line": self.location.line,
+            "json_path": self.location.json_path,
+            "hint": self.hint,
+        }
+
+
+def errors_in(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    return [d for d in diagnostics if d.severity == "error"]

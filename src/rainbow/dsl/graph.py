@@ -1,0 +1,64 @@
+"""Draw a spec's DAG with Graphviz: pipeline inputs, steps (module@version) and outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rainbow.errors import PlatformError, UserError
+from rainbow.spec.models import InputRef, OutputRef, PipelineSpec
+
+
+def to_dot(spec: PipelineSpec) -> Any:
+    import graphviz
+
+    dot = graphviz.Digraph(spec.name, graph_attr={"rankdir": "LR", "label": spec.name})
+    dot.attr("node", fontname="Helvetica", fontsize="11")
+    for name, port in spec.inputs.items():
+        dot.node(f"in:{name}", f"{name}\\n({port.type})", shape="invhouse", color="#4477aa")
+    clusters: dict[str, Any] = {}
+    for step in spec.steps:
+        label = f"{step.id}\\n{step.module}@{step.version}"
+        scope = step.id.rsplit(".", 1)[0] if "." in step.id else None
+        target = dot
+        if scope is not None:
+            if scope not in clusters:
+                clusters[scope] = graphviz.Digraph(name=f"cluster_{scope}")
+                clusters[scope].attr(label=scope, style="rounded,dashed")
+            target = clusters[scope]
+        target.node(f"step:{step.id}", label, shape="box", style="rounded,filled", fillcolor="#eeeeff")
+    for cluster in clusters.values():
+        dot.subgraph(cluster)
+    for step in spec.steps:
+        for port, ref in step.inputs.items():
+            if isinstance(ref, InputRef):
+                dot.edge(f"in:{ref.input}", f"step:{step.id}", label=port)
+            elif isinstance(ref, OutputRef):
+                dot.edge(f"step:{ref.step}", f"step:{step.id}", label=f"{ref.output}→{port}")
+    for name, ref in spec.outputs.items():
+        dot.node(f"out:{name}", name, shape="house", color="#228833")
+        source = f"step:{ref.step}" if isinstance(ref, OutputRef) else f"in:{ref.input}"
+        dot.edge(source, f"out:{name}")
+    return dot
+
+
+def render(spec: PipelineSpec, out: Path) -> Path:
+    """Render to ``out``; its suffix (.svg, .png, .pdf, .dot) picks the format."""
+    import graphviz
+
+    fmt = out.suffix.lstrip(".").lower()
+    if fmt not in ("svg", "png", "pdf", "dot"):
+        raise UserError(f"cannot draw to {out.name}", hint="use an .svg, .png, .pdf or .dot file")
+    dot = to_dot(spec)
+    if fmt == "dot":
+        out.write_text(dot.source)
+        return out
+    try:
+        data = dot.pipe(format=fmt)
+    except graphviz.ExecutableNotFound:
+        raise PlatformError(
+            "Graphviz's `dot` program is not installed; install it (Debian: apt-get install "
+            "graphviz) or write a .dot file"
+        ) from None
+    out.write_bytes(data)
+    return out

@@ -1,0 +1,96 @@
+"""``rb.step()``: call one pinned module version inside a pipeline."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from rainbow.diagnostics import Diagnostic
+from rainbow.dsl.handles import InputHandle, OutputHandle, StepHandle
+from rainbow.dsl.tracer import ACTIVE, StepDraft, user_location
+from rainbow.errors import DiagnosticError
+from rainbow.spec.models import NAME_PATTERN
+
+_PINNED = re.compile(r"^(?P<name>[a-z0-9][a-z0-9_\-]*)@(?P<version>latest|\d+\.\d+(\.\d+)?)$")
+
+
+def step(
+    module: str,
+    *,
+    id: str | None = None,  # noqa: A002 - the spec calls it "id"; users write rb.step(..., id=...)
+    retries: int | None = None,
+    timeout: float | None = None,
+    **inputs: Any,
+) -> StepHandle:
+    """Add a step calling ``module`` ("name@X.Y" or "name@latest") with the given inputs.
+
+    Inputs are pipeline inputs, outputs of earlier steps (``seg.mask``) or JSON literals.
+    ``retries`` and ``timeout`` override the module's defaults for this step.
+    """
+    where = user_location()
+    tracer = ACTIVE.get()
+    if tracer is None:
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    "RB-E023",
+                    "rb.step() was called outside a pipeline being compiled",
+                    where,
+                    "call rb.step() inside an @rb.pipeline function and compile it with "
+                    "rb.compile(...) or `rainbow compile`",
+                )
+            ]
+        )
+    match = _PINNED.match(module)
+    if match is None:
+        base = module.split("@")[0]
+        tracer.problems.append(
+            Diagnostic(
+                "RB-E019",
+                f"module reference {module!r} is not name@version",
+                where,
+                f"pin a version: '{base}@latest' follows main, '{base}@1.2' is a release",
+            )
+        )
+        name, version = (base if re.match(NAME_PATTERN, base) else "invalid"), "latest"
+    else:
+        name, version = match["name"], match["version"]
+    step_id = tracer.unique_id(id or name)
+    values: dict[str, Any] = {}
+    for input_name, value in inputs.items():
+        values[input_name] = _checked_value(tracer.problems, step_id, input_name, value, where)
+    tracer.steps.append(StepDraft(step_id, name, version, values, retries, timeout, where))
+    return StepHandle(step_id, name, where)
+
+
+def _checked_value(
+    problems: list[Diagnostic], step_id: str, name: str, value: Any, where: Any
+) -> Any:
+    if isinstance(value, InputHandle | OutputHandle):
+        return value
+    if isinstance(value, StepHandle):
+        problems.append(
+            Diagnostic(
+                "RB-E022",
+                f"step {step_id!r}: input {name!r} is a whole step ({value!r}), not one of its outputs",
+                where,
+                f"pass one output, e.g. {name}=<step>.<output>",
+            )
+        )
+        return None
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        problems.append(
+            Diagnostic(
+                "RB-E022",
+                f"step {step_id!r}: input {name!r} is a {type(value).__name__}, "
+                "which cannot be written into a JSON spec",
+                where,
+                "pass a pipeline input, a step output, or a JSON literal (str, number, bool, "
+                "list, dict)",
+            )
+        )
+        return None
+    return value

@@ -1,0 +1,470 @@
+"""The embedded executor: runs work units through a spec on this machine, with no server.
+
+One loop drives every run: it feeds pool events and timers to the pure state machine, carries out
+the commands (dispatch, retry later, abort, finish) and records every change in the store in
+batches, one transaction per batch, so recording every attempt costs little per step.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import os
+import signal
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rainbow.engine import machine as m
+from rainbow.engine.inputs import pipeline_outputs, resolve
+from rainbow.engine.pool import Finished, Killed, Lost, PoolEvent, WorkerPool, key_of
+from rainbow.engine.records import (
+    AttemptFinished,
+    AttemptStarted,
+    AttemptStatus,
+    Change,
+    MetricValue,
+    RunChanged,
+    RunCreated,
+    StepChanged,
+)
+from rainbow.engine.store import Store
+from rainbow.engine.workunits import WorkUnit
+from rainbow.observe import metrics
+from rainbow.sdk.catalog import AnyModule
+from rainbow.sdk.messages import Result, Task
+from rainbow.spec.canonical import spec_to_dict
+from rainbow.spec.models import PipelineSpec, StepSpec
+
+FLUSH_INTERVAL_S = 0.1
+
+
+@dataclass(frozen=True)
+class LocalOptions:
+    workers: int = max(1, os.cpu_count() or 1)
+    assets_url: str = ".rainbow/assets"
+    work_root: Path = Path(".rainbow/work")
+    log_file: Path = Path(".rainbow/logs/rainbow.log")
+    retry: m.RetryPolicy = m.RetryPolicy()
+    depth: int = 2
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    id: str
+    status: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_id: str
+    unit: str
+    status: str
+    reason: str | None
+    outputs: dict[str, Any]
+    steps: list[StepOutcome]
+    duration_s: float
+
+
+@dataclass
+class _Run:
+    run_id: str
+    seq: int
+    unit: WorkUnit
+    plan: m.Plan
+    state: m.RunState
+    started: float
+    finished: float | None = None
+
+
+@dataclass(order=True)
+class _Timer:
+    due: float
+    seq: int
+    run_id: str = field(compare=False)
+    event: m.Event = field(compare=False)
+
+
+class LocalEngine:
+    """Run work units through one spec with a local process pool."""
+
+    def __init__(
+        self,
+        store: Store,
+        modules: Mapping[str, AnyModule],
+        options: LocalOptions = LocalOptions(),
+        *,
+        on_finish: Callable[[RunOutcome], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.modules = modules
+        self.options = options
+        self.on_finish = on_finish
+        self._changes: list[Change] = []
+        self._last_flush = 0.0
+
+    def run(self, spec: PipelineSpec, units: Sequence[WorkUnit]) -> list[RunOutcome]:
+        steps = {s.id: s for s in spec.steps}
+        refs = {s.module: self.modules[s.module].ref.to_json() for s in spec.steps}
+        pool = WorkerPool(
+            min(self.options.workers, max(1, len(units) * len(spec.steps))),
+            refs=refs,
+            env={
+                "assets_url": self.options.assets_url,
+                "work_root": str(self.options.work_root),
+            },
+            log_file=str(self.options.log_file),
+            depth=self.options.depth,
+        )
+        pool.start()
+        try:
+            return _Loop(self, spec, steps, pool).run(units)
+        finally:
+            pool.close()
+
+    def record(self, changes: Iterable[Change]) -> None:
+        self._changes.extend(changes)
+
+    def flush(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if self._changes and (force or now - self._last_flush >= FLUSH_INTERVAL_S):
+            self.store.write(self._changes)
+            self._changes = []
+            self._last_flush = now
+
+
+class _Loop:
+    """The state of one ``LocalEngine.run`` call."""
+
+    def __init__(
+        self,
+        engine: LocalEngine,
+        spec: PipelineSpec,
+        steps: dict[str, StepSpec],
+        pool: WorkerPool,
+    ) -> None:
+        self.engine = engine
+        self.spec = spec
+        self.steps = steps
+        self.order = {s.id: i for i, s in enumerate(spec.steps)}
+        self.pool = pool
+        self.runs: dict[str, _Run] = {}
+        self.ready: list[tuple[int, int, Task]] = []
+        self.timers: list[_Timer] = []
+        self.counter = itertools.count()
+        self.outcomes: dict[str, RunOutcome] = {}
+
+    def run(self, units: Sequence[WorkUnit]) -> list[RunOutcome]:
+        created = _now()
+        spec_json = spec_to_dict(self.spec)
+        for seq, unit in enumerate(units):
+            run_id = _new_run_id()
+            plan = m.Plan.from_spec(run_id, self.spec, self.engine.options.retry)
+            self.runs[run_id] = _Run(run_id, seq, unit, plan, m.RunState.initial(plan), 0.0)
+            self.engine.record(
+                [
+                    RunCreated(
+                        run_id=run_id,
+                        pipeline=self.spec.name,
+                        spec_hash=self.spec.spec_hash,
+                        spec=spec_json,
+                        inputs=unit.inputs,
+                        unit=unit.name,
+                        engine="local",
+                        created_at=created,
+                        step_ids=[s.id for s in self.spec.steps],
+                    )
+                ]
+            )
+        self.engine.flush(force=True)
+        for run in self.runs.values():
+            run.started = time.monotonic()
+            self._push_timer(run.started + self.spec.timeout, run.run_id, m.DeadlineExceeded())
+            self._apply(run, m.Start())
+        interrupted = False
+        previous = signal.getsignal(signal.SIGINT)
+        try:
+            while len(self.outcomes) < len(self.runs):
+                self._dispatch()
+                self.engine.flush()
+                events, requeue = self.pool.poll(self._wait_time())
+                for task in requeue:
+                    self._enqueue(task)
+                for event in events:
+                    self._on_pool_event(event)
+                self._fire_timers()
+        except KeyboardInterrupt:
+            interrupted = True
+            for run in self.runs.values():
+                self._apply(run, m.Cancel("interrupted by the user (Ctrl-C)"))
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            self.engine.flush(force=True)
+        if interrupted:
+            raise KeyboardInterrupt
+        return [self.outcomes[r.run_id] for r in sorted(self.runs.values(), key=lambda r: r.seq)]
+
+    # Carrying out commands -------------------------------------------------------------------
+
+    def _apply(self, run: _Run, event: m.Event) -> None:
+        state, commands = m.advance(run.plan, run.state, event)
+        changed = [
+            sid for sid, step in state.steps.items() if run.state.steps.get(sid) is not step
+        ]
+        run.state = state
+        now = _now()
+        if isinstance(event, m.Start):
+            self.engine.record([RunChanged(run.run_id, "running", now)])
+        for sid in changed:
+            step = state.steps[sid]
+            self.engine.record(
+                [StepChanged(run.run_id, sid, step.status, step.attempt, step.outputs)]
+            )
+        aborts = []
+        for command in commands:
+            if isinstance(command, m.Dispatch):
+                self._dispatch_step(run, command, now)
+            elif isinstance(command, m.ScheduleRetry):
+                module = self.steps[command.step].module
+                metrics.RETRIES.labels(module, self.steps[command.step].version).inc()
+                self._push_timer(
+                    time.monotonic() + command.delay,
+                    run.run_id,
+                    m.RetryDue(command.step, command.attempt),
+                )
+            elif isinstance(command, m.Abort):
+                aborts.append((run.run_id, command.step, command.attempt))
+            else:
+                self._finish(run, command, now)
+        if aborts:
+            self._abort(aborts, now)
+
+    def _dispatch_step(self, run: _Run, command: m.Dispatch, now: datetime) -> None:
+        step = self.steps[command.step]
+        outputs = {sid: s.outputs for sid, s in run.state.steps.items()}
+        task = Task(
+            run_id=run.run_id,
+            step=step.id,
+            attempt=command.attempt,
+            module=step.module,
+            version=step.version,
+            inputs=resolve(step, run.unit.inputs, outputs),
+            timeout=step.timeout,
+        )
+        self.engine.record(
+            [AttemptStarted(run.run_id, step.id, command.attempt, step.module, step.version, now)]
+        )
+        self._enqueue(task)
+
+    def _enqueue(self, task: Task) -> None:
+        seq = self.runs[task["run_id"]].seq
+        heapq.heappush(self.ready, (seq, self.order[task["step"]], task))
+
+    def _dispatch(self) -> None:
+        while self.ready and self.pool.capacity > 0:
+            _, _, task = heapq.heappop(self.ready)
+            if self.runs[task["run_id"]].state.status == "running":
+                self.pool.submit(task)
+
+    def _abort(self, keys: list[tuple[str, str, int]], now: datetime) -> None:
+        wanted = set(keys)
+        self.ready = [item for item in self.ready if key_of(item[2]) not in wanted]
+        heapq.heapify(self.ready)
+        for task in self.pool.abort(wanted):
+            self._enqueue(task)
+        for run_id, step, attempt in keys:
+            self.engine.record(
+                [
+                    AttemptFinished(
+                        run_id,
+                        step,
+                        attempt,
+                        "aborted",
+                        now,
+                        0.0,
+                        error_type="Aborted",
+                        error_message=self.runs[run_id].state.reason,
+                    )
+                ]
+            )
+
+    def _finish(self, run: _Run, command: m.Finish, now: datetime) -> None:
+        run.finished = time.monotonic()
+        step_outputs = {sid: s.outputs for sid, s in run.state.steps.items()}
+        outputs = (
+            pipeline_outputs(self.spec, run.unit.inputs, step_outputs)
+            if command.status == "succeeded"
+            else {}
+        )
+        self.engine.record(
+            [RunChanged(run.run_id, command.status, now, reason=command.reason, outputs=outputs)]
+        )
+        duration = run.finished - run.started
+        metrics.RUN_DURATION.labels(self.spec.name, command.status).observe(duration)
+        outcome = RunOutcome(
+            run_id=run.run_id,
+            unit=run.unit.name,
+            status=command.status,
+            reason=command.reason,
+            outputs=outputs,
+            steps=[
+                StepOutcome(sid, s.status, s.attempt) for sid, s in run.state.steps.items()
+            ],
+            duration_s=duration,
+        )
+        self.outcomes[run.run_id] = outcome
+        if self.engine.on_finish is not None:
+            self.engine.on_finish(outcome)
+
+    # Events from the pool and the clock ------------------------------------------------------
+
+    def _on_pool_event(self, event: PoolEvent) -> None:
+        if isinstance(event, Finished):
+            self._on_result(event.result)
+            return
+        task = event.task
+        run = self.runs[task["run_id"]]
+        if isinstance(event, Lost):
+            how = _describe_exit(event.exit_code, event.signal)
+            status: AttemptStatus = "worker_lost"
+            machine_event: m.Event = m.Failed(
+                task["step"], task["attempt"], "worker_lost", f"worker lost ({how})"
+            )
+            error_type, signal_number = "WorkerLost", event.signal
+        else:
+            status = "timed_out"
+            message = (
+                f"killed after {event.after_s:.1f}s: past its timeout of {task['timeout']:g}s "
+                "and deaf to it"
+            )
+            machine_event = m.Failed(task["step"], task["attempt"], "timeout", message)
+            error_type, signal_number = "StepTimeout", signal.SIGKILL.value
+        self._record_attempt_end(
+            run,
+            task["step"],
+            task["attempt"],
+            status,
+            duration_s=event.after_s,
+            error_type=error_type,
+            error_message=machine_event.message,
+            exit_signal=signal_number,
+        )
+        self._apply(run, machine_event)
+
+    def _on_result(self, result: Result) -> None:
+        run = self.runs[result["run_id"]]
+        error = result["error"]
+        status: AttemptStatus = result["status"]
+        self._record_attempt_end(
+            run,
+            result["step"],
+            result["attempt"],
+            status,
+            duration_s=result["duration_s"],
+            outputs=result["outputs"],
+            metric_values=[MetricValue(**mv) for mv in result["metrics"]],
+            timings=result["timings"],
+            error_type=error["type"] if error else None,
+            error_message=error["message"] if error else None,
+            traceback=error["traceback"] if error else None,
+        )
+        if error is None:
+            event: m.Event = m.Succeeded(result["step"], result["attempt"], result["outputs"] or {})
+        else:
+            event = m.Failed(
+                result["step"],
+                result["attempt"],
+                "timeout" if status == "timed_out" else "error",
+                f"{error['type']}: {error['message']}",
+                retryable=error["retryable"],
+                delay=error["delay"],
+            )
+        self._apply(run, event)
+
+    def _record_attempt_end(
+        self,
+        run: _Run,
+        step: str,
+        attempt: int,
+        status: AttemptStatus,
+        *,
+        duration_s: float,
+        outputs: Mapping[str, Any] | None = None,
+        metric_values: Sequence[MetricValue] = (),
+        timings: Mapping[str, float] | None = None,
+        error_type: str | None = None,
+        error_message: str | None = None,
+        traceback: str | None = None,
+        exit_signal: int | None = None,
+    ) -> None:
+        spec = self.steps[step]
+        metrics.record_attempt(
+            module=spec.module,
+            version=spec.version,
+            status=status,
+            duration_s=duration_s,
+            timings=timings or {},
+        )
+        self.engine.record(
+            [
+                AttemptFinished(
+                    run.run_id,
+                    step,
+                    attempt,
+                    status,
+                    _now(),
+                    duration_s,
+                    outputs=outputs,
+                    metrics=tuple(metric_values),
+                    timings=dict(timings or {}),
+                    error_type=error_type,
+                    error_message=error_message,
+                    traceback=traceback,
+                    exit_signal=exit_signal,
+                )
+            ]
+        )
+
+    def _push_timer(self, due: float, run_id: str, event: m.Event) -> None:
+        heapq.heappush(self.timers, _Timer(due, next(self.counter), run_id, event))
+
+    def _fire_timers(self) -> None:
+        now = time.monotonic()
+        while self.timers and self.timers[0].due <= now:
+            timer = heapq.heappop(self.timers)
+            run = self.runs[timer.run_id]
+            if run.state.status == "running":
+                self._apply(run, timer.event)
+
+    def _wait_time(self) -> float:
+        now = time.monotonic()
+        candidates = [FLUSH_INTERVAL_S]
+        if self.timers:
+            candidates.append(self.timers[0].due - now)
+        deadline = self.pool.next_deadline()
+        if deadline is not None:
+            candidates.append(deadline - now)
+        return max(0.0, min(candidates))
+
+
+def _describe_exit(code: int | None, sig: int | None) -> str:
+    if sig is not None:
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = "unknown"
+        return f"signal {sig} {name}"
+    return f"exit code {code}"
+
+
+def _new_run_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,244 @@
+"""The run state machine: ``(state, event) -> (state, commands)``, pure, no I/O.
+
+Every executor (the local process pool, the Celery conductor) feeds events to :func:`advance` and
+carries out the commands it returns; it never decides anything itself. Events for a superseded
+attempt, a finished step or a finished run change nothing, so duplicated, reordered and late events
+are harmless. Randomness (retry jitter) is derived from the run id, step and attempt, so the same
+events always give the same commands.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from rainbow.spec.models import PipelineSpec
+
+RunStatus = Literal["pending", "running", "succeeded", "failed", "timed_out", "cancelled"]
+StepStatus = Literal["waiting", "running", "retrying", "succeeded", "failed", "cancelled"]
+FailureKind = Literal["error", "timeout", "worker_lost"]
+
+FINISHED_RUN: frozenset[str] = frozenset({"succeeded", "failed", "timed_out", "cancelled"})
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    id: str
+    upstream: tuple[str, ...]
+    max_attempts: int
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with "equal jitter": the delay lies in [half, full] of the exponential."""
+
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+
+    def delay(self, run_id: str, step: str, attempt: int) -> float:
+        full = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        digest = hashlib.blake2b(f"{run_id}:{step}:{attempt}".encode(), digest_size=8).digest()
+        fraction = int.from_bytes(digest, "big") / 2**64
+        return full / 2 + fraction * full / 2
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the machine needs to know of a spec: the DAG and each step's attempt budget."""
+
+    run_id: str
+    steps: tuple[StepPlan, ...]
+    retry: RetryPolicy = RetryPolicy()
+
+    @classmethod
+    def from_spec(cls, run_id: str, spec: PipelineSpec, retry: RetryPolicy | None = None) -> Plan:
+        steps = tuple(
+            StepPlan(id=s.id, upstream=tuple(s.upstream()), max_attempts=s.retries + 1)
+            for s in spec.steps
+        )
+        return cls(run_id=run_id, steps=steps, retry=retry or RetryPolicy())
+
+
+@dataclass(frozen=True)
+class StepState:
+    status: StepStatus = "waiting"
+    attempt: int = 0
+    outputs: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class RunState:
+    status: RunStatus = "pending"
+    steps: Mapping[str, StepState] = field(default_factory=dict)
+    reason: str | None = None
+
+    @classmethod
+    def initial(cls, plan: Plan) -> RunState:
+        return cls(steps={s.id: StepState() for s in plan.steps})
+
+
+# Events --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Start:
+    pass
+
+
+@dataclass(frozen=True)
+class Succeeded:
+    step: str
+    attempt: int
+    outputs: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Failed:
+    step: str
+    attempt: int
+    kind: FailureKind
+    message: str
+    retryable: bool = True
+    delay: float | None = None
+
+
+@dataclass(frozen=True)
+class RetryDue:
+    step: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class DeadlineExceeded:
+    pass
+
+
+@dataclass(frozen=True)
+class Cancel:
+    reason: str
+
+
+Event = Start | Succeeded | Failed | RetryDue | DeadlineExceeded | Cancel
+
+
+# Commands ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    step: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class ScheduleRetry:
+    step: str
+    attempt: int
+    delay: float
+
+
+@dataclass(frozen=True)
+class Abort:
+    step: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class Finish:
+    status: RunStatus
+    reason: str | None = None
+
+
+Command = Dispatch | ScheduleRetry | Abort | Finish
+
+
+def advance(plan: Plan, state: RunState, event: Event) -> tuple[RunState, list[Command]]:
+    """Apply one event; return the new state and what the executor must do."""
+    if isinstance(event, Start):
+        return _start(plan, state)
+    if state.status != "running":
+        return state, []
+    if isinstance(event, Succeeded):
+        return _succeeded(plan, state, event)
+    if isinstance(event, Failed):
+        return _failed(plan, state, event)
+    if isinstance(event, RetryDue):
+        return _retry_due(state, event)
+    if isinstance(event, DeadlineExceeded):
+        return _end(state, "timed_out", "the run exceeded its deadline")
+    return _end(state, "cancelled", event.reason)
+
+
+def _start(plan: Plan, state: RunState) -> tuple[RunState, list[Command]]:
+    if state.status != "pending":
+        return state, []
+    steps = dict(state.steps)
+    commands: list[Command] = []
+    for step in plan.steps:
+        if not step.upstream:
+            steps[step.id] = StepState(status="running", attempt=1)
+            commands.append(Dispatch(step.id, 1))
+    return replace(state, status="running", steps=steps), commands
+
+
+def _is_current(state: RunState, step: str, attempt: int) -> bool:
+    current = state.steps.get(step)
+    return current is not None and current.status == "running" and current.attempt == attempt
+
+
+def _succeeded(plan: Plan, state: RunState, event: Succeeded) -> tuple[RunState, list[Command]]:
+    if not _is_current(state, event.step, event.attempt):
+        return state, []
+    steps = dict(state.steps)
+    steps[event.step] = StepState("succeeded", event.attempt, dict(event.outputs))
+    commands: list[Command] = []
+    for step in plan.steps:
+        if steps[step.id].status == "waiting" and all(
+            steps[up].status == "succeeded" for up in step.upstream
+        ):
+            steps[step.id] = StepState(status="running", attempt=1)
+            commands.append(Dispatch(step.id, 1))
+    if all(s.status == "succeeded" for s in steps.values()):
+        return replace(state, status="succeeded", steps=steps), [*commands, Finish("succeeded")]
+    return replace(state, steps=steps), commands
+
+
+def _failed(plan: Plan, state: RunState, event: Failed) -> tuple[RunState, list[Command]]:
+    if not _is_current(state, event.step, event.attempt):
+        return state, []
+    budget = next(s.max_attempts for s in plan.steps if s.id == event.step)
+    steps = dict(state.steps)
+    if event.retryable and event.attempt < budget:
+        steps[event.step] = StepState("retrying", event.attempt)
+        delay = event.delay
+        if delay is None:
+            delay = plan.retry.delay(plan.run_id, event.step, event.attempt)
+        retry = ScheduleRetry(event.step, event.attempt + 1, delay)
+        return replace(state, steps=steps), [retry]
+    steps[event.step] = StepState("failed", event.attempt)
+    tries = f"after {event.attempt} attempt{'s' if event.attempt > 1 else ''}"
+    reason = f"step {event.step!r} failed {tries}: {event.message}"
+    return _end(replace(state, steps=steps), "failed", reason)
+
+
+def _retry_due(state: RunState, event: RetryDue) -> tuple[RunState, list[Command]]:
+    current = state.steps.get(event.step)
+    if current is None or current.status != "retrying" or current.attempt + 1 != event.attempt:
+        return state, []
+    steps = dict(state.steps)
+    steps[event.step] = StepState("running", event.attempt)
+    return replace(state, steps=steps), [Dispatch(event.step, event.attempt)]
+
+
+def _end(state: RunState, status: RunStatus, reason: str) -> tuple[RunState, list[Command]]:
+    steps = dict(state.steps)
+    commands: list[Command] = []
+    for step_id, step in state.steps.items():
+        if step.status == "running":
+            commands.append(Abort(step_id, step.attempt))
+        if step.status in ("running", "retrying", "waiting"):
+            steps[step_id] = replace(step, status="cancelled")
+    commands.append(Finish(status, reason))
+    return replace(state, status=status, steps=steps, reason=reason), commands

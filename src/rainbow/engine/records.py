@@ -1,0 +1,144 @@
+"""What the engine writes to and reads from a store: plain, immutable values.
+
+Writes are *changes* applied in batches (one transaction per batch), so an executor can record
+every attempt without paying a round trip per step. Reads return views for ``rainbow runs`` and
+``rainbow show``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+AttemptStatus = Literal["running", "succeeded", "failed", "timed_out", "worker_lost", "aborted"]
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    name: str
+    value: float
+    better: Literal["high", "low"]
+
+
+# Changes ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunCreated:
+    run_id: str
+    pipeline: str
+    spec_hash: str
+    spec: Mapping[str, Any]
+    inputs: Mapping[str, Any]
+    unit: str
+    engine: str
+    created_at: datetime
+    step_ids: Sequence[str]
+
+
+@dataclass(frozen=True)
+class RunChanged:
+    run_id: str
+    status: str
+    at: datetime
+    reason: str | None = None
+    outputs: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class StepChanged:
+    run_id: str
+    step: str
+    status: str
+    attempts: int
+    outputs: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class AttemptStarted:
+    run_id: str
+    step: str
+    attempt: int
+    module: str
+    version: str
+    started_at: datetime
+
+
+@dataclass(frozen=True)
+class AttemptFinished:
+    run_id: str
+    step: str
+    attempt: int
+    status: AttemptStatus
+    finished_at: datetime
+    duration_s: float
+    outputs: Mapping[str, Any] | None = None
+    metrics: Sequence[MetricValue] = ()
+    timings: Mapping[str, float] = field(default_factory=dict)
+    error_type: str | None = None
+    error_message: str | None = None
+    traceback: str | None = None
+    exit_signal: int | None = None
+
+
+Change = RunCreated | RunChanged | StepChanged | AttemptStarted | AttemptFinished
+
+
+# Views --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttemptView:
+    attempt: int
+    status: str
+    module: str
+    version: str
+    started_at: datetime
+    finished_at: datetime | None
+    duration_s: float | None
+    error_type: str | None
+    error_message: str | None
+    traceback: str | None
+    exit_signal: int | None
+    metrics: Sequence[MetricValue]
+    timings: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class StepView:
+    step: str
+    status: str
+    attempts: Sequence[AttemptView]
+    outputs: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    pipeline: str
+    spec_hash: str
+    unit: str
+    engine: str
+    status: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    reason: str | None
+    metrics: Sequence[MetricValue]
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    summary: RunSummary
+    inputs: Mapping[str, Any]
+    outputs: Mapping[str, Any] | None
+    spec: Mapping[str, Any]
+    steps: Sequence[StepView]

@@ -1,0 +1,162 @@
+"""The store protocol the engine persists through, and its in-memory twin for pure tests.
+
+``control`` implements the same protocol with the Django ORM (SQLite or PostgreSQL); the contract
+tests in ``tests/engine/test_store_contract.py`` run against both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+from rainbow.engine.records import (
+    AttemptFinished,
+    AttemptStarted,
+    AttemptView,
+    Change,
+    MetricValue,
+    RunChanged,
+    RunCreated,
+    RunDetail,
+    RunSummary,
+    StepChanged,
+    StepView,
+)
+
+
+class Store(Protocol):
+    """Durable record of runs, steps and attempts."""
+
+    def write(self, changes: Sequence[Change]) -> None:
+        """Apply the changes atomically, in order: all are durable when this returns."""
+
+    def get_run(self, run_id: str) -> RunDetail | None:
+        """One run with its steps and attempts, or None when no run has that id."""
+
+    def list_runs(self, *, limit: int = 50, status: str | None = None) -> list[RunSummary]:
+        """The newest runs first."""
+
+
+@dataclass
+class _MemoryRun:
+    created: RunCreated
+    status: str = "pending"
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    reason: str | None = None
+    outputs: Mapping[str, Any] | None = None
+    steps: dict[str, StepChanged] = field(default_factory=dict)
+    attempts: dict[tuple[str, int], AttemptView] = field(default_factory=dict)
+
+
+class MemoryStore:
+    """A store held in a dict: same behaviour as the Django store, nothing durable."""
+
+    def __init__(self) -> None:
+        self._runs: dict[str, _MemoryRun] = {}
+
+    def write(self, changes: Sequence[Change]) -> None:
+        for change in changes:
+            self._apply(change)
+
+    def _apply(self, change: Change) -> None:
+        if isinstance(change, RunCreated):
+            run = _MemoryRun(created=change)
+            for step in change.step_ids:
+                run.steps[step] = StepChanged(change.run_id, step, "waiting", 0)
+            self._runs[change.run_id] = run
+            return
+        run = self._runs[change.run_id]
+        if isinstance(change, RunChanged):
+            run.status = change.status
+            if change.status == "running" and run.started_at is None:
+                run.started_at = change.at
+            if change.status not in ("pending", "running"):
+                run.finished_at = change.at
+            run.reason = change.reason
+            if change.outputs is not None:
+                run.outputs = change.outputs
+        elif isinstance(change, StepChanged):
+            run.steps[change.step] = change
+        elif isinstance(change, AttemptStarted):
+            run.attempts[(change.step, change.attempt)] = AttemptView(
+                attempt=change.attempt,
+                status="running",
+                module=change.module,
+                version=change.version,
+                started_at=change.started_at,
+                finished_at=None,
+                duration_s=None,
+                error_type=None,
+                error_message=None,
+                traceback=None,
+                exit_signal=None,
+                metrics=(),
+                timings={},
+            )
+        else:
+            self._finish_attempt(run, change)
+
+    @staticmethod
+    def _finish_attempt(run: _MemoryRun, change: AttemptFinished) -> None:
+        started = run.attempts[(change.step, change.attempt)]
+        run.attempts[(change.step, change.attempt)] = replace(
+            started,
+            status=change.status,
+            finished_at=change.finished_at,
+            duration_s=change.duration_s,
+            error_type=change.error_type,
+            error_message=change.error_message,
+            traceback=change.traceback,
+            exit_signal=change.exit_signal,
+            metrics=tuple(change.metrics),
+            timings=dict(change.timings),
+        )
+
+    def _summary(self, run: _MemoryRun) -> RunSummary:
+        metrics: list[MetricValue] = []
+        for step in run.created.step_ids:
+            state = run.steps[step]
+            if state.attempts:
+                metrics.extend(run.attempts[(step, state.attempts)].metrics)
+        return RunSummary(
+            run_id=run.created.run_id,
+            pipeline=run.created.pipeline,
+            spec_hash=run.created.spec_hash,
+            unit=run.created.unit,
+            engine=run.created.engine,
+            status=run.status,
+            created_at=run.created.created_at,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            reason=run.reason,
+            metrics=tuple(metrics),
+        )
+
+    def get_run(self, run_id: str) -> RunDetail | None:
+        run = self._runs.get(run_id)
+        if run is None:
+            return None
+        steps = [
+            StepView(
+                step=step,
+                status=run.steps[step].status,
+                attempts=[a for (s, _), a in sorted(run.attempts.items()) if s == step],
+                outputs=run.steps[step].outputs,
+            )
+            for step in run.created.step_ids
+        ]
+        return RunDetail(
+            summary=self._summary(run),
+            inputs=run.created.inputs,
+            outputs=run.outputs,
+            spec=run.created.spec,
+            steps=steps,
+        )
+
+    def list_runs(self, *, limit: int = 50, status: str | None = None) -> list[RunSummary]:
+        runs = [r for r in self._runs.values() if status is None or r.status == status]
+        runs.sort(key=lambda r: (r.created.created_at, r.created.run_id), reverse=True)
+        return [self._summary(r) for r in runs[:limit]]

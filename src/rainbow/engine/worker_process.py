@@ -1,0 +1,65 @@
+"""The loop of one local worker process: JSON task in over a pipe, JSON result out.
+
+Runs in a child of the local executor's pool. It loads module code by reference (so it works
+under the forkserver start method), and never raises for a module's failure: ``invoke`` turns
+every outcome into a result. Only the executor kills it (timeouts, aborts) or sees it die.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from rainbow.errors import RainbowError
+from rainbow.observe import logging as rblog
+from rainbow.sdk.catalog import AnyModule, load_ref
+from rainbow.sdk.invoke import WorkerEnv, invoke
+from rainbow.sdk.messages import Result, Task
+from rainbow.sdk.module import ModuleRef
+
+
+def worker_main(
+    conn: Connection, refs: dict[str, dict[str, Any]], env: dict[str, str], log_file: str
+) -> None:
+    # Ctrl-C goes to the whole process group; the executor decides what to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    rblog.configure(log_file=Path(log_file))
+    worker_env = WorkerEnv(assets_url=env["assets_url"], work_root=Path(env["work_root"]))
+    loaded: dict[str, AnyModule] = {}
+    while True:
+        try:
+            data = conn.recv_bytes()
+        except (EOFError, OSError):
+            return
+        task: Task = json.loads(data)
+        name = task["module"]
+        try:
+            module = loaded.get(name) or load_ref(ModuleRef(**refs[name]), name)
+        except RainbowError as exc:
+            conn.send_bytes(json.dumps(_load_failure(task, exc)).encode())
+            continue
+        loaded[name] = module
+        conn.send_bytes(json.dumps(invoke(module, task, worker_env)).encode())
+
+
+def _load_failure(task: Task, exc: RainbowError) -> Result:
+    return Result(
+        run_id=task["run_id"],
+        step=task["step"],
+        attempt=task["attempt"],
+        status="failed",
+        outputs=None,
+        metrics=[],
+        timings={},
+        duration_s=0.0,
+        error={
+            "type": type(exc).__name__,
+            "message": f"module {task['module']!r} could not be loaded: {exc}",
+            "traceback": getattr(exc, "user_traceback", None),
+            "retryable": False,
+            "delay": None,
+        },
+    )

@@ -1,0 +1,1 @@
+"""Logging, metrics and notifications: cross-cutting, imported by every layer above."""

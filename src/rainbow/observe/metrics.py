@@ -1,0 +1,45 @@
+"""Prometheus metrics. Every timeout has a histogram: step, run and ``ctx.timeout`` blocks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from prometheus_client import Counter, Histogram
+
+_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
+
+STEP_DURATION = Histogram(
+    "rainbow_step_duration_seconds",
+    "Duration of step attempts",
+    ["module", "version", "status"],
+    buckets=_BUCKETS,
+)
+BLOCK_DURATION = Histogram(
+    "rainbow_block_duration_seconds",
+    "Duration of ctx.timeout blocks inside modules",
+    ["module", "block"],
+    buckets=_BUCKETS,
+)
+RUN_DURATION = Histogram(
+    "rainbow_run_duration_seconds",
+    "Duration of runs",
+    ["pipeline", "status"],
+    buckets=_BUCKETS,
+)
+RETRIES = Counter("rainbow_retries_total", "Step attempts that were retried", ["module", "version"])
+TIMEOUTS = Counter("rainbow_timeouts_total", "Step attempts that timed out", ["module", "version"])
+WORKER_LOST = Counter(
+    "rainbow_worker_lost_total", "Step attempts whose process died", ["module", "version"]
+)
+
+
+def record_attempt(
+    *, module: str, version: str, status: str, duration_s: float, timings: Mapping[str, float]
+) -> None:
+    STEP_DURATION.labels(module, version, status).observe(duration_s)
+    for block, seconds in timings.items():
+        BLOCK_DURATION.labels(module, block).observe(seconds)
+    if status == "timed_out":
+        TIMEOUTS.labels(module, version).inc()
+    elif status == "worker_lost":
+        WORKER_LOST.labels(module, version).inc()

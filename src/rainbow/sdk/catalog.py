@@ -1,0 +1,75 @@
+"""Find modules: in the namespaces of imported user code, or by the reference a worker gets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from rainbow.diagnostics import Diagnostic, Location
+from rainbow.errors import DiagnosticError
+from rainbow.loading import import_target
+from rainbow.sdk.command import CommandModule, command_module
+from rainbow.sdk.module import ModuleRef, PythonModule
+
+AnyModule = PythonModule | CommandModule
+
+
+def modules_in(namespace: Mapping[str, Any], *, depth: int = 1) -> dict[str, AnyModule]:
+    """Modules defined or imported in a namespace, following imported Python modules ``depth`` deep."""
+    found: dict[str, AnyModule] = {}
+    for value in list(namespace.values()):
+        if isinstance(value, PythonModule | CommandModule):
+            found.setdefault(value.name, value)
+        elif isinstance(value, ModuleType) and depth > 0 and not _is_library(value):
+            for name, module in modules_in(vars(value), depth=depth - 1).items():
+                found.setdefault(name, module)
+    return found
+
+
+def _is_library(module: ModuleType) -> bool:
+    name = module.__name__
+    return name.startswith("rainbow.") or name == "rainbow" or "site-packages" in str(
+        getattr(module, "__file__", "") or ""
+    )
+
+
+def load_modules(targets: Iterable[str]) -> dict[str, AnyModule]:
+    """Modules from ``--modules`` arguments: import paths, .py files or command module .toml files."""
+    found: dict[str, AnyModule] = {}
+    for target in targets:
+        if target.endswith(".toml"):
+            module = command_module(Path(target))
+            found[module.name] = module
+            continue
+        found.update(modules_in(vars(import_target(target)), depth=0))
+    return found
+
+
+def load_ref(ref: ModuleRef, name: str) -> AnyModule:
+    """Load a module in a worker process from the reference its executor sent."""
+    if ref.file and ref.file.endswith(".toml"):
+        return command_module(ref.file)
+    target = ref.import_path if ref.import_path and ref.import_path != "__main__" else ref.file
+    if target is None:
+        raise DiagnosticError(
+            [Diagnostic("RB-E017", f"module {name!r} has no importable location", Location())]
+        )
+    namespace = vars(import_target(target))
+    value = namespace.get(ref.attribute)
+    if isinstance(value, PythonModule | CommandModule):
+        return value
+    for module in modules_in(namespace, depth=0).values():
+        if module.name == name:
+            return module
+    raise DiagnosticError(
+        [
+            Diagnostic(
+                "RB-E017",
+                f"module {name!r} not found in {target}",
+                Location(file=ref.file),
+                "was the module renamed since the run was submitted?",
+            )
+        ]
+    )

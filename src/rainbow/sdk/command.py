@@ -1,0 +1,209 @@
+"""Command modules: any executable that reads its inputs as JSON on stdin and writes outputs on stdout.
+
+This is how modules written in C++, Rust, shell or anything else plug in. The interface lives in a
+small TOML file beside the executable::
+
+    [module]
+    name = "edge_density"
+    command = ["./edge_density"]   # relative paths resolve against this file's folder
+    retries = 1
+    timeout = 30
+    [inputs]
+    edges = "asset"
+    [outputs]
+    density = "number"
+
+The program runs in the attempt's workdir with ``RAINBOW_RUN_ID``, ``RAINBOW_STEP``,
+``RAINBOW_ATTEMPT`` and ``RAINBOW_WORKDIR`` set. Asset inputs arrive as local paths; a string
+output declared ``asset`` is a path (relative to the workdir) of a file the program wrote. An
+optional ``"$metrics"`` key maps metric names to ``{"value": x, "better": "high"|"low"}``. A
+non-zero exit fails the attempt with the end of stderr as the message; exit code 3 means
+"permanent: do not retry".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from rainbow.diagnostics import Diagnostic, Location
+from rainbow.errors import DiagnosticError
+from rainbow.spec.asset import Asset
+from rainbow.sdk.context import Context
+from rainbow.sdk.module import ModuleRef
+from rainbow.spec.models import NAME_PATTERN, ModuleInterface, PortSpec
+from rainbow.spec.types import PortType
+
+PERMANENT_EXIT_CODE = 3
+
+
+class _ModuleSection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=NAME_PATTERN)
+    command: list[str] = Field(min_length=1)
+    retries: int = Field(default=3, ge=0)
+    timeout: float = Field(default=600.0, gt=0)
+
+
+class _ConfigFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    module: _ModuleSection
+    inputs: dict[str, PortType] = {}
+    outputs: dict[str, PortType] = {}
+
+
+@dataclass(frozen=True)
+class CommandModule:
+    """A module served by running an executable once per attempt."""
+
+    config_path: Path
+    command: tuple[str, ...]
+    rainbow_interface: ModuleInterface
+
+    @property
+    def name(self) -> str:
+        return self.rainbow_interface.name
+
+    @property
+    def ref(self) -> ModuleRef:
+        return ModuleRef(import_path="", attribute="", file=str(self.config_path))
+
+    def argv(self) -> list[str]:
+        folder = self.config_path.parent
+        head = self.command[0]
+        if head.startswith("./") or head.startswith("../"):
+            head = str((folder / head).resolve())
+        return [head, *self.command[1:]]
+
+
+def command_module(config: str | Path) -> CommandModule:
+    """Load a command module from its TOML config file."""
+    path = Path(config).absolute()
+    where = Location(file=str(path))
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise DiagnosticError(
+            [Diagnostic("RB-E033", "command module config not found", where, _HINT)]
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise DiagnosticError(
+            [Diagnostic("RB-E033", f"not valid TOML: {exc}", where, _HINT)]
+        ) from None
+    try:
+        parsed = _ConfigFile.model_validate(raw)
+    except ValidationError as exc:
+        problems = [
+            Diagnostic(
+                "RB-E033",
+                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}",
+                where,
+                _HINT,
+            )
+            for err in exc.errors()
+        ]
+        raise DiagnosticError(problems) from None
+    interface = ModuleInterface(
+        name=parsed.module.name,
+        kind="command",
+        inputs={k: PortSpec(type=v) for k, v in parsed.inputs.items()},
+        outputs={k: PortSpec(type=v) for k, v in parsed.outputs.items()},
+        retries=parsed.module.retries,
+        timeout=parsed.module.timeout,
+    )
+    return CommandModule(path, tuple(parsed.module.command), interface)
+
+
+def parse_stdout(stdout: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split a command's JSON stdout into (outputs, metrics); raises ValueError when malformed."""
+    try:
+        data = json.loads(stdout)
+    except json.JSONDecodeError as exc:
+        tail = stdout[-200:].decode(errors="replace")
+        raise ValueError(f"stdout is not a JSON object ({exc}); it ended with: {tail!r}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"stdout must be a JSON object, got {type(data).__name__}")
+    metrics = data.pop("$metrics", {})
+    if not isinstance(metrics, dict):
+        raise ValueError('"$metrics" must be an object of {"value": x, "better": "high"|"low"}')
+    return data, metrics
+
+
+_HINT = "see the command module format in the rainbow.sdk.command docstring or README"
+
+
+class CommandFailed(Exception):
+    """The command exited non-zero or wrote malformed output."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+def run_command(
+    module: CommandModule, inputs: dict[str, Any], ctx: Context, timeout: float
+) -> dict[str, Any]:
+    """Run the executable once: inputs as JSON on stdin, outputs as JSON on stdout."""
+    from rainbow.errors import StepTimeout
+
+    payload = {k: str(v.path) if isinstance(v, Asset) else v for k, v in inputs.items()}
+    env = {
+        **os.environ,
+        "RAINBOW_RUN_ID": ctx.run_id,
+        "RAINBOW_STEP": ctx.step,
+        "RAINBOW_ATTEMPT": str(ctx.attempt),
+        "RAINBOW_WORKDIR": str(ctx.workdir),
+    }
+    try:
+        done = subprocess.run(
+            module.argv(),
+            input=json.dumps(payload).encode(),
+            capture_output=True,
+            cwd=ctx.workdir,
+            env=env,
+            timeout=timeout,
+            check=False,
+            start_new_session=True,
+        )
+    except FileNotFoundError:
+        raise CommandFailed(
+            f"command {module.argv()[0]!r} of module {module.name!r} not found; "
+            f"build it or fix `command` in {module.config_path}",
+            retryable=False,
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise StepTimeout("step", timeout) from None
+    for line in done.stderr.decode(errors="replace").splitlines():
+        ctx.log.info("command stderr", line=line)
+    if done.returncode != 0:
+        tail = done.stderr.decode(errors="replace").strip()[-2000:]
+        how = f"signal {-done.returncode}" if done.returncode < 0 else f"code {done.returncode}"
+        raise CommandFailed(
+            f"command exited with {how}: {tail or '(no stderr)'}",
+            retryable=done.returncode != PERMANENT_EXIT_CODE,
+        )
+    try:
+        outputs, metrics = parse_stdout(done.stdout)
+    except ValueError as exc:
+        raise CommandFailed(str(exc), retryable=False) from None
+    for name, metric in metrics.items():
+        ctx.metric(name, metric["value"], better=metric.get("better", "high"))
+    declared = module.rainbow_interface.outputs or {}
+    return {
+        name: _output_asset(value, ctx) if declared.get(name) and declared[name].type == "asset" else value
+        for name, value in outputs.items()
+    }
+
+
+def _output_asset(value: Any, ctx: Context) -> Asset:
+    path = Path(value)
+    if not path.is_absolute():
+        path = ctx.workdir / path
+    return Asset(url=str(path), local=path)

@@ -1,0 +1,87 @@
+"""``rb.Context``: what a module receives as its first argument."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from rainbow.observe.logging import get_logger
+from rainbow.spec.asset import Asset
+from rainbow.sdk.timeouts import TimeoutStack
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    value: float
+    better: Literal["high", "low"]
+
+
+class Context:
+    """The run context of one attempt: ids, a bound logger, metrics, timeouts and new assets."""
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        step: str,
+        module: str,
+        version: str,
+        attempt: int,
+        workdir: Path,
+        timeouts: TimeoutStack | None = None,
+    ) -> None:
+        self.run_id = run_id
+        self.step = step
+        self.module = module
+        self.version = version
+        self.attempt = attempt
+        self.log = get_logger("rainbow.module")
+        self.metrics: list[Metric] = []
+        self.timeouts = timeouts or TimeoutStack()
+        self._workdir = workdir
+
+    @property
+    def workdir(self) -> Path:
+        """A private scratch folder for this attempt, created on first use."""
+        self._workdir.mkdir(parents=True, exist_ok=True)
+        return self._workdir
+
+    def metric(self, name: str, value: float, better: Literal["high", "low"] = "high") -> None:
+        """Report a quality or cost metric; ``better`` says which direction is an improvement."""
+        if better not in ("high", "low"):
+            raise ValueError(f'metric {name!r}: better must be "high" or "low", got {better!r}')
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError(f"metric {name!r}: value must be a finite number, got {value!r}")
+        self.metrics.append(Metric(name, number, better))
+
+    @contextmanager
+    def timeout(self, name: str, seconds: float) -> Iterator[None]:
+        """Run a block under its own budget; past it, ``rb.StepTimeout`` is raised inside."""
+        with self.timeouts.block(name, seconds):
+            yield
+
+    def new_asset(self, filename: str) -> Asset:
+        """A new output file: write it at ``asset.path``; it is uploaded when the module returns."""
+        if not filename or Path(filename).name != filename:
+            raise ValueError(f"new_asset needs a plain file name, got {filename!r}")
+        path = self.workdir / "out" / filename
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return Asset(url=str(path), local=path)
+
+    def __repr__(self) -> str:
+        return f"<Context run={self.run_id} step={self.step} attempt={self.attempt}>"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "step": self.step,
+            "module": self.module,
+            "version": self.version,
+            "attempt": self.attempt,
+        }

@@ -1,0 +1,186 @@
+"""Call one module for one attempt: the worker skeleton shared by every executor.
+
+The call goes through ordered middleware, each one cross-cutting concern around the next:
+log context → asset sync → step timeout → the module. Whatever the module does, ``invoke``
+returns a :class:`~rainbow.sdk.messages.Result`; it never raises for a module's failure.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rainbow.errors import PermanentError, Retry, StepTimeout
+from rainbow.observe.logging import bound
+from rainbow.sdk.assets_sync import AssetStore, UnreadableAsset
+from rainbow.sdk.command import CommandModule, CommandFailed, run_command
+from rainbow.sdk.context import Context
+from rainbow.sdk.messages import ErrorInfo, Result, Task
+from rainbow.sdk.module import PythonModule
+
+AnyModule = PythonModule | CommandModule
+
+
+@dataclass
+class Invocation:
+    module: AnyModule
+    task: Task
+    ctx: Context
+    inputs: dict[str, Any]
+
+
+Call = Callable[[Invocation], dict[str, Any]]
+Middleware = Callable[[Invocation, Call], dict[str, Any]]
+
+
+def bind_log_context(invocation: Invocation, call_next: Call) -> dict[str, Any]:
+    with bound(**invocation.ctx.describe()):
+        return call_next(invocation)
+
+
+def make_asset_sync(store: AssetStore) -> Middleware:
+    def sync_assets(invocation: Invocation, call_next: Call) -> dict[str, Any]:
+        invocation.inputs = store.materialize(invocation.inputs, invocation.ctx)
+        outputs = call_next(invocation)
+        return store.publish(outputs, invocation.ctx)
+
+    return sync_assets
+
+
+def enforce_step_timeout(invocation: Invocation, call_next: Call) -> dict[str, Any]:
+    with invocation.ctx.timeout("step", invocation.task["timeout"]):
+        return call_next(invocation)
+
+
+def call_module(invocation: Invocation) -> dict[str, Any]:
+    module = invocation.module
+    if isinstance(module, CommandModule):
+        return run_command(module, invocation.inputs, invocation.ctx, invocation.task["timeout"])
+    returned = module.fn(invocation.ctx, **invocation.inputs)
+    if returned is None:
+        return {}
+    if hasattr(returned, "model_dump"):
+        returned = dict(returned)
+    if not isinstance(returned, dict):
+        raise TypeError(
+            f"module {module.name!r} returned {type(returned).__name__}; "
+            "a module returns a dict of its outputs"
+        )
+    return returned
+
+
+@dataclass(frozen=True)
+class WorkerEnv:
+    """Where a worker keeps attempt workdirs and publishes output assets."""
+
+    assets_url: str
+    work_root: Path
+
+
+def invoke(module: AnyModule, task: Task, env: WorkerEnv) -> Result:
+    """Run one attempt and describe its outcome as a JSON-able result."""
+    started = time.perf_counter()
+    workdir = env.work_root / task["run_id"] / task["step"] / str(task["attempt"])
+    ctx = Context(
+        run_id=task["run_id"],
+        step=task["step"],
+        module=task["module"],
+        version=task["version"],
+        attempt=task["attempt"],
+        workdir=workdir,
+    )
+    chain: list[Middleware] = [
+        bind_log_context,
+        make_asset_sync(AssetStore(env.assets_url)),
+        enforce_step_timeout,
+    ]
+    invocation = Invocation(module, task, ctx, dict(task["inputs"]))
+    error: ErrorInfo | None = None
+    outputs: dict[str, Any] | None = None
+    status = "succeeded"
+    try:
+        outputs = _run_chain(chain, invocation)
+        _check_outputs(module, outputs)
+    except StepTimeout as exc:
+        status, error = "timed_out", _error(exc, retryable=True)
+    except Retry as exc:
+        status, error = "failed", _error(exc, retryable=True, delay=exc.delay)
+    except (PermanentError, UnreadableAsset, _MissingOutputs) as exc:
+        status, error = "failed", _error(exc, retryable=False)
+    except CommandFailed as exc:
+        status, error = "failed", _error(exc, retryable=exc.retryable, with_traceback=False)
+    except Exception as exc:  # the module's own bug or a transient failure: retry per policy
+        status, error = "failed", _error(exc, retryable=True)
+    finally:
+        if ctx.attempt and workdir.exists():
+            shutil.rmtree(workdir, ignore_errors=True)
+    return Result(
+        run_id=task["run_id"],
+        step=task["step"],
+        attempt=task["attempt"],
+        status=status,  # type: ignore[typeddict-item]
+        outputs=outputs if status == "succeeded" else None,
+        metrics=[{"name": m.name, "value": m.value, "better": m.better} for m in ctx.metrics],
+        timings=ctx.timeouts.timings,
+        duration_s=time.perf_counter() - started,
+        error=error,
+    )
+
+
+def _run_chain(chain: list[Middleware], invocation: Invocation) -> dict[str, Any]:
+    def at(index: int) -> Call:
+        if index == len(chain):
+            return call_module
+        return lambda inv: chain[index](inv, at(index + 1))
+
+    return at(0)(invocation)
+
+
+class _MissingOutputs(Exception):
+    pass
+
+
+def _check_outputs(module: AnyModule, outputs: dict[str, Any]) -> None:
+    declared = module.rainbow_interface.outputs
+    if declared is None:
+        return
+    missing = sorted(set(declared) - set(outputs))
+    if missing:
+        raise _MissingOutputs(
+            f"module {module.name!r} did not return its declared output(s) {', '.join(missing)}; "
+            f"it returned {sorted(outputs) or 'nothing'}"
+        )
+
+
+_OWN_FILES = (str(Path(__file__).parent), str(Path(__file__).parent.parent / "observe"))
+
+
+def _error(
+    exc: BaseException,
+    *,
+    retryable: bool,
+    delay: float | None = None,
+    with_traceback: bool = True,
+) -> ErrorInfo:
+    return ErrorInfo(
+        type=type(exc).__name__,
+        message=str(exc) or type(exc).__name__,
+        traceback=_user_traceback(exc) if with_traceback else None,
+        retryable=retryable,
+        delay=delay,
+    )
+
+
+def _user_traceback(exc: BaseException) -> str:
+    """The traceback without Rainbow's own frames: users read their code, not ours."""
+    summary = traceback.extract_tb(exc.__traceback__)
+    frames = [f for f in summary if not f.filename.startswith(_OWN_FILES)]
+    lines = ["Traceback (most recent call last):\n"]
+    lines += traceback.format_list(frames or list(summary))
+    lines += traceback.format_exception_only(type(exc), exc)
+    return "".join(lines)

@@ -1,0 +1,41 @@
+"""The JSON messages between an executor and a worker: a task in, a result out."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypedDict
+
+
+class Task(TypedDict):
+    run_id: str
+    step: str
+    attempt: int
+    module: str
+    version: str
+    inputs: dict[str, Any]
+    timeout: float
+
+
+class ErrorInfo(TypedDict):
+    type: str
+    message: str
+    traceback: str | None
+    retryable: bool
+    delay: float | None
+
+
+class MetricInfo(TypedDict):
+    name: str
+    value: float
+    better: Literal["high", "low"]
+
+
+class Result(TypedDict):
+    run_id: str
+    step: str
+    attempt: int
+    status: Literal["succeeded", "failed", "timed_out"]
+    outputs: dict[str, Any] | None
+    metrics: list[MetricInfo]
+    timings: dict[str, float]
+    duration_s: float
+    error: ErrorInfo | None

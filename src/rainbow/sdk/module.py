@@ -1,0 +1,119 @@
+"""``@rb.module``: declare a function as a Rainbow module with a typed interface."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rainbow.diagnostics import Diagnostic, Location
+from rainbow.errors import DiagnosticError
+from rainbow.sdk.interface import inputs_of, outputs_of
+from rainbow.spec.models import NAME_PATTERN, ModuleInterface
+
+
+@dataclass(frozen=True)
+class ModuleRef:
+    """Where a worker finds a module's code: an importable module (or file) and an attribute."""
+
+    import_path: str
+    attribute: str
+    file: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"import_path": self.import_path, "attribute": self.attribute, "file": self.file}
+
+
+class PythonModule:
+    """A module written as a Python function. Calling it calls the function, for unit tests."""
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str,
+        retries: int,
+        timeout: float,
+        retry_on: tuple[type[BaseException], ...],
+    ) -> None:
+        self.fn = fn
+        self.retry_on = retry_on
+        self.rainbow_interface = ModuleInterface(
+            name=name,
+            kind="python",
+            inputs=inputs_of(fn, name),
+            outputs=outputs_of(fn, name),
+            retries=retries,
+            timeout=timeout,
+        )
+        self.__doc__ = fn.__doc__
+        self.__name__ = fn.__name__
+        self.__qualname__ = fn.__qualname__
+        self.__module__ = fn.__module__
+        self.__wrapped__ = fn
+
+    @property
+    def name(self) -> str:
+        return self.rainbow_interface.name
+
+    @property
+    def ref(self) -> ModuleRef:
+        code = getattr(self.fn, "__code__", None)
+        return ModuleRef(
+            import_path=self.fn.__module__,
+            attribute=self.fn.__name__,
+            file=code.co_filename if code else None,
+        )
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<rainbow module {self.name} ({self.fn.__module__}.{self.fn.__qualname__})>"
+
+
+def module(
+    name: str | None = None,
+    *,
+    retries: int = 3,
+    timeout: float = 600.0,
+    retry_on: tuple[type[BaseException], ...] = (),
+) -> Callable[[Callable[..., Any]], PythonModule]:
+    """Declare a module. ``retries`` and ``timeout`` are defaults a pipeline step may override.
+
+    ``retry_on`` lists exceptions that mean "try again" rather than "this input is broken";
+    an exception outside it is still retried by the pipeline's retry policy unless it is
+    ``rb.PermanentError``.
+    """
+
+    def declare(fn: Callable[..., Any]) -> PythonModule:
+        module_name = name or fn.__name__
+        code = getattr(fn, "__code__", None)
+        where = Location(file=code.co_filename, line=code.co_firstlineno) if code else Location()
+        problems = []
+        if not re.match(NAME_PATTERN, module_name):
+            problems.append(
+                Diagnostic(
+                    "RB-E032",
+                    f"module name {module_name!r} is not valid",
+                    where,
+                    "use lower case letters, digits, '_' and '-', starting with a letter or digit",
+                )
+            )
+        if retries < 0 or timeout <= 0:
+            problems.append(
+                Diagnostic(
+                    "RB-E032",
+                    f"module {module_name!r}: retries must be >= 0 and timeout > 0",
+                    where,
+                    "e.g. @rb.module(name=..., retries=3, timeout=120)",
+                )
+            )
+        if problems:
+            raise DiagnosticError(problems)
+        return PythonModule(
+            fn, name=module_name, retries=retries, timeout=float(timeout), retry_on=retry_on
+        )
+
+    return declare
