@@ -162,7 +162,9 @@ class _Loop:
     def run(self, units: Sequence[WorkUnit]) -> list[RunOutcome]:
         created = _now()
         spec_json = spec_to_dict(self.spec)
-        for seq, unit in enumerate(units):
+        defaults = {n: p.default for n, p in self.spec.inputs.items() if not p.required}
+        for seq, given in enumerate(units):
+            unit = WorkUnit(given.name, {**defaults, **given.inputs})
             run_id = _new_run_id()
             plan = m.Plan.from_spec(run_id, self.spec, self.engine.options.retry)
             self.runs[run_id] = _Run(run_id, seq, unit, plan, m.RunState.initial(plan), 0.0)

@@ -8,8 +8,8 @@ from types import ModuleType
 from typing import Any
 
 from rainbow.diagnostics import Diagnostic, Location
-from rainbow.errors import DiagnosticError
-from rainbow.loading import import_target
+from rainbow.errors import DiagnosticError, ModuleLoadError
+from rainbow.loading import import_file, import_target
 from rainbow.sdk.command import CommandModule, command_module
 from rainbow.sdk.module import ModuleRef, PythonModule
 
@@ -51,12 +51,7 @@ def load_ref(ref: ModuleRef, name: str) -> AnyModule:
     """Load a module in a worker process from the reference its executor sent."""
     if ref.file and ref.file.endswith(".toml"):
         return command_module(ref.file)
-    target = ref.import_path if ref.import_path and ref.import_path != "__main__" else ref.file
-    if target is None:
-        raise DiagnosticError(
-            [Diagnostic("RB-E017", f"module {name!r} has no importable location", Location())]
-        )
-    namespace = vars(import_target(target))
+    namespace = vars(_import_ref(ref, name))
     value = namespace.get(ref.attribute)
     if isinstance(value, PythonModule | CommandModule):
         return value
@@ -67,9 +62,24 @@ def load_ref(ref: ModuleRef, name: str) -> AnyModule:
         [
             Diagnostic(
                 "RB-E017",
-                f"module {name!r} not found in {target}",
+                f"module {name!r} not found in {ref.import_path or ref.file}",
                 Location(file=ref.file),
                 "was the module renamed since the run was submitted?",
             )
         ]
     )
+
+
+def _import_ref(ref: ModuleRef, name: str) -> ModuleType:
+    """By import path when it imports here, else by file (code run as a script, or from tests)."""
+    if ref.import_path and ref.import_path != "__main__":
+        try:
+            return import_target(ref.import_path)
+        except ModuleLoadError:
+            if not ref.file or not Path(ref.file).is_file():
+                raise
+    if not ref.file:
+        raise DiagnosticError(
+            [Diagnostic("RB-E017", f"module {name!r} has no importable location", Location())]
+        )
+    return import_file(Path(ref.file))

@@ -34,17 +34,18 @@ def inputs_of(fn: Callable[..., Any], name: str) -> dict[str, PortSpec]:
             [_problem(fn, f"module {name!r}: its type hints cannot be read: {exc}", _TYPES_HINT)]
         ) from None
     params = list(inspect.signature(fn).parameters.values())
-    problems: list[Diagnostic] = []
     if not params or params[0].name != "ctx":
-        problems.append(
-            _problem(
-                fn,
-                f"module {name!r}: the first parameter must be `ctx: rb.Context`",
-                f"write `def {fn.__name__}(ctx: rb.Context, ...)`",
-            )
+        raise DiagnosticError(
+            [
+                _problem(
+                    fn,
+                    f"module {name!r}: the first parameter must be `ctx: rb.Context`",
+                    f"write `def {fn.__name__}(ctx: rb.Context, ...)`",
+                )
+            ]
         )
-        return {}
     ports: dict[str, PortSpec] = {}
+    problems: list[Diagnostic] = []
     for param in params[1:]:
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             problems.append(

@@ -1,0 +1,71 @@
+"""Bulk INSERT and UPDATE as one prepared statement run once per row (``executemany``).
+
+Django's ``bulk_create`` compiles every value of every row into one big statement and
+``bulk_update`` builds a CASE expression per field and row: for the engine's batches that costs
+more than the database work itself. These helpers take table, column names and value
+conversion from the model, so the SQL stays as portable as the ORM's (SQLite and PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field, Model
+
+
+def insert_each(using: str, model: type[Model], rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert one row per mapping of field names to values; all mappings hold the same fields."""
+    if not rows:
+        return
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    fields = _fields(model, rows[0])
+    columns = ", ".join(quote(field.column) for field in fields)
+    values = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({values})"
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, _params(connection, fields, rows))
+
+
+def update_each(
+    using: str,
+    model: type[Model],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    key: str,
+    templates: Mapping[str, str] | None = None,
+) -> int:
+    """Update one row per mapping of field names to values; return how many rows matched.
+
+    Each mapping holds the same fields: ``key`` picks the row, the others are set. ``templates``
+    gives the SQL of a field's new value where it is not simply the mapping's value (``%s``);
+    ``{column}`` in a template stands for the stored value, as in ``COALESCE(%s, {column})``.
+    """
+    if not rows:
+        return 0
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    fields = _fields(model, [name for name in rows[0] if name != key] + [key])
+    assignments = ", ".join(
+        f"{quote(field.column)} = "
+        + (templates or {}).get(field.name, "%s").format(column=quote(field.column))
+        for field in fields[:-1]
+    )
+    table = quote(model._meta.db_table)
+    sql = f"UPDATE {table} SET {assignments} WHERE {quote(fields[-1].column)} = %s"
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, _params(connection, fields, rows))
+        return int(cursor.rowcount)
+
+
+def _fields(model: type[Model], names: Sequence[str] | Mapping[str, Any]) -> list[Field[Any, Any]]:
+    return [model._meta.get_field(name) for name in names]  # type: ignore[misc]
+
+
+def _params(
+    connection: BaseDatabaseWrapper, fields: Sequence[Field[Any, Any]], rows: Sequence[Mapping[str, Any]]
+) -> list[list[Any]]:
+    return [[field.get_db_prep_save(row[field.name], connection) for field in fields] for row in rows]

@@ -1,0 +1,211 @@
+"""The DSL compiles plain pipeline functions to canonical, checked specs."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from typing import TypedDict
+
+import pytest
+
+import rainbow as rb
+from rainbow.diagnostics import Diagnostic
+from rainbow.dsl.compiler import compile_pipeline
+from rainbow.spec.canonical import dumps
+
+
+class Normalized(TypedDict):
+    image: rb.Asset
+    width: int
+
+
+class Segmented(TypedDict):
+    mask: rb.Asset
+
+
+@rb.module(name="normalize", retries=2, timeout=30)
+def normalize(ctx: rb.Context, photo: rb.Asset, max_side: int = 512) -> Normalized:
+    raise NotImplementedError
+
+
+@rb.module(name="segment", retries=3, timeout=120)
+def segment(ctx: rb.Context, image: rb.Asset, threshold: float = 0.5) -> Segmented:
+    raise NotImplementedError
+
+
+@rb.module(name="loose")
+def loose(ctx: rb.Context, image: rb.Asset):  # type: ignore[no-untyped-def]
+    raise NotImplementedError
+
+
+@rb.pipeline(name="masks")
+def masks(image: rb.Asset):
+    seg = rb.step("segment@latest", image=image)
+    return {"mask": seg.mask}
+
+
+@rb.pipeline(name="room-scan", timeout=600)
+def room_scan(photo: rb.Asset):
+    norm = rb.step("normalize@1.0", photo=photo)
+    seg = rb.step("segment@latest", image=norm.image, retries=5)
+    left = masks(image=norm.image)
+    right = masks(image=seg.mask)
+    return {"mask": seg.mask, "left": left["mask"], "right": right["mask"]}
+
+
+def errors_of(pipeline: rb.PipelineDef) -> list[Diagnostic]:
+    with pytest.raises(rb.DiagnosticError) as caught:
+        compile_pipeline(pipeline)
+    return caught.value.diagnostics
+
+
+def line_of(text: str, fn: object) -> int:
+    source, start = inspect.getsourcelines(fn)  # type: ignore[arg-type]
+    return start + next(i for i, line in enumerate(source) if text in line)
+
+
+def test_compile_produces_the_documented_top_level_fields() -> None:
+    """The spec holds schema, name, inputs, outputs, timeout, spec_hash and steps."""
+    spec = rb.compile(room_scan)
+    assert set(spec) == {"schema", "name", "inputs", "outputs", "timeout", "spec_hash", "steps"}
+    assert spec["name"] == "room-scan"
+    assert spec["timeout"] == 600
+    assert spec["inputs"]["photo"]["type"] == "asset"
+    first = spec["steps"][0]
+    assert first == {
+        "id": "normalize",
+        "module": "normalize",
+        "version": "1.0",
+        "inputs": {"photo": {"input": "photo"}},
+        "retries": 2,
+        "timeout": 30.0,
+    }
+
+
+def test_step_options_override_module_defaults() -> None:
+    """rb.step(..., retries=5) beats the module's retries; the timeout stays the module's."""
+    step = rb.compile(room_scan)["steps"][1]
+    assert (step["retries"], step["timeout"]) == (5, 120.0)
+
+
+def test_sub_pipeline_used_twice_gets_distinct_readable_ids() -> None:
+    """Inlined sub-pipeline steps are prefixed by the sub-pipeline's name, numbered on reuse."""
+    spec = rb.compile(room_scan)
+    assert [s["id"] for s in spec["steps"]] == [
+        "normalize",
+        "segment",
+        "masks.segment",
+        "masks-2.segment",
+    ]
+    assert spec["outputs"]["right"] == {"step": "masks-2.segment", "output": "mask"}
+    assert spec["steps"][3]["inputs"]["image"] == {"step": "segment", "output": "mask"}
+
+
+def test_same_input_compiles_to_the_same_bytes() -> None:
+    """Compiling twice gives byte-identical canonical JSON with a stable hash."""
+    first, _ = compile_pipeline(room_scan)
+    second, _ = compile_pipeline(room_scan)
+    assert dumps(first) == dumps(second)
+    assert first.spec_hash.startswith("sha256:")
+    assert json.loads(dumps(first))["spec_hash"] == first.spec_hash
+
+
+def test_unknown_output_names_the_file_and_line_with_a_hint() -> None:
+    """Reading an output a module does not have is RB-E010 at the line that reads it."""
+
+    @rb.pipeline(name="typo")
+    def typo(photo: rb.Asset):
+        norm = rb.step("normalize@1.0", photo=photo)
+        seg = rb.step("segment@latest", image=norm.imag)
+        return {"mask": seg.mask}
+
+    (problem,) = errors_of(typo)
+    assert problem.code == "RB-E010"
+    assert problem.location.file == __file__
+    assert problem.location.line == line_of("norm.imag)", typo.fn)
+    assert problem.hint == "did you mean 'image'?"
+
+
+def test_missing_extra_wrong_type_and_unknown_module_are_all_reported() -> None:
+    """All wiring problems of a pipeline come back at once, each with its own id."""
+
+    @rb.pipeline(name="broken")
+    def broken(photo: rb.Asset):
+        rb.step("normalize@1.0", max_side="big")
+        rb.step("segment@latest", image=photo, colour="red")
+        rb.step("segmnt@latest", image=photo)
+        return {}
+
+    codes = sorted(p.code for p in errors_of(broken))
+    assert codes == ["RB-E014", "RB-E015", "RB-E016", "RB-E017"]
+    unknown = next(p for p in errors_of(broken) if p.code == "RB-E017")
+    assert "did you mean 'segment'?" in (unknown.hint or "")
+    assert unknown.location.line == line_of('"segmnt@latest"', broken.fn)
+
+
+def test_unpinned_module_reference_is_refused() -> None:
+    """A module reference without @version is RB-E019 with a hint showing both pin forms."""
+
+    @rb.pipeline(name="unpinned")
+    def unpinned(photo: rb.Asset):
+        return {"mask": rb.step("segment", image=photo).mask}
+
+    (problem,) = errors_of(unpinned)
+    assert problem.code == "RB-E019"
+    assert "segment@latest" in (problem.hint or "")
+
+
+def test_undeclared_outputs_are_reported_as_unchecked_not_wrong() -> None:
+    """Outputs of a module without a return annotation give warning RB-W001, not an error."""
+
+    @rb.pipeline(name="unchecked")
+    def unchecked(photo: rb.Asset):
+        found = rb.step("loose@latest", image=photo)
+        return {"anything": found.whatever}
+
+    _, warnings = compile_pipeline(unchecked)
+    assert [w.code for w in warnings] == ["RB-W001"]
+
+
+def test_passing_a_whole_step_or_a_non_json_value_is_an_error() -> None:
+    """rb.step() inputs must be outputs, pipeline inputs or JSON literals (RB-E022)."""
+
+    @rb.pipeline(name="values")
+    def values(photo: rb.Asset):
+        norm = rb.step("normalize@1.0", photo=photo)
+        rb.step("segment@latest", image=norm, threshold=object())
+        return {}
+
+    assert [p.code for p in errors_of(values)] == ["RB-E022", "RB-E022"]
+
+
+def test_step_outside_a_compile_explains_itself() -> None:
+    """Calling rb.step() or a pipeline directly raises RB-E023 with a hint."""
+    with pytest.raises(rb.DiagnosticError) as caught:
+        rb.step("segment@latest")
+    assert caught.value.diagnostics[0].code == "RB-E023"
+    with pytest.raises(rb.DiagnosticError):
+        room_scan(photo="x.jpg")
+
+
+def test_a_bug_in_the_pipeline_function_points_at_the_users_line() -> None:
+    """An exception while tracing becomes ModuleLoadError naming the user's file and line."""
+
+    @rb.pipeline(name="buggy")
+    def buggy(photo: rb.Asset):
+        norm = rb.step("normalize@1.0", photo=photo)
+        return {"width": norm.width + 1}
+
+    with pytest.raises(rb.UserError) as caught:
+        compile_pipeline(buggy)
+    assert f"{__file__}:{line_of('norm.width + 1', buggy.fn)}" in str(caught.value)
+
+
+def test_pipeline_must_return_a_dict() -> None:
+    """Returning something other than a dict of handles is RB-E021."""
+
+    @rb.pipeline(name="tuple-out")
+    def tuple_out(photo: rb.Asset):
+        return rb.step("segment@latest", image=photo).mask
+
+    assert errors_of(tuple_out)[0].code == "RB-E021"
