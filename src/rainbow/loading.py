@@ -11,6 +11,8 @@ from types import ModuleType
 
 from rainbow.errors import ModuleLoadError
 
+_RAINBOW_DIR = str(Path(__file__).resolve().parent)
+
 
 def import_target(target: str) -> ModuleType:
     """Import ``target``: a ``.py`` file path or a dotted import path."""
@@ -80,7 +82,9 @@ def _dotted_name(path: Path) -> str | None:
 
 def _load_error(target: str, exc: BaseException) -> ModuleLoadError:
     frames = [
-        f for f in traceback.extract_tb(exc.__traceback__) if "importlib" not in f.filename
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if "importlib" not in f.filename and not f.filename.startswith(_RAINBOW_DIR)
     ]
     text = "".join(
         ["Traceback (most recent call last):\n"]

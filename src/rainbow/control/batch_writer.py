@@ -1,23 +1,28 @@
 """Writes one folded batch of changes with a few bulk statements, inside the caller's transaction.
 
-Whatever the batch's size, it costs at most one query to find the stored step runs it touches, one
-to find its stored attempts, and one statement per table and kind of write. Updates run as one
-prepared ``UPDATE`` executed per row (``executemany``): Django's ``bulk_update`` builds a CASE
-expression per field and row, which costs milliseconds per batch instead of microseconds.
+Whatever the batch's size, it costs one query for the ids of the step runs it touches, at most two
+for the ids of attempts, and one bulk statement per table and kind of write (see
+:mod:`rainbow.control.statements` for why these are prepared statements, not ``bulk_create``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection
 from typing import Any
-
-from django.db import connections
-from django.db.models import Model
 
 from rainbow.control.batch import AttemptKey, Batch, StepKey
 from rainbow.control.models import Attempt, Metric, Run, StepRun
+from rainbow.control.statements import insert_each, update_each
 from rainbow.engine.records import AttemptFinished, AttemptStarted
 from rainbow.errors import PlatformError
+
+# A RunFold holds None where the batch keeps the stored value.
+_KEEP_STORED_RUN_VALUE = {
+    "outputs": "COALESCE(%s, {column})",
+    "started_at": "COALESCE({column}, %s)",
+    "finished_at": "COALESCE(%s, {column})",
+}
+
 
 class BatchWriter:
     """Writes one folded batch to the database Django knows as ``using``."""
@@ -30,7 +35,7 @@ class BatchWriter:
     def write(self) -> None:
         self._insert_runs()
         self._update_runs()
-        self._find_stored_steps()
+        self._find_step_ids()
         self._update_steps()
         self._write_attempts()
 
@@ -40,39 +45,36 @@ class BatchWriter:
         for change in self._batch.created.values():
             fold = self._batch.run_fold(change.run_id)
             runs.append(
-                Run(
-                    run_id=change.run_id,
-                    pipeline=change.pipeline,
-                    spec_hash=change.spec_hash,
-                    spec=change.spec,
-                    inputs=change.inputs,
-                    unit=change.unit,
-                    engine=change.engine,
-                    status=fold.status,
-                    reason=fold.reason,
-                    outputs=fold.outputs,
-                    created_at=change.created_at,
-                    started_at=fold.running_at,
-                    finished_at=fold.finished_at,
-                )
+                {
+                    "run_id": change.run_id,
+                    "pipeline": change.pipeline,
+                    "spec_hash": change.spec_hash,
+                    "spec": change.spec,
+                    "inputs": change.inputs,
+                    "unit": change.unit,
+                    "engine": change.engine,
+                    "status": fold.status,
+                    "reason": fold.reason,
+                    "outputs": fold.outputs,
+                    "created_at": change.created_at,
+                    "started_at": fold.running_at,
+                    "finished_at": fold.finished_at,
+                }
             )
             for position, step in enumerate(change.step_ids):
                 state = self._batch.steps.get((change.run_id, step))
                 step_runs.append(
-                    StepRun(
-                        run_id=change.run_id,
-                        step=step,
-                        position=position,
-                        status=state.status if state else "waiting",
-                        attempts=state.attempts if state else 0,
-                        outputs=state.outputs if state else None,
-                    )
+                    {
+                        "run": change.run_id,
+                        "step": step,
+                        "position": position,
+                        "status": state.status if state else "waiting",
+                        "attempts": state.attempts if state else 0,
+                        "outputs": state.outputs if state else None,
+                    }
                 )
-        if not runs:
-            return
-        Run.objects.using(self._using).bulk_create(runs)
-        StepRun.objects.using(self._using).bulk_create(step_runs)
-        self._step_ids.update({(s.run_id, s.step): s.pk for s in step_runs})
+        insert_each(self._using, Run, runs)
+        insert_each(self._using, StepRun, step_runs)
 
     def _update_runs(self) -> None:
         stored = {k: f for k, f in self._batch.runs.items() if k not in self._batch.created}
@@ -87,19 +89,17 @@ class BatchWriter:
             }
             for run_id, f in stored.items()
         ]
-        # A fold holds None where the batch keeps the stored value (see RunFold).
-        keep_stored = {
-            "outputs": "COALESCE(%s, {column})",
-            "started_at": "COALESCE({column}, %s)",
-            "finished_at": "COALESCE(%s, {column})",
-        }
-        if _update_each(self._using, Run, rows, key="run_id", templates=keep_stored) < len(rows):
-            held = set(Run.objects.using(self._using).filter(run_id__in=stored).values_list("pk"))
+        matched = update_each(
+            self._using, Run, rows, key="run_id", templates=_KEEP_STORED_RUN_VALUE
+        )
+        if matched < len(rows):
+            held = Run.objects.using(self._using).filter(run_id__in=stored).values_list("pk")
             missing = sorted(stored.keys() - {pk for (pk,) in held})
             raise PlatformError(f"changes are for runs the store does not hold: {missing}")
 
-    def _find_stored_steps(self) -> None:
-        run_ids = self._batch.stored_run_ids()
+    def _find_step_ids(self) -> None:
+        run_ids = {run_id for run_id, _, _ in self._batch.attempts}
+        run_ids.update(run_id for run_id, _ in self._batch.steps if run_id not in self._batch.created)
         if run_ids:
             stored = StepRun.objects.using(self._using).filter(run__in=run_ids)
             for run_id, step, pk in stored.values_list("run_id", "step", "id"):
@@ -124,26 +124,28 @@ class BatchWriter:
             for (run_id, step), state in self._batch.steps.items()
             if run_id not in self._batch.created
         ]
-        _update_each(self._using, StepRun, rows, key="id")
+        update_each(self._using, StepRun, rows, key="id")
 
     def _write_attempts(self) -> None:
         attempts = self._batch.attempts
         if not attempts:
             return
         step_ids = {key: self._step_id(key[0], key[1]) for key in attempts}
-        stored = self._stored_attempts(step_ids)
+        # Attempts of runs created by this batch cannot be stored yet.
+        stored = self._find_attempts(
+            [key for key in attempts if key[0] not in self._batch.created], step_ids
+        )
 
         # Starting an attempt again replaces it, metrics and all, as MemoryStore does.
         restarted = [stored[key][0] for key, f in attempts.items() if f.started and key in stored]
         if restarted:
             Attempt.objects.using(self._using).filter(pk__in=restarted).delete()
-        new = {
-            key: _new_attempt(step_ids[key], f.started, f.finished)
+        new = [
+            _new_attempt(step_ids[key], f.started, f.finished)
             for key, f in attempts.items()
             if f.started
-        }
-        Attempt.objects.using(self._using).bulk_create(new.values())
-        attempt_ids = {key: attempt.pk for key, attempt in new.items()}
+        ]
+        insert_each(self._using, Attempt, new)
 
         finishing = {key: f.finished for key, f in attempts.items() if f.finished and not f.started}
         for key in finishing.keys() - stored.keys():
@@ -152,32 +154,41 @@ class BatchWriter:
         if refinished:
             Metric.objects.using(self._using).filter(attempt__in=refinished).delete()
         rows = [{"id": stored[key][0], **_finish_fields(change)} for key, change in finishing.items()]
-        _update_each(self._using, Attempt, rows, key="id")
-        attempt_ids.update({key: stored[key][0] for key in finishing})
+        update_each(self._using, Attempt, rows, key="id")
+        self._insert_metrics(step_ids, {key: stored[key][0] for key in finishing})
 
-        metrics = [
-            Metric(
-                attempt_id=attempt_ids[key],
-                run_id=key[0],
-                step=key[1],
-                name=metric.name,
-                value=metric.value,
-                better=metric.better,
-            )
-            for key, f in attempts.items()
-            if f.finished
-            for metric in f.finished.metrics
-        ]
-        Metric.objects.using(self._using).bulk_create(metrics)
-
-    def _stored_attempts(self, step_ids: dict[AttemptKey, int]) -> dict[AttemptKey, tuple[int, bool]]:
-        """The id of each attempt of the batch already stored, and whether it has finished."""
-        stored_step_ids = {
-            step_id for key, step_id in step_ids.items() if key[0] not in self._batch.created
+    def _insert_metrics(
+        self, step_ids: dict[AttemptKey, int], attempt_ids: dict[AttemptKey, int]
+    ) -> None:
+        measured = {
+            key: f.finished.metrics
+            for key, f in self._batch.attempts.items()
+            if f.finished and f.finished.metrics
         }
-        if not stored_step_ids:
+        unknown = [key for key in measured if key not in attempt_ids]
+        if unknown:
+            attempt_ids = {**attempt_ids, **{k: v[0] for k, v in self._find_attempts(unknown, step_ids).items()}}
+        rows = [
+            {
+                "attempt": attempt_ids[key],
+                "run": key[0],
+                "step": key[1],
+                "name": metric.name,
+                "value": metric.value,
+                "better": metric.better,
+            }
+            for key, metrics in measured.items()
+            for metric in metrics
+        ]
+        insert_each(self._using, Metric, rows)
+
+    def _find_attempts(
+        self, keys: Collection[AttemptKey], step_ids: dict[AttemptKey, int]
+    ) -> dict[AttemptKey, tuple[int, bool]]:
+        """The id of each stored attempt among ``keys``, and whether it has finished."""
+        if not keys:
             return {}
-        rows = Attempt.objects.using(self._using).filter(step_run__in=stored_step_ids)
+        rows = Attempt.objects.using(self._using).filter(step_run__in={step_ids[k] for k in keys})
         found = {
             (step_id, number): (pk, finished_at is not None)
             for step_id, number, pk, finished_at in rows.values_list(
@@ -185,9 +196,7 @@ class BatchWriter:
             )
         }
         return {
-            key: found[(step_id, key[2])]
-            for key, step_id in step_ids.items()
-            if (step_id, key[2]) in found
+            key: found[(step_ids[key], key[2])] for key in keys if (step_ids[key], key[2]) in found
         }
 
 
@@ -206,47 +215,22 @@ def _finish_fields(change: AttemptFinished) -> dict[str, Any]:
 
 def _new_attempt(
     step_run_id: int, started: AttemptStarted, finished: AttemptFinished | None
-) -> Attempt:
-    fields: dict[str, Any] = {
-        "step_run_id": step_run_id,
-        "attempt": started.attempt,
+) -> dict[str, Any]:
+    unfinished: dict[str, Any] = {
         "status": "running",
+        "finished_at": None,
+        "duration_s": None,
+        "error_type": None,
+        "error_message": None,
+        "traceback": None,
+        "exit_signal": None,
+        "timings": {},
+    }
+    return {
+        "step_run": step_run_id,
+        "attempt": started.attempt,
         "module": started.module,
         "version": started.version,
         "started_at": started.started_at,
+        **(_finish_fields(finished) if finished else unfinished),
     }
-    if finished is not None:
-        fields.update(_finish_fields(finished))
-    return Attempt(**fields)
-
-
-def _update_each(
-    using: str,
-    model: type[Model],
-    rows: Sequence[Mapping[str, Any]],
-    *,
-    key: str,
-    templates: Mapping[str, str] | None = None,
-) -> int:
-    """Update one row per mapping in ``rows`` with one prepared statement; return rows matched.
-
-    Each mapping holds the same fields: ``key`` picks the row, the others are set. ``templates``
-    gives the SQL of a field's new value where it is not plain ``%s`` (the mapping's value);
-    ``{column}`` in a template stands for the stored value.
-    """
-    if not rows:
-        return 0
-    connection = connections[using]
-    quote = connection.ops.quote_name
-    names = [name for name in rows[0] if name != key]
-    fields = [model._meta.get_field(name) for name in (*names, key)]
-    set_sql = ", ".join(
-        f"{quote(field.column)} = "
-        + (templates or {}).get(field.name, "%s").format(column=quote(field.column))
-        for field in fields[:-1]
-    )
-    sql = f"UPDATE {quote(model._meta.db_table)} SET {set_sql} WHERE {quote(fields[-1].column)} = %s"
-    params = [[field.get_db_prep_save(row[field.name], connection) for field in fields] for row in rows]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
-        return cursor.rowcount

@@ -8,12 +8,13 @@ conversion from the model, so the SQL stays as portable as the ORM's (SQLite and
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Field, Model
+from django.db.models import Field, JSONField, Model
 
 
 def insert_each(using: str, model: type[Model], rows: Sequence[Mapping[str, Any]]) -> None:
@@ -22,7 +23,7 @@ def insert_each(using: str, model: type[Model], rows: Sequence[Mapping[str, Any]
         return
     connection = connections[using]
     quote = connection.ops.quote_name
-    fields = _fields(model, rows[0])
+    fields = _fields(model, rows[0].keys())
     columns = ", ".join(quote(field.column) for field in fields)
     values = ", ".join(["%s"] * len(fields))
     sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({values})"
@@ -61,11 +62,41 @@ def update_each(
         return int(cursor.rowcount)
 
 
-def _fields(model: type[Model], names: Sequence[str] | Mapping[str, Any]) -> list[Field[Any, Any]]:
+# Values of these types reach the driver unchanged, and dates and JSON go straight to the
+# backend's adapter: Django's generic per-value conversion would cost more than the database.
+_PASSED_THROUGH = frozenset(
+    {"CharField", "TextField", "IntegerField", "PositiveIntegerField", "FloatField", "BigAutoField"}
+)
+
+
+def _fields(model: type[Model], names: Iterable[str]) -> list[Field[Any, Any]]:
     return [model._meta.get_field(name) for name in names]  # type: ignore[misc]
 
 
 def _params(
-    connection: BaseDatabaseWrapper, fields: Sequence[Field[Any, Any]], rows: Sequence[Mapping[str, Any]]
+    connection: BaseDatabaseWrapper,
+    fields: Sequence[Field[Any, Any]],
+    rows: Sequence[Mapping[str, Any]],
 ) -> list[list[Any]]:
-    return [[field.get_db_prep_save(row[field.name], connection) for field in fields] for row in rows]
+    converters = [_converter(connection, field) for field in fields]
+    return [
+        [
+            value if convert is None or value is None else convert(value)
+            for convert, value in zip(converters, (row[f.name] for f in fields), strict=True)
+        ]
+        for row in rows
+    ]
+
+
+def _converter(
+    connection: BaseDatabaseWrapper, field: Field[Any, Any]
+) -> Callable[[Any], Any] | None:
+    stored_as = getattr(field, "target_field", field)  # a foreign key is stored as its target
+    kind = stored_as.get_internal_type()
+    if kind in _PASSED_THROUGH:
+        return None
+    if kind == "DateTimeField":
+        return connection.ops.adapt_datetimefield_value
+    if isinstance(field, JSONField):
+        return partial(connection.ops.adapt_json_value, encoder=field.encoder)
+    return partial(field.get_db_prep_save, connection=connection)

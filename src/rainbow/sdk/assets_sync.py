@@ -35,7 +35,7 @@ class AssetStore:
         if is_local_url(asset.url):
             path = local_path_of(asset.url)
             if not path.is_file() or not os.access(path, os.R_OK):
-                raise UnreadableAsset(f"input {name!r}: asset {asset.url} does not exist")
+                raise UnreadableAsset(f"input {name!r}: asset {asset.url} does not exist (RB-E041)")
             return Asset(url=asset.url, local=path)
         target = ctx.workdir / "in" / name / asset.name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -43,7 +43,9 @@ class AssetStore:
             fs, path = fsspec.core.url_to_fs(asset.url)
             fs.get(path, str(target))
         except (OSError, ValueError) as exc:
-            raise UnreadableAsset(f"input {name!r}: asset {asset.url} cannot be read: {exc}") from exc
+            raise UnreadableAsset(
+                f"input {name!r}: asset {asset.url} cannot be read: {exc} (RB-E041)"
+            ) from exc
         return Asset(url=asset.url, local=target)
 
     def publish(self, outputs: dict[str, Any], ctx: Context) -> dict[str, Any]:

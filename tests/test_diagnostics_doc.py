@@ -1,0 +1,16 @@
+"""Every diagnostic id is documented, and the docs list no id the code does not know."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from rainbow.diagnostics import CATALOG
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "diagnostics.md"
+
+
+def test_docs_list_every_diagnostic_id() -> None:
+    """docs/diagnostics.md has a section for each id in the catalog and no others."""
+    documented = set(re.findall(r"^## (RB-[EW]\d{3})", DOC.read_text(), flags=re.MULTILINE))
+    assert documented == set(CATALOG)
