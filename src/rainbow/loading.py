@@ -5,13 +5,11 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
-import traceback
 from pathlib import Path
 from types import ModuleType
 
 from rainbow.errors import ModuleLoadError
-
-_RAINBOW_DIR = str(Path(__file__).resolve().parent)
+from rainbow.tracebacks import user_location, user_traceback
 
 
 def import_target(target: str) -> ModuleType:
@@ -36,7 +34,9 @@ def import_file(path: Path) -> ModuleType:
     """Import a Python file; inside a package under the current folder, by its dotted name."""
     path = path.absolute()
     if not path.is_file():
-        raise ModuleLoadError(f"file not found: {path}", hint="check the path and the current folder")
+        raise ModuleLoadError(
+            f"file not found: {path}", hint="check the path and the current folder"
+        )
     dotted = _dotted_name(path)
     try:
         if dotted is not None:
@@ -81,21 +81,8 @@ def _dotted_name(path: Path) -> str | None:
 
 
 def _load_error(target: str, exc: BaseException) -> ModuleLoadError:
-    frames = [
-        f
-        for f in traceback.extract_tb(exc.__traceback__)
-        if "importlib" not in f.filename and not f.filename.startswith(_RAINBOW_DIR)
-    ]
-    text = "".join(
-        ["Traceback (most recent call last):\n"]
-        + traceback.format_list(frames)
-        + traceback.format_exception_only(type(exc), exc)
-    )
-    where = ""
-    if frames:
-        where = f" ({frames[-1].filename}:{frames[-1].lineno})"
     return ModuleLoadError(
-        f"importing {target} failed: {type(exc).__name__}: {exc}{where}",
+        f"importing {target} failed: {type(exc).__name__}: {exc}{user_location(exc)}",
         hint="the error is in your code; the traceback below shows where",
-        user_traceback=text,
+        user_traceback=user_traceback(exc),
     )

@@ -3,7 +3,7 @@
 | variable | default |
 | --- | --- |
 | ``RAINBOW_HOME`` | ``.rainbow`` in the working directory: the SQLite store, assets, logs |
-| ``RAINBOW_DATABASE_URL`` | ``sqlite:///<RAINBOW_HOME>/rainbow.sqlite3``; ``postgresql://...`` for PostgreSQL |
+| ``RAINBOW_DATABASE_URL`` | ``sqlite:///<RAINBOW_HOME>/rainbow.sqlite3``; or ``postgresql://...`` |
 | ``RAINBOW_ASSETS_URL`` | ``<RAINBOW_HOME>/assets``; any fsspec URL |
 | ``RAINBOW_BROKER_URL`` | ``amqp://guest:guest@127.0.0.1:5672//`` |
 | ``RAINBOW_URL`` | unset: the CLI talks to the store directly |

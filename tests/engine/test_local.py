@@ -38,7 +38,7 @@ def engine(store: MemoryStore, tmp_path: Path) -> Iterator[LocalEngine]:
         log_file=tmp_path / "rainbow.log",
         retry=RetryPolicy(base_delay=0.05, max_delay=0.2),
     )
-    yield LocalEngine(store, MODULES, options)
+    return LocalEngine(store, MODULES, options)
 
 
 def run(engine: LocalEngine, pipeline: PipelineDef, *inputs: dict[str, Any]) -> list[RunOutcome]:
@@ -94,7 +94,11 @@ def test_failed_attempts_are_retried_with_backoff(engine: LocalEngine, store: Me
 
 @pytest.mark.parametrize(
     ("how", "signal_number", "message"),
-    [("kill", 9, "signal 9 SIGKILL"), ("segfault", 11, "signal 11 SIGSEGV"), ("exit", None, "exit code 7")],
+    [
+        ("kill", 9, "signal 9 SIGKILL"),
+        ("segfault", 11, "signal 11 SIGSEGV"),
+        ("exit", None, "exit code 7"),
+    ],
 )
 def test_a_crashing_step_is_recorded_as_worker_lost_and_retried(
     engine: LocalEngine, store: MemoryStore, how: str, signal_number: int | None, message: str
@@ -109,7 +113,9 @@ def test_a_crashing_step_is_recorded_as_worker_lost_and_retried(
     assert message in (outcome.reason or "")
 
 
-def test_a_step_deaf_to_its_timeout_is_killed_for_real(engine: LocalEngine, store: MemoryStore) -> None:
+def test_a_step_deaf_to_its_timeout_is_killed_for_real(
+    engine: LocalEngine, store: MemoryStore
+) -> None:
     """A step blocking SIGALRM is SIGKILLed shortly after its timeout and recorded as timed out."""
     started = time.monotonic()
     (outcome,) = run(engine, fixtures.stubborn_pipeline, {"seconds": 30})
@@ -121,7 +127,9 @@ def test_a_step_deaf_to_its_timeout_is_killed_for_real(engine: LocalEngine, stor
     assert elapsed < 5
 
 
-def test_a_slow_step_times_out_softly_with_its_traceback(engine: LocalEngine, store: MemoryStore) -> None:
+def test_a_slow_step_times_out_softly_with_its_traceback(
+    engine: LocalEngine, store: MemoryStore
+) -> None:
     """A step past its timeout gets StepTimeout where it was; it is retried, then fails the run."""
     (outcome,) = run(engine, fixtures.sleepy_pipeline, {"seconds": 30})
     tries = attempts(store, outcome.run_id, "sleepy")
@@ -130,8 +138,10 @@ def test_a_slow_step_times_out_softly_with_its_traceback(engine: LocalEngine, st
     assert all(0.25 < (a.duration_s or 0) < 1.5 for a in tries)
 
 
-def test_run_deadline_fails_the_run_and_aborts_what_runs(engine: LocalEngine, store: MemoryStore) -> None:
-    """A run past its deadline is timed_out at once; its in-flight step is killed, the rest cancelled."""
+def test_run_deadline_fails_the_run_and_aborts_what_runs(
+    engine: LocalEngine, store: MemoryStore
+) -> None:
+    """A run past its deadline is timed_out at once; its in-flight step is killed."""
     started = time.monotonic()
     (outcome,) = run(engine, fixtures.deadline, {"seconds": 10})
     assert outcome.status == "timed_out"

@@ -106,7 +106,9 @@ def test_every_run_terminates_within_its_budget(plan: m.Plan, data: st.DataObjec
     if final == "succeeded":
         assert all(s.status == "succeeded" for s in driver.state.steps.values())
     else:
-        assert all(s.status not in ("running", "retrying", "waiting") for s in driver.state.steps.values())
+        assert all(
+            s.status not in ("running", "retrying", "waiting") for s in driver.state.steps.values()
+        )
 
 
 @settings(max_examples=200, deadline=None)
@@ -146,7 +148,9 @@ def test_deadline_and_cancel_abort_what_runs(plan: m.Plan, stop: m.Event) -> Non
     commands = driver.feed(stop)
     aborted = {(c.step, c.attempt) for c in commands if isinstance(c, m.Abort)}
     assert aborted == running
-    assert driver.state.status == ("timed_out" if isinstance(stop, m.DeadlineExceeded) else "cancelled")
+    assert driver.state.status == (
+        "timed_out" if isinstance(stop, m.DeadlineExceeded) else "cancelled"
+    )
     assert m.advance(plan, driver.state, stop) == (driver.state, [])
 
 
@@ -171,7 +175,9 @@ def test_permanent_failure_fails_the_run_without_retrying() -> None:
     """A non-retryable failure fails the run at once even with retries left."""
     plan = m.Plan("r", (m.StepPlan("a", (), 5), m.StepPlan("b", ("a",), 1)))
     state, _ = m.advance(plan, m.RunState.initial(plan), m.Start())
-    state, commands = m.advance(plan, state, m.Failed("a", 1, "error", "bad input", retryable=False))
+    state, commands = m.advance(
+        plan, state, m.Failed("a", 1, "error", "bad input", retryable=False)
+    )
     assert state.status == "failed"
     assert commands[-1] == m.Finish("failed", "step 'a' failed after 1 attempt: bad input")
     assert state.steps["b"].status == "cancelled"

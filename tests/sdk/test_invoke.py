@@ -46,7 +46,15 @@ def fails(ctx: rb.Context, how: str) -> Copied:
 
 
 def task(module: str, inputs: dict[str, object], timeout: float = 5) -> Task:
-    return Task(run_id="run1", step="s1", attempt=1, module=module, version="latest", inputs=inputs, timeout=timeout)
+    return Task(
+        run_id="run1",
+        step="s1",
+        attempt=1,
+        module=module,
+        version="latest",
+        inputs=inputs,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture
@@ -65,7 +73,9 @@ def test_success_publishes_assets_and_reports_metrics(tmp_path: Path, env: Worke
     assert Path(url).read_text() == "hello"
     assert result["metrics"] == [{"name": "size", "value": 5.0, "better": "low"}]
     assert set(result["timings"]) == {"step", "noop"}
-    assert not (tmp_path / "work" / "run1").exists() or not any((tmp_path / "work" / "run1").rglob("*.txt"))
+    assert not (tmp_path / "work" / "run1").exists() or not any(
+        (tmp_path / "work" / "run1").rglob("*.txt")
+    )
     json.dumps(result)
 
 
@@ -96,8 +106,10 @@ def test_step_timeout_is_soft_enforced_inside_the_worker(env: WorkerEnv) -> None
     assert "time.sleep" in (result["error"] or {}).get("traceback", "")
 
 
-def test_missing_declared_outputs_and_unreadable_inputs_are_permanent(env: WorkerEnv, tmp_path: Path) -> None:
-    """A module that omits declared outputs, or an input asset that does not exist, fails for good."""
+def test_missing_declared_outputs_and_unreadable_inputs_are_permanent(
+    env: WorkerEnv, tmp_path: Path
+) -> None:
+    """Omitting declared outputs, or a missing input asset, fails the attempt for good."""
     missing = invoke(fails, task("fails", {"how": "nothing"}), env)["error"]
     assert missing is not None and not missing["retryable"] and "copy" in missing["message"]
     absent = invoke(copy, task("copy", {"source": {"$asset": str(tmp_path / "nope.txt")}}), env)
@@ -111,7 +123,8 @@ def test_command_module_speaks_json_on_stdin_and_stdout(tmp_path: Path, env: Wor
         "#!/bin/sh\n"
         "input=$(cat)\n"
         'echo "got $input" >&2\n'
-        'echo "{\\"length\\": ${#input}, \\"\\$metrics\\": {\\"len\\": {\\"value\\": 1, \\"better\\": \\"low\\"}}}"\n'
+        'printf \'{"length": %d, "$metrics": {"len": {"value": 1, "better": "low"}}}\''
+        ' "${#input}"\n'
     )
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     config = tmp_path / "rainbow-module.toml"

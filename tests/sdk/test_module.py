@@ -19,7 +19,9 @@ def test_interface_from_signature_and_typed_dict() -> None:
     """Inputs, defaults and outputs come from type hints; calling the module calls the function."""
 
     @rb.module(name="seg", retries=1, timeout=5)
-    def seg(ctx: rb.Context, image: rb.Asset, k: int = 3, opts: dict[str, Any] | None = None) -> Out:
+    def seg(
+        ctx: rb.Context, image: rb.Asset, k: int = 3, opts: dict[str, Any] | None = None
+    ) -> Out:
         return {"mask": image, "area": 1.0, "labels": [str(k)]}
 
     interface = seg.rainbow_interface

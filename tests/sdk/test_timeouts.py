@@ -18,7 +18,11 @@ def make_ctx(tmp_path: Path) -> Context:
 def test_inner_block_past_its_budget_raises_with_its_name(tmp_path: Path) -> None:
     """An inner block that overruns raises StepTimeout naming the inner block."""
     ctx = make_ctx(tmp_path)
-    with ctx.timeout("outer", 5), pytest.raises(rb.StepTimeout) as caught, ctx.timeout("inner", 0.05):
+    with (
+        ctx.timeout("outer", 5),
+        pytest.raises(rb.StepTimeout) as caught,
+        ctx.timeout("inner", 0.05),
+    ):
         time.sleep(1)
     assert caught.value.name == "inner"
     assert set(ctx.timeouts.timings) == {"outer", "inner"}
@@ -29,7 +33,11 @@ def test_outer_budget_is_enforced_even_inside_a_generous_inner_block(tmp_path: P
     """An outer deadline fires inside an inner block whose own budget is larger."""
     ctx = make_ctx(tmp_path)
     started = time.monotonic()
-    with pytest.raises(rb.StepTimeout) as caught, ctx.timeout("outer", 0.1), ctx.timeout("inner", 10):
+    with (
+        pytest.raises(rb.StepTimeout) as caught,
+        ctx.timeout("outer", 0.1),
+        ctx.timeout("inner", 10),
+    ):
         time.sleep(2)
     assert caught.value.name == "outer"
     assert time.monotonic() - started < 1

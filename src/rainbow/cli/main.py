@@ -138,7 +138,8 @@ def validate(
     """Check a JSON spec against the shipped JSON Schema and the wiring rules."""
     if spec_file.suffix != ".json":
         raise UserError(
-            f"{spec_file} is not a .json spec", hint="compile a pipeline file with `rainbow compile`"
+            f"{spec_file} is not a .json spec",
+            hint="compile a pipeline file with `rainbow compile`",
         )
     loaded = load(str(spec_file), modules or [])
     render.diagnostics(err, loaded.warnings)
@@ -168,9 +169,7 @@ def run(
     input_file: Annotated[
         Path | None, typer.Option("--input", "-i", help="One work unit: UNIT.json")
     ] = None,
-    corpus: Annotated[
-        Path | None, typer.Option("--corpus", help="A folder of work units")
-    ] = None,
+    corpus: Annotated[Path | None, typer.Option("--corpus", help="A folder of work units")] = None,
     modules: ModulesOption = None,
     engine: Annotated[str, typer.Option(help="local (embedded) or celery")] = "local",
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON")] = False,

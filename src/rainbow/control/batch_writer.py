@@ -12,7 +12,7 @@ from typing import Any
 
 from rainbow.control.batch import AttemptKey, Batch, StepKey
 from rainbow.control.models import Attempt, Metric, Run, StepRun
-from rainbow.control.statements import insert_each, update_each
+from rainbow.control.statements import insert_each, select_in, update_each
 from rainbow.engine.records import AttemptFinished, AttemptStarted
 from rainbow.errors import PlatformError
 
@@ -98,12 +98,11 @@ class BatchWriter:
             raise PlatformError(f"changes are for runs the store does not hold: {missing}")
 
     def _find_step_ids(self) -> None:
-        run_ids = {run_id for run_id, _, _ in self._batch.attempts}
-        run_ids.update(run_id for run_id, _ in self._batch.steps if run_id not in self._batch.created)
-        if run_ids:
-            stored = StepRun.objects.using(self._using).filter(run__in=run_ids)
-            for run_id, step, pk in stored.values_list("run_id", "step", "id"):
-                self._step_ids[(run_id, step)] = pk
+        keys = {(run_id, step) for run_id, step, _ in self._batch.attempts}
+        keys.update(key for key in self._batch.steps if key[0] not in self._batch.created)
+        where_in = {"run": {run_id for run_id, _ in keys}, "step": {step for _, step in keys}}
+        for run_id, step, pk in select_in(self._using, StepRun, ["run", "step", "id"], where_in):
+            self._step_ids[(run_id, step)] = pk
 
     def _step_id(self, run_id: str, step: str) -> int:
         try:
@@ -153,7 +152,9 @@ class BatchWriter:
         refinished = [stored[key][0] for key in finishing if stored[key][1]]
         if refinished:
             Metric.objects.using(self._using).filter(attempt__in=refinished).delete()
-        rows = [{"id": stored[key][0], **_finish_fields(change)} for key, change in finishing.items()]
+        rows = [
+            {"id": stored[key][0], **_finish_fields(change)} for key, change in finishing.items()
+        ]
         update_each(self._using, Attempt, rows, key="id")
         self._insert_metrics(step_ids, {key: stored[key][0] for key in finishing})
 
@@ -167,7 +168,10 @@ class BatchWriter:
         }
         unknown = [key for key in measured if key not in attempt_ids]
         if unknown:
-            attempt_ids = {**attempt_ids, **{k: v[0] for k, v in self._find_attempts(unknown, step_ids).items()}}
+            attempt_ids = {
+                **attempt_ids,
+                **{k: v[0] for k, v in self._find_attempts(unknown, step_ids).items()},
+            }
         rows = [
             {
                 "attempt": attempt_ids[key],
@@ -186,14 +190,13 @@ class BatchWriter:
         self, keys: Collection[AttemptKey], step_ids: dict[AttemptKey, int]
     ) -> dict[AttemptKey, tuple[int, bool]]:
         """The id of each stored attempt among ``keys``, and whether it has finished."""
-        if not keys:
-            return {}
-        rows = Attempt.objects.using(self._using).filter(step_run__in={step_ids[k] for k in keys})
+        where_in = {"step_run": {step_ids[key] for key in keys}}
+        rows = select_in(
+            self._using, Attempt, ["step_run", "attempt", "id", "finished_at"], where_in
+        )
         found = {
             (step_id, number): (pk, finished_at is not None)
-            for step_id, number, pk, finished_at in rows.values_list(
-                "step_run_id", "attempt", "id", "finished_at"
-            )
+            for step_id, number, pk, finished_at in rows
         }
         return {
             key: found[(step_ids[key], key[2])] for key in keys if (step_ids[key], key[2]) in found

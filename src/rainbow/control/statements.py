@@ -1,4 +1,4 @@
-"""Bulk INSERT and UPDATE as one prepared statement run once per row (``executemany``).
+"""Bulk INSERT and UPDATE as one prepared statement run once per row, and id lookups.
 
 Django's ``bulk_create`` compiles every value of every row into one big statement and
 ``bulk_update`` builds a CASE expression per field and row: for the engine's batches that costs
@@ -8,7 +8,7 @@ conversion from the model, so the SQL stays as portable as the ORM's (SQLite and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -62,6 +62,29 @@ def update_each(
         return int(cursor.rowcount)
 
 
+def select_in(
+    using: str, model: type[Model], fields: Sequence[str], where_in: Mapping[str, Collection[Any]]
+) -> list[tuple[Any, ...]]:
+    """``fields`` of the rows whose every ``where_in`` field holds one of the given values.
+
+    Values come back as the database returns them, unconverted: fit for ids and NULL checks.
+    """
+    if not all(where_in.values()):
+        return []
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    selected = ", ".join(quote(field.column) for field in _fields(model, fields))
+    conditions = []
+    params: list[Any] = []
+    for field, values in zip(_fields(model, where_in), where_in.values(), strict=True):
+        conditions.append(f"{quote(field.column)} IN ({', '.join(['%s'] * len(values))})")
+        params.extend(values)
+    table = quote(model._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {selected} FROM {table} WHERE {' AND '.join(conditions)}", params)
+        return cursor.fetchall()
+
+
 # Values of these types reach the driver unchanged, and dates and JSON go straight to the
 # backend's adapter: Django's generic per-value conversion would cost more than the database.
 _PASSED_THROUGH = frozenset(
@@ -78,11 +101,11 @@ def _params(
     fields: Sequence[Field[Any, Any]],
     rows: Sequence[Mapping[str, Any]],
 ) -> list[list[Any]]:
-    converters = [_converter(connection, field) for field in fields]
+    columns = [(field.name, _converter(connection, field)) for field in fields]
     return [
         [
-            value if convert is None or value is None else convert(value)
-            for convert, value in zip(converters, (row[f.name] for f in fields), strict=True)
+            row[name] if convert is None or row[name] is None else convert(row[name])
+            for name, convert in columns
         ]
         for row in rows
     ]

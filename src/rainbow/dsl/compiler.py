@@ -7,9 +7,7 @@ and line: the tracer remembers where each step was called and each output was re
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -30,6 +28,7 @@ from rainbow.spec.models import (
     StepSpec,
 )
 from rainbow.spec.wiring import WiringPolicy, check
+from rainbow.tracebacks import user_location, user_traceback
 
 DEFAULT_RETRIES = 3
 DEFAULT_STEP_TIMEOUT = 600.0
@@ -160,18 +159,9 @@ def _validation_problems(
 
 
 def _tracing_error(pipeline: PipelineDef, exc: Exception) -> ModuleLoadError:
-    frames = traceback.extract_tb(exc.__traceback__)
-    rainbow_dir = str(Path(__file__).resolve().parent.parent)
-    user_frames = [f for f in frames if not f.filename.startswith(rainbow_dir)]
-    text = "".join(
-        ["Traceback (most recent call last):\n"]
-        + traceback.format_list(user_frames)
-        + traceback.format_exception_only(type(exc), exc)
-    )
-    last = user_frames[-1] if user_frames else None
-    where = f" at {last.filename}:{last.lineno}" if last else ""
     return ModuleLoadError(
-        f"pipeline {pipeline.name!r} raised {type(exc).__name__}: {exc}{where} while compiling",
+        f"pipeline {pipeline.name!r} raised {type(exc).__name__}: {exc}"
+        f"{user_location(exc)} while compiling",
         hint="a pipeline function only wires steps; it cannot compute on values",
-        user_traceback=text,
+        user_traceback=user_traceback(exc),
     )

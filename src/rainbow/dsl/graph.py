@@ -14,8 +14,8 @@ def to_dot(spec: PipelineSpec) -> Any:
 
     dot = graphviz.Digraph(spec.name, graph_attr={"rankdir": "LR", "label": spec.name})
     dot.attr("node", fontname="Helvetica", fontsize="11")
-    for name, port in spec.inputs.items():
-        dot.node(f"in:{name}", f"{name}\\n({port.type})", shape="invhouse", color="#4477aa")
+    for name, declared in spec.inputs.items():
+        dot.node(f"in:{name}", f"{name}\\n({declared.type})", shape="invhouse", color="#4477aa")
     clusters: dict[str, Any] = {}
     for step in spec.steps:
         label = f"{step.id}\\n{step.module}@{step.version}"
@@ -26,7 +26,9 @@ def to_dot(spec: PipelineSpec) -> Any:
                 clusters[scope] = graphviz.Digraph(name=f"cluster_{scope}")
                 clusters[scope].attr(label=scope, style="rounded,dashed")
             target = clusters[scope]
-        target.node(f"step:{step.id}", label, shape="box", style="rounded,filled", fillcolor="#eeeeff")
+        target.node(
+            f"step:{step.id}", label, shape="box", style="rounded,filled", fillcolor="#eeeeff"
+        )
     for cluster in clusters.values():
         dot.subgraph(cluster)
     for step in spec.steps:

@@ -44,7 +44,7 @@ def step(
         )
     match = _PINNED.match(module)
     if match is None:
-        base = module.split("@")[0]
+        base = module.split("@", maxsplit=1)[0]
         tracer.problems.append(
             Diagnostic(
                 "RB-E019",
@@ -73,7 +73,8 @@ def _checked_value(
         problems.append(
             Diagnostic(
                 "RB-E022",
-                f"step {step_id!r}: input {name!r} is a whole step ({value!r}), not one of its outputs",
+                f"step {step_id!r}: input {name!r} is a whole step ({value!r}), "
+                "not one of its outputs",
                 where,
                 f"pass one output, e.g. {name}=<step>.<output>",
             )

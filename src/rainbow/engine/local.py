@@ -21,7 +21,7 @@ from typing import Any
 
 from rainbow.engine import machine as m
 from rainbow.engine.inputs import pipeline_outputs, resolve
-from rainbow.engine.pool import Finished, Killed, Lost, PoolEvent, WorkerPool, key_of
+from rainbow.engine.pool import Finished, Lost, PoolEvent, WorkerPool, key_of
 from rainbow.engine.records import (
     AttemptFinished,
     AttemptStarted,
@@ -49,7 +49,7 @@ class LocalOptions:
     assets_url: str = ".rainbow/assets"
     work_root: Path = Path(".rainbow/work")
     log_file: Path = Path(".rainbow/logs/rainbow.log")
-    retry: m.RetryPolicy = m.RetryPolicy()
+    retry: m.RetryPolicy = field(default_factory=m.RetryPolicy)
     depth: int = 2
 
 
@@ -215,9 +215,7 @@ class _Loop:
 
     def _apply(self, run: _Run, event: m.Event) -> None:
         state, commands = m.advance(run.plan, run.state, event)
-        changed = [
-            sid for sid, step in state.steps.items() if run.state.steps.get(sid) is not step
-        ]
+        changed = [sid for sid, step in state.steps.items() if run.state.steps.get(sid) is not step]
         run.state = state
         now = _now()
         if isinstance(event, m.Start):
@@ -314,9 +312,7 @@ class _Loop:
             status=command.status,
             reason=command.reason,
             outputs=outputs,
-            steps=[
-                StepOutcome(sid, s.status, s.attempt) for sid, s in run.state.steps.items()
-            ],
+            steps=[StepOutcome(sid, s.status, s.attempt) for sid, s in run.state.steps.items()],
             duration_s=duration,
         )
         self.outcomes[run.run_id] = outcome
@@ -334,7 +330,7 @@ class _Loop:
         if isinstance(event, Lost):
             how = _describe_exit(event.exit_code, event.signal)
             status: AttemptStatus = "worker_lost"
-            machine_event: m.Event = m.Failed(
+            failure = m.Failed(
                 task["step"], task["attempt"], "worker_lost", f"worker lost ({how})"
             )
             error_type, signal_number = "WorkerLost", event.signal
@@ -344,7 +340,7 @@ class _Loop:
                 f"killed after {event.after_s:.1f}s: past its timeout of {task['timeout']:g}s "
                 "and deaf to it"
             )
-            machine_event = m.Failed(task["step"], task["attempt"], "timeout", message)
+            failure = m.Failed(task["step"], task["attempt"], "timeout", message)
             error_type, signal_number = "StepTimeout", signal.SIGKILL.value
         self._record_attempt_end(
             run,
@@ -353,10 +349,10 @@ class _Loop:
             status,
             duration_s=event.after_s,
             error_type=error_type,
-            error_message=machine_event.message,
+            error_message=failure.message,
             exit_signal=signal_number,
         )
-        self._apply(run, machine_event)
+        self._apply(run, failure)
 
     def _on_result(self, result: Result) -> None:
         run = self.runs[result["run_id"]]

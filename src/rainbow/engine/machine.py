@@ -32,7 +32,7 @@ class StepPlan:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential backoff with "equal jitter": the delay lies in [half, full] of the exponential."""
+    """Exponential backoff with "equal jitter": a delay in [half, full] of the exponential."""
 
     base_delay: float = 1.0
     max_delay: float = 60.0

@@ -1,1 +1,1 @@
-"""What module authors import: @module, Context, assets, inner timeouts, command modules, the worker skeleton."""
+"""What module authors import: @module, Context, assets, timeouts, command modules."""

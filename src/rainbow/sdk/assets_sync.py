@@ -11,8 +11,8 @@ from typing import Any
 import fsspec
 
 from rainbow.errors import RainbowError
-from rainbow.spec.asset import Asset, asset_from_json, is_asset_json, is_local_url, local_path_of
 from rainbow.sdk.context import Context
+from rainbow.spec.asset import Asset, asset_from_json, is_asset_json, is_local_url, local_path_of
 
 
 class UnreadableAsset(RainbowError):

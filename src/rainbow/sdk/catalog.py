@@ -17,7 +17,7 @@ AnyModule = PythonModule | CommandModule
 
 
 def modules_in(namespace: Mapping[str, Any], *, depth: int = 1) -> dict[str, AnyModule]:
-    """Modules defined or imported in a namespace, following imported Python modules ``depth`` deep."""
+    """Modules defined or imported in a namespace, following imported modules ``depth`` deep."""
     found: dict[str, AnyModule] = {}
     for value in list(namespace.values()):
         if isinstance(value, PythonModule | CommandModule):
@@ -30,13 +30,15 @@ def modules_in(namespace: Mapping[str, Any], *, depth: int = 1) -> dict[str, Any
 
 def _is_library(module: ModuleType) -> bool:
     name = module.__name__
-    return name.startswith("rainbow.") or name == "rainbow" or "site-packages" in str(
-        getattr(module, "__file__", "") or ""
+    return (
+        name.startswith("rainbow.")
+        or name == "rainbow"
+        or "site-packages" in str(getattr(module, "__file__", "") or "")
     )
 
 
 def load_modules(targets: Iterable[str]) -> dict[str, AnyModule]:
-    """Modules from ``--modules`` arguments: import paths, .py files or command module .toml files."""
+    """Modules from ``--modules``: import paths, .py files or command module .toml files."""
     found: dict[str, AnyModule] = {}
     for target in targets:
         if target.endswith(".toml"):

@@ -1,4 +1,4 @@
-"""Command modules: any executable that reads its inputs as JSON on stdin and writes outputs on stdout.
+"""Command modules: any executable reading inputs as JSON on stdin, writing outputs on stdout.
 
 This is how modules written in C++, Rust, shell or anything else plug in. The interface lives in a
 small TOML file beside the executable::
@@ -35,9 +35,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rainbow.diagnostics import Diagnostic, Location
 from rainbow.errors import DiagnosticError
-from rainbow.spec.asset import Asset
 from rainbow.sdk.context import Context
 from rainbow.sdk.module import ModuleRef
+from rainbow.spec.asset import Asset
 from rainbow.spec.models import NAME_PATTERN, ModuleInterface, PortSpec
 from rainbow.spec.types import PortType
 
@@ -197,7 +197,9 @@ def run_command(
         ctx.metric(name, metric["value"], better=metric.get("better", "high"))
     declared = module.rainbow_interface.outputs or {}
     return {
-        name: _output_asset(value, ctx) if declared.get(name) and declared[name].type == "asset" else value
+        name: _output_asset(value, ctx)
+        if declared.get(name) and declared[name].type == "asset"
+        else value
         for name, value in outputs.items()
     }
 

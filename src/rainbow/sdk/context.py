@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rainbow.observe.logging import get_logger
-from rainbow.spec.asset import Asset
 from rainbow.sdk.timeouts import TimeoutStack
+from rainbow.spec.asset import Asset
 
 
 @dataclass(frozen=True)

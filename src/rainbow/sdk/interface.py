@@ -15,6 +15,7 @@ from rainbow.errors import DiagnosticError
 from rainbow.spec.models import PortSpec
 from rainbow.spec.types import port_type
 
+
 def _where(fn: Callable[..., Any]) -> Location:
     code = getattr(fn, "__code__", None)
     if code is None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +17,11 @@ from typing import Any
 from rainbow.errors import PermanentError, Retry, StepTimeout
 from rainbow.observe.logging import bound
 from rainbow.sdk.assets_sync import AssetStore, UnreadableAsset
-from rainbow.sdk.command import CommandModule, CommandFailed, run_command
+from rainbow.sdk.command import CommandFailed, CommandModule, run_command
 from rainbow.sdk.context import Context
 from rainbow.sdk.messages import ErrorInfo, Result, Task
 from rainbow.sdk.module import PythonModule
+from rainbow.tracebacks import user_traceback
 
 AnyModule = PythonModule | CommandModule
 
@@ -117,7 +117,7 @@ def invoke(module: AnyModule, task: Task, env: WorkerEnv) -> Result:
     except Exception as exc:  # the module's own bug or a transient failure: retry per policy
         status, error = "failed", _error(exc, retryable=True)
     finally:
-        if ctx.attempt and workdir.exists():
+        if workdir.exists():
             shutil.rmtree(workdir, ignore_errors=True)
     return Result(
         run_id=task["run_id"],
@@ -157,9 +157,6 @@ def _check_outputs(module: AnyModule, outputs: dict[str, Any]) -> None:
         )
 
 
-_OWN_FILES = (str(Path(__file__).parent), str(Path(__file__).parent.parent / "observe"))
-
-
 def _error(
     exc: BaseException,
     *,
@@ -170,17 +167,7 @@ def _error(
     return ErrorInfo(
         type=type(exc).__name__,
         message=str(exc) or type(exc).__name__,
-        traceback=_user_traceback(exc) if with_traceback else None,
+        traceback=user_traceback(exc) if with_traceback else None,
         retryable=retryable,
         delay=delay,
     )
-
-
-def _user_traceback(exc: BaseException) -> str:
-    """The traceback without Rainbow's own frames: users read their code, not ours."""
-    summary = traceback.extract_tb(exc.__traceback__)
-    frames = [f for f in summary if not f.filename.startswith(_OWN_FILES)]
-    lines = ["Traceback (most recent call last):\n"]
-    lines += traceback.format_list(frames or list(summary))
-    lines += traceback.format_exception_only(type(exc), exc)
-    return "".join(lines)

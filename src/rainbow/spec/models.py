@@ -1,7 +1,8 @@
 """Pydantic models of the compiled pipeline spec and of module interfaces.
 
-These are immutable values that serialise to versioned JSON. The JSON Schema shipped beside this
-file (``pipeline.schema.json``) is generated from :class:`PipelineSpec`; a test fails when it is stale.
+These are immutable values that serialise to versioned JSON. The JSON Schema shipped beside
+this file (``pipeline.schema.json``) is generated from :class:`PipelineSpec`; a test fails when
+it is stale.
 """
 
 from __future__ import annotations

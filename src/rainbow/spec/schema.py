@@ -1,4 +1,4 @@
-"""The JSON Schema of the pipeline spec, generated from the pydantic models and shipped as a file."""
+"""The JSON Schema of the pipeline spec: generated from the pydantic models, shipped as a file."""
 
 from __future__ import annotations
 

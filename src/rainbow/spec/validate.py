@@ -31,18 +31,20 @@ def parse(text: str, *, file: str | None = None) -> tuple[PipelineSpec | None, l
     return from_data(data, file=file)
 
 
-def from_data(data: Any, *, file: str | None = None) -> tuple[PipelineSpec | None, list[Diagnostic]]:
-    if isinstance(data, dict) and isinstance(data.get("schema"), int):
-        if data["schema"] > SPEC_SCHEMA_VERSION:
-            return None, [
-                Diagnostic(
-                    "RB-E003",
-                    f"spec schema {data['schema']} is newer than this Rainbow understands "
-                    f"({SPEC_SCHEMA_VERSION})",
-                    Location(file=file, json_path="$.schema"),
-                    "upgrade Rainbow",
-                )
-            ]
+def from_data(
+    data: Any, *, file: str | None = None
+) -> tuple[PipelineSpec | None, list[Diagnostic]]:
+    newer = isinstance(data, dict) and isinstance(data.get("schema"), int)
+    if newer and data["schema"] > SPEC_SCHEMA_VERSION:
+        return None, [
+            Diagnostic(
+                "RB-E003",
+                f"spec schema {data['schema']} is newer than this Rainbow understands "
+                f"({SPEC_SCHEMA_VERSION})",
+                Location(file=file, json_path="$.schema"),
+                "upgrade Rainbow",
+            )
+        ]
     validator = jsonschema.Draft202012Validator(shipped())
     problems = [
         Diagnostic(
@@ -69,12 +71,15 @@ def from_data(data: Any, *, file: str | None = None) -> tuple[PipelineSpec | Non
     return spec.model_copy(update={"spec_hash": expected}), problems
 
 
+VALIDATE_POLICY = WiringPolicy(unknown_module="warning")
+
+
 def validate(
     text: str,
     lookup: InterfaceLookup,
     *,
     file: str | None = None,
-    policy: WiringPolicy = WiringPolicy(unknown_module="warning"),
+    policy: WiringPolicy = VALIDATE_POLICY,
 ) -> tuple[PipelineSpec | None, list[Diagnostic]]:
     spec, problems = parse(text, file=file)
     if spec is None:

@@ -1,0 +1,106 @@
+"""Fixtures shared by every test package."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+
+POSTGRES_HOST = "127.0.0.1"
+POSTGRES_PORT = 5432
+POSTGRES_URL = f"postgresql://root@{POSTGRES_HOST}:{POSTGRES_PORT}/test"
+
+
+def service_reachable(host: str, port: int, timeout: float = 1.0) -> bool:
+    """Whether something accepts TCP connections at ``host:port``."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _require_service(name: str, host: str, port: int) -> None:
+    if service_reachable(host, port):
+        return
+    message = f"{name} is not reachable at {host}:{port}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message}, and under CI=true a missing service is a failure", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def require_service() -> Callable[[str, str, int], None]:
+    """``require_service("RabbitMQ", "127.0.0.1", 5672)`` skips the test if the service is down.
+
+    Under ``CI=true`` a missing service fails the test instead (DESIGN.md, Conventions).
+    """
+    return _require_service
+
+
+# Django ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def django_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[frozenset[str]]:
+    """Configure Django once for the session, with every database the tests can reach.
+
+    Django can be configured only once per process, so a single configuration holds each database
+    as an alias: ``default`` is a SQLite file in a temporary folder, and ``postgres`` (when
+    PostgreSQL answers) a schema of its own in the ``test`` database, dropped at the end, so
+    concurrent test sessions never see each other's rows. Both are migrated. Tests reach them
+    through the ``sqlite_database`` and ``postgres_database`` fixtures, which empty them after each
+    test. Yields the aliases configured.
+    """
+    from django.db import connections
+
+    from rainbow.control.django_setup import configure, ensure_migrated
+
+    sqlite_url = f"sqlite:///{tmp_path_factory.mktemp('django') / 'rainbow.sqlite3'}"
+    schema = f"rainbow_test_{uuid.uuid4().hex[:12]}"
+    extra = {}
+    if service_reachable(POSTGRES_HOST, POSTGRES_PORT):
+        extra["postgres"] = f"{POSTGRES_URL}?options=-c%20search_path%3D{schema}"
+    configure(sqlite_url, extra_databases=extra)
+    if extra:
+        with connections["postgres"].cursor() as cursor:
+            cursor.execute(f"CREATE SCHEMA {schema}")
+    for alias in ("default", *extra):
+        ensure_migrated(alias)
+    yield frozenset(("default", *extra))
+    if extra:
+        with connections["postgres"].cursor() as cursor:
+            cursor.execute(f"DROP SCHEMA {schema} CASCADE")
+    connections.close_all()
+
+
+def _emptied_after_test(alias: str) -> Iterator[str]:
+    from django.apps import apps
+    from django.db import connections
+
+    yield alias
+    connection = connections[alias]
+    # Children first: the foreign keys of the rows deleted later would still point at them.
+    models = reversed(list(apps.get_app_config("rainbow").get_models()))
+    with connection.cursor() as cursor:
+        for model in models:
+            cursor.execute(f"DELETE FROM {connection.ops.quote_name(model._meta.db_table)}")
+
+
+@pytest.fixture
+def sqlite_database(django_databases: frozenset[str]) -> Iterator[str]:
+    """The Django alias of the session's SQLite database, emptied of Rainbow's rows after the test."""
+    yield from _emptied_after_test("default")
+
+
+@pytest.fixture
+def postgres_database(django_databases: frozenset[str]) -> Iterator[str]:
+    """The Django alias of the session's PostgreSQL schema, emptied after the test.
+
+    Skips the test when PostgreSQL is down, or fails it under ``CI=true``.
+    """
+    _require_service("PostgreSQL", POSTGRES_HOST, POSTGRES_PORT)
+    yield from _emptied_after_test("postgres")
