@@ -24,9 +24,11 @@ def service_reachable(host: str, port: int, timeout: float = 1.0) -> bool:
 
 
 def _require_service(name: str, host: str, port: int) -> None:
-    if service_reachable(host, port):
-        return
-    message = f"{name} is not reachable at {host}:{port}"
+    if not service_reachable(host, port):
+        _service_missing(f"{name} is not reachable at {host}:{port}")
+
+
+def _service_missing(message: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{message}, and under CI=true a missing service is a failure", pytrace=False)
     pytest.skip(message)
@@ -48,8 +50,9 @@ def require_service() -> Callable[[str, str, int], None]:
 def django_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[frozenset[str]]:
     """Configure Django once for the session, with every database the tests can reach.
 
-    Django can be configured only once per process, so a single configuration holds each database
-    as an alias: ``default`` is a SQLite file in a temporary folder, and ``postgres`` (when
+    Django can be configured only once per process, so rather than a subprocess per database (which
+    would report failures through a second pytest run), one configuration holds each database as
+    an alias: ``default`` is a SQLite file in a temporary folder, and ``postgres`` (when
     PostgreSQL answers) a schema of its own in the ``test`` database, dropped at the end, so
     concurrent test sessions never see each other's rows. Both are migrated. Tests reach them
     through the ``sqlite_database`` and ``postgres_database`` fixtures, which empty them after each
@@ -92,7 +95,7 @@ def _emptied_after_test(alias: str) -> Iterator[str]:
 
 @pytest.fixture
 def sqlite_database(django_databases: frozenset[str]) -> Iterator[str]:
-    """The Django alias of the session's SQLite database, emptied of Rainbow's rows after the test."""
+    """The Django alias of the session's SQLite database, emptied after the test."""
     yield from _emptied_after_test("default")
 
 
@@ -100,7 +103,8 @@ def sqlite_database(django_databases: frozenset[str]) -> Iterator[str]:
 def postgres_database(django_databases: frozenset[str]) -> Iterator[str]:
     """The Django alias of the session's PostgreSQL schema, emptied after the test.
 
-    Skips the test when PostgreSQL is down, or fails it under ``CI=true``.
+    Skips the test when PostgreSQL was down as the session started, or fails it under ``CI=true``.
     """
-    _require_service("PostgreSQL", POSTGRES_HOST, POSTGRES_PORT)
+    if "postgres" not in django_databases:
+        _service_missing(f"PostgreSQL was not reachable at {POSTGRES_HOST}:{POSTGRES_PORT}")
     yield from _emptied_after_test("postgres")

@@ -37,7 +37,7 @@ STORE_ROTATED: dict[int, Image.Transpose | None] = {
 TEXTURE_PX_PER_M = 200
 # A colour closer than this (CIE76 delta E) to the floor would make the floor ambiguous even to
 # a person; real rooms keep at least this much contrast between floor, walls and furniture.
-MIN_CONTRAST = 28.0
+MIN_CONTRAST = 22.0
 
 Bgr = tuple[float, float, float]
 Point = tuple[float, float, float]
@@ -93,6 +93,12 @@ class Furniture:
     z1: float
     height: float
     colour: Bgr
+    border: Bgr | None = None  # rugs have a border in a second colour
+
+    def overlaps(self, other: Furniture) -> bool:
+        """Whether the two footprints intersect, which solid furniture cannot do."""
+        apart_x = self.x1 <= other.x0 or other.x1 <= self.x0
+        return not (apart_x or self.z1 <= other.z0 or other.z1 <= self.z0)
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,19 @@ class Room:
 
     photo: np.ndarray
     floor: np.ndarray
+
+
+def horizontal_quad(x0: float, x1: float, z0: float, z1: float, y: float) -> list[Point]:
+    """A rectangle parallel to the floor at height ``y``."""
+    return [(x0, y, z0), (x1, y, z0), (x1, y, z1), (x0, y, z1)]
+
+
+def vertical_quad(
+    start: tuple[float, float], end: tuple[float, float], bottom: float, top: float
+) -> list[Point]:
+    """An upright rectangle standing on the floor line from ``start`` to ``end`` (x, z pairs)."""
+    (x0, z0), (x1, z1) = start, end
+    return [(x0, bottom, z0), (x1, bottom, z1), (x1, top, z1), (x0, top, z0)]
 
 
 class Canvas:
@@ -134,6 +153,12 @@ def delta_e(a: Bgr, b: Bgr) -> float:
     return float(np.linalg.norm(lab[0] - lab[1]))
 
 
+def scaled(colour: Bgr, factor: float, lift: float = 0.0) -> Bgr:
+    """``colour`` made lighter or darker, as a surface turned towards or away from the light."""
+    blue, green, red = (min(channel * factor + lift, 255.0) for channel in colour)
+    return blue, green, red
+
+
 def hsv_colour(hue: float, saturation: float, value: float) -> Bgr:
     red, green, blue = colorsys.hsv_to_rgb(hue % 1.0, saturation, value)
     return blue * 255.0, green * 255.0, red * 255.0
@@ -153,6 +178,12 @@ def wall_colour(rng: np.random.Generator) -> Bgr:
 
 def furniture_colour(rng: np.random.Generator) -> Bgr:
     return hsv_colour(rng.random(), rng.uniform(0.1, 0.8), rng.uniform(0.15, 0.9))
+
+
+def skirting(rng: np.random.Generator) -> Bgr:
+    """Painted white or stained dark, so one of the two always stands out from the floor."""
+    value = rng.uniform(0.85, 1.0) if rng.random() < 0.5 else rng.uniform(0.12, 0.3)
+    return hsv_colour(0.08, rng.uniform(0.0, 0.3), value)
 
 
 def floor_colour(rng: np.random.Generator, planks: bool) -> Bgr:
@@ -180,9 +211,9 @@ def plank_texture(rng: np.random.Generator, shape: tuple[int, int], colour: Bgr)
     offsets = rng.uniform(0.0, board_px, plank.max() + 1)
     along = np.arange(rows)[:, None] + offsets[plank][None, :]
     board = (along // board_px).astype(np.int64)
-    tone = rng.normal(1.0, 0.07, (plank.max() + 1, board.max() + 1)).astype(np.float32)
+    tone = rng.normal(1.0, 0.12, (plank.max() + 1, board.max() + 1)).astype(np.float32)
     # Grain: noise stretched along the boards, fine across them.
-    grain = 1.0 + 0.06 * smooth_noise(rng, shape, (rows // 80, cols // 3))
+    grain = 1.0 + 0.1 * smooth_noise(rng, shape, (rows // 80, cols // 3))
     seam_across = (np.arange(cols) % plank_px) < 2.0
     seam_along = (along % board_px) < 2.0
     seams = np.where(seam_across[None, :] | seam_along, 0.6, 1.0).astype(np.float32)
@@ -214,15 +245,15 @@ def paint_floor(
 ) -> None:
     """Warps a top-down floor texture through the camera onto the floor polygon."""
     camera = canvas.camera
-    near = max(camera.nearest_visible_depth() - 0.2, 0.3)
+    start = max(camera.nearest_visible_depth() - 0.2, 0.3)
     shape = (
-        math.ceil((room.depth - near) * TEXTURE_PX_PER_M),
+        math.ceil((room.depth - start) * TEXTURE_PX_PER_M),
         math.ceil((room.right - room.left) * TEXTURE_PX_PER_M),
     )
     texture = plank_texture if planks else tile_texture
     top_down = texture(rng, shape, colour)
     metres = 1.0 / TEXTURE_PX_PER_M
-    texture_to_floor = np.array([[metres, 0.0, room.left], [0.0, metres, near], [0.0, 0.0, 1.0]])
+    texture_to_floor = np.array([[metres, 0.0, room.left], [0.0, metres, start], [0.0, 0.0, 1.0]])
     warped = cv2.warpPerspective(
         top_down,
         camera.floor_homography() @ texture_to_floor,
@@ -230,78 +261,56 @@ def paint_floor(
         flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_REPLICATE,
     )
-    canvas.fill_floor(floor_quad(room, near))
+    canvas.fill_floor(horizontal_quad(room.left, room.right, start, room.depth, 0.0))
     inside = canvas.floor > 0
     canvas.photo[inside] = warped[inside]
 
 
-def floor_quad(room: RoomBox, near: float) -> list[Point]:
-    return [
-        (room.left, 0.0, near),
-        (room.right, 0.0, near),
-        (room.right, 0.0, room.depth),
-        (room.left, 0.0, room.depth),
-    ]
-
-
 def paint_shell(rng: np.random.Generator, canvas: Canvas, room: RoomBox, floor: Bgr) -> None:
-    """Walls, ceiling, skirting boards and a window: everything that is neither floor nor furniture."""
+    """Walls, ceiling, skirting boards and a window: all that is neither floor nor furniture."""
     near = 0.05  # behind the image plane's edges, so the walls reach out of the frame
-    left, right, depth, top = room.left, room.right, room.depth, room.ceiling
-    side = contrasting(lambda: wall_colour(rng), floor)
-    back = contrasting(lambda: wall_colour(rng), floor)
-    canvas.fill([(left, 0, near), (left, 0, depth), (left, top, depth), (left, top, near)], side)
+    left, right, depth = room.left, room.right, room.depth
+    sides = [((left, near), (left, depth)), ((right, near), (right, depth))]
+    back = ((left, depth), (right, depth))
+    side_colour = contrasting(lambda: wall_colour(rng), floor)
+    for start, end in sides:
+        canvas.fill(vertical_quad(start, end, 0.0, room.ceiling), side_colour)
     canvas.fill(
-        [(right, 0, near), (right, 0, depth), (right, top, depth), (right, top, near)], side
+        vertical_quad(*back, 0.0, room.ceiling), contrasting(lambda: wall_colour(rng), floor)
     )
-    canvas.fill(
-        [(left, 0, depth), (right, 0, depth), (right, top, depth), (left, top, depth)], back
-    )
-    ceiling = tuple(min(c * 1.15 + 20, 255.0) for c in side)
-    canvas.fill(
-        [(left, top, near), (right, top, near), (right, top, depth), (left, top, depth)], ceiling
-    )
-    skirting_colour = contrasting(lambda: hsv_colour(0.1, 0.05, rng.uniform(0.8, 1.0)), floor)
+    ceiling = horizontal_quad(left, right, near, depth, room.ceiling)
+    canvas.fill(ceiling, scaled(side_colour, 1.15, lift=20.0))
+    skirting_colour = contrasting(lambda: skirting(rng), floor)
     board = rng.uniform(0.06, 0.12)
-    canvas.fill(
-        [(left, 0, near), (left, 0, depth), (left, board, depth), (left, board, near)],
-        skirting_colour,
-    )
-    canvas.fill(
-        [(right, 0, near), (right, 0, depth), (right, board, depth), (right, board, near)],
-        skirting_colour,
-    )
-    canvas.fill(
-        [(left, 0, depth), (right, 0, depth), (right, board, depth), (left, board, depth)],
-        skirting_colour,
-    )
+    for start, end in [*sides, back]:
+        canvas.fill(vertical_quad(start, end, 0.0, board), skirting_colour)
     window_x = rng.uniform(left + 0.3, right - 1.5)
-    window = [
-        (window_x, 1.0, depth),
-        (window_x + 1.2, 1.0, depth),
-        (window_x + 1.2, 2.2, depth),
-        (window_x, 2.2, depth),
-    ]
+    window = vertical_quad((window_x, depth), (window_x + 1.2, depth), 1.0, 2.2)
     canvas.fill(window, hsv_colour(rng.uniform(0.5, 0.6), rng.uniform(0.1, 0.3), 0.97))
 
 
 def place_furniture(
     rng: np.random.Generator, room: RoomBox, near: float, floor: Bgr
 ) -> list[Furniture]:
-    """A rug and a few boxes (sofas, cabinets, tables) on the floor, farthest first."""
-    pieces = [place_rug(rng, room, near, floor)]
-    for _ in range(rng.integers(2, 5)):
-        width, length = rng.uniform(0.5, 1.8), rng.uniform(0.4, 1.0)
-        against_wall = rng.random() < 0.5
-        if against_wall:
-            x0 = room.left if rng.random() < 0.5 else room.right - width
-        else:
-            x0 = rng.uniform(room.left, room.right - width)
-        z0 = rng.uniform(near + 0.8, room.depth - length)
-        colour = contrasting(lambda: furniture_colour(rng), floor)
-        height = rng.uniform(0.4, 1.1)
-        pieces.append(Furniture(x0, x0 + width, z0, z0 + length, height, colour))
-    return sorted(pieces, key=lambda piece: piece.z0, reverse=True)
+    """A rug, then a few boxes (sofas, cabinets, tables) farthest first: the painting order."""
+    boxes: list[Furniture] = []
+    for _ in range(rng.integers(2, 6)):
+        box = place_box(rng, room, near, floor)
+        if not any(box.overlaps(other) for other in boxes):
+            boxes.append(box)
+    boxes.sort(key=lambda box: box.z0, reverse=True)
+    return [place_rug(rng, room, near, floor), *boxes]
+
+
+def place_box(rng: np.random.Generator, room: RoomBox, near: float, floor: Bgr) -> Furniture:
+    width, length = rng.uniform(0.5, 1.8), rng.uniform(0.4, 1.0)
+    if rng.random() < 0.5:
+        x0 = room.left if rng.random() < 0.5 else room.right - width
+    else:
+        x0 = rng.uniform(room.left, room.right - width)
+    z0 = rng.uniform(near + 0.2, room.depth - length)
+    colour = contrasting(lambda: furniture_colour(rng), floor)
+    return Furniture(x0, x0 + width, z0, z0 + length, rng.uniform(0.4, 1.1), colour)
 
 
 def place_rug(rng: np.random.Generator, room: RoomBox, near: float, floor: Bgr) -> Furniture:
@@ -309,39 +318,43 @@ def place_rug(rng: np.random.Generator, room: RoomBox, near: float, floor: Bgr) 
     x0 = rng.uniform(room.left, room.right - width)
     z0 = rng.uniform(near + 0.4, room.depth - length)
     colour = contrasting(lambda: furniture_colour(rng), floor)
-    return Furniture(x0, x0 + width, z0, z0 + length, 0.01, colour)
+    border = contrasting(lambda: furniture_colour(rng), floor)
+    return Furniture(x0, x0 + width, z0, z0 + length, 0.01, colour, border)
 
 
 def paint_furniture(canvas: Canvas, piece: Furniture) -> None:
     """The faces of a box the camera can see, lit from above (tops bright, sides darker)."""
-    x0, x1, z0, z1, h = piece.x0, piece.x1, piece.z0, piece.z1, piece.height
-
-    def shaded(factor: float) -> Bgr:
-        return tuple(min(c * factor, 255.0) for c in piece.colour)
-
+    x0, x1, z0, z1, height = piece.x0, piece.x1, piece.z0, piece.z1, piece.height
     if x0 > 0:
-        canvas.fill([(x0, 0, z0), (x0, 0, z1), (x0, h, z1), (x0, h, z0)], shaded(0.75), True)
+        left_side = vertical_quad((x0, z0), (x0, z1), 0.0, height)
+        canvas.fill(left_side, scaled(piece.colour, 0.75), occludes_floor=True)
     if x1 < 0:
-        canvas.fill([(x1, 0, z0), (x1, 0, z1), (x1, h, z1), (x1, h, z0)], shaded(0.75), True)
-    canvas.fill([(x0, h, z0), (x1, h, z0), (x1, h, z1), (x0, h, z1)], shaded(1.15), True)
-    canvas.fill([(x0, 0, z0), (x1, 0, z0), (x1, h, z0), (x0, h, z0)], shaded(0.9), True)
+        right_side = vertical_quad((x1, z0), (x1, z1), 0.0, height)
+        canvas.fill(right_side, scaled(piece.colour, 0.75), occludes_floor=True)
+    front = vertical_quad((x0, z0), (x1, z0), 0.0, height)
+    canvas.fill(front, scaled(piece.colour, 0.9), occludes_floor=True)
+    top = horizontal_quad(x0, x1, z0, z1, height)
+    if piece.border is None:
+        canvas.fill(top, scaled(piece.colour, 1.15), occludes_floor=True)
+        return
+    inset = 0.12
+    canvas.fill(top, piece.border, occludes_floor=True)
+    inner = horizontal_quad(x0 + inset, x1 - inset, z0 + inset, z1 - inset, height)
+    canvas.fill(inner, piece.colour, occludes_floor=True)
 
 
 def contact_shadows(canvas: Canvas, pieces: Sequence[Furniture]) -> None:
     """Soft darkening of the floor around each piece's footprint, as ambient light gets blocked."""
     footprint = np.zeros(canvas.floor.shape, np.uint8)
+    margin = 0.08
     for piece in pieces:
-        margin = 0.08
-        quad = [
-            (piece.x0 - margin, 0.0, piece.z0 - margin),
-            (piece.x1 + margin, 0.0, piece.z0 - margin),
-            (piece.x1 + margin, 0.0, piece.z1 + margin),
-            (piece.x0 - margin, 0.0, piece.z1 + margin),
-        ]
+        quad = horizontal_quad(
+            piece.x0 - margin, piece.x1 + margin, piece.z0 - margin, piece.z1 + margin, 0.0
+        )
         cv2.fillPoly(footprint, [canvas.camera.polygon(quad)], 255, cv2.LINE_8, Canvas.SHIFT)
     sigma = canvas.camera.width / 80
     shadow = cv2.GaussianBlur(footprint.astype(np.float32) / 255.0, (0, 0), sigma)
-    canvas.photo *= (1.0 - 0.3 * shadow)[..., None]
+    canvas.photo *= (1.0 - 0.4 * shadow)[..., None]
 
 
 def lighting(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
@@ -349,11 +362,11 @@ def lighting(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
     rows, cols = shape
     y, x = np.mgrid[0:rows, 0:cols].astype(np.float32)
     x, y = x / cols - 0.5, y / rows - 0.5
-    gain = 1.0 + rng.uniform(-0.3, 0.3) * x + rng.uniform(-0.2, 0.2) * y
+    gain = 1.0 + rng.uniform(-0.4, 0.4) * x + rng.uniform(-0.3, 0.3) * y
     lamp_x, lamp_y = rng.uniform(-0.4, 0.4), rng.uniform(-0.1, 0.4)
     spread = rng.uniform(0.15, 0.35)
-    gain += rng.uniform(0.0, 0.3) * np.exp(-((x - lamp_x) ** 2 + (y - lamp_y) ** 2) / spread**2)
-    return np.clip(gain, 0.6, 1.35)
+    gain += rng.uniform(0.0, 0.4) * np.exp(-((x - lamp_x) ** 2 + (y - lamp_y) ** 2) / spread**2)
+    return np.clip(gain, 0.55, 1.4)
 
 
 def render_room(rng: np.random.Generator) -> Room:
@@ -370,7 +383,7 @@ def render_room(rng: np.random.Generator) -> Room:
     room = RoomBox(
         left=-rng.uniform(1.2, 2.8),
         right=rng.uniform(1.2, 2.8),
-        depth=rng.uniform(5.0, 9.0),
+        depth=camera.nearest_visible_depth() + rng.uniform(2.5, 6.5),
         ceiling=rng.uniform(2.5, 3.0),
     )
     planks = rng.random() < 0.6

@@ -65,6 +65,8 @@ class AttemptFold:
 
 @dataclass
 class Batch:
+    """A folded write: the runs it creates and the final state it gives each row it touches."""
+
     created: dict[str, RunCreated] = field(default_factory=dict)
     runs: dict[str, RunFold] = field(default_factory=dict)
     steps: dict[StepKey, StepChanged] = field(default_factory=dict)
@@ -74,26 +76,21 @@ class Batch:
     def run_fold(self, run_id: str) -> RunFold:
         return self.runs.get(run_id) or RunFold()
 
-    def stored_run_ids(self) -> set[str]:
-        """Runs whose steps or attempts this batch changes but which it does not create."""
-        touched = {run_id for run_id, _ in self.steps} | {run_id for run_id, _, _ in self.attempts}
-        return touched - self.created.keys()
-
 
 def fold(changes: Sequence[Change]) -> Batch:
     """Fold ``changes`` into a batch; raise PlatformError if they contradict themselves."""
     batch = Batch()
-    changed_before_creation: set[str] = set()
+    changed_uncreated: set[str] = set()
     for change in changes:
         if isinstance(change, RunCreated):
-            if change.run_id in batch.created or change.run_id in changed_before_creation:
+            if change.run_id in batch.created or change.run_id in changed_uncreated:
                 raise PlatformError(
                     f"run {change.run_id!r} is created twice, or after changes to it, in one write"
                 )
             batch.created[change.run_id] = change
             continue
         if change.run_id not in batch.created:
-            changed_before_creation.add(change.run_id)
+            changed_uncreated.add(change.run_id)
         if isinstance(change, RunChanged):
             batch.runs.setdefault(change.run_id, RunFold()).apply(change)
         elif isinstance(change, StepChanged):

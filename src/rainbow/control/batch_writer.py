@@ -1,8 +1,9 @@
 """Writes one folded batch of changes with a few bulk statements, inside the caller's transaction.
 
 Whatever the batch's size, it costs one query for the ids of the step runs it touches, at most two
-for the ids of attempts, and one bulk statement per table and kind of write (see
+for the ids of attempts, and one statement per table and kind of write (see
 :mod:`rainbow.control.statements` for why these are prepared statements, not ``bulk_create``).
+Rare cases (a restarted or re-finished attempt, an unknown run) cost a query or two more.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ class BatchWriter:
         insert_each(self._using, StepRun, step_runs)
 
     def _update_runs(self) -> None:
-        stored = {k: f for k, f in self._batch.runs.items() if k not in self._batch.created}
+        folds = {k: f for k, f in self._batch.runs.items() if k not in self._batch.created}
         rows = [
             {
                 "run_id": run_id,
@@ -87,14 +88,14 @@ class BatchWriter:
                 "started_at": f.running_at,
                 "finished_at": f.finished_at,
             }
-            for run_id, f in stored.items()
+            for run_id, f in folds.items()
         ]
         matched = update_each(
             self._using, Run, rows, key="run_id", templates=_KEEP_STORED_RUN_VALUE
         )
         if matched < len(rows):
-            held = Run.objects.using(self._using).filter(run_id__in=stored).values_list("pk")
-            missing = sorted(stored.keys() - {pk for (pk,) in held})
+            held = Run.objects.using(self._using).filter(run_id__in=folds).values_list("pk")
+            missing = sorted(folds.keys() - {pk for (pk,) in held})
             raise PlatformError(f"changes are for runs the store does not hold: {missing}")
 
     def _find_step_ids(self) -> None:
@@ -147,8 +148,9 @@ class BatchWriter:
         insert_each(self._using, Attempt, new)
 
         finishing = {key: f.finished for key, f in attempts.items() if f.finished and not f.started}
-        for key in finishing.keys() - stored.keys():
-            raise PlatformError(f"attempt {':'.join(map(str, key))} finishes but never started")
+        never_started = sorted(":".join(map(str, key)) for key in finishing.keys() - stored.keys())
+        if never_started:
+            raise PlatformError(f"attempts finish that never started: {never_started}")
         refinished = [stored[key][0] for key in finishing if stored[key][1]]
         if refinished:
             Metric.objects.using(self._using).filter(attempt__in=refinished).delete()

@@ -110,10 +110,14 @@ def connect(database: str = "default") -> None:
             hint="install the driver: pip install 'psycopg[binary]'",
         ) from None
     except DatabaseError as exc:
+        if connections[database].vendor == "sqlite":
+            hint = "check that the SQLite file's folder exists and is writable"
+        else:
+            hint = "check that PostgreSQL runs there and that user, password and database are right"
+        reason = " ".join(str(exc).split())  # drivers' messages span lines
         raise UserError(
-            f"{URL_VARIABLE}={_url_of(database)!r}: cannot connect: {str(exc).strip()}",
-            hint="check that the database server runs and that host, port, user and database "
-            f"are right, or that the SQLite file's folder is writable; {_URL_HINT}",
+            f"{URL_VARIABLE}={_url_of(database)!r}: cannot connect: {reason}",
+            hint=f"{hint}, or {_URL_HINT}",
         ) from None
 
 

@@ -6,33 +6,45 @@ REST API read them. Statuses are plain strings (the engine's state machine owns 
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
 from django.db import models
+
+if TYPE_CHECKING:
+    # Model fields are typed by what they hold (django-stubs without its mypy plugin).
+    Moment = datetime | None
+    JSONObject = dict[str, Any] | None
 
 
 class Run(models.Model):
     """One work unit through one pipeline version."""
 
-    run_id = models.CharField(primary_key=True, max_length=64)
-    pipeline = models.CharField(max_length=200)
-    spec_hash = models.CharField(max_length=80)
-    spec = models.JSONField()
-    inputs = models.JSONField()
-    unit = models.CharField(max_length=1000, help_text="Which work unit: a file, URL or name.")
-    engine = models.CharField(max_length=32)
-    status = models.CharField(max_length=16)
-    reason = models.TextField(null=True, help_text="Why the run ended the way it did.")
-    outputs = models.JSONField(null=True)
-    created_at = models.DateTimeField()
-    started_at = models.DateTimeField(null=True)
-    finished_at = models.DateTimeField(null=True)
+    run_id: models.CharField[str, str] = models.CharField(primary_key=True, max_length=64)
+    pipeline: models.CharField[str, str] = models.CharField(max_length=200)
+    spec_hash: models.CharField[str, str] = models.CharField(max_length=80)
+    spec: models.JSONField[dict[str, Any], dict[str, Any]] = models.JSONField()
+    inputs: models.JSONField[dict[str, Any], dict[str, Any]] = models.JSONField()
+    unit: models.CharField[str, str] = models.CharField(
+        max_length=1000, help_text="Which work unit: a file, URL or name."
+    )
+    engine: models.CharField[str, str] = models.CharField(max_length=32)
+    status: models.CharField[str, str] = models.CharField(max_length=16)
+    reason: models.TextField[str | None, str | None] = models.TextField(
+        null=True, help_text="Why the run ended the way it did."
+    )
+    outputs: models.JSONField[JSONObject, JSONObject] = models.JSONField(null=True)
+    created_at: models.DateTimeField[datetime, datetime] = models.DateTimeField()
+    started_at: models.DateTimeField[Moment, Moment] = models.DateTimeField(null=True)
+    finished_at: models.DateTimeField[Moment, Moment] = models.DateTimeField(null=True)
 
     class Meta:
         db_table = "rainbow_run"
-        indexes = [
+        indexes = (
             # Run lists are newest first, optionally for one status.
             models.Index(fields=["-created_at", "-run_id"], name="rainbow_run_newest"),
             models.Index(fields=["status", "-created_at"], name="rainbow_run_status_newest"),
-        ]
+        )
 
     def __str__(self) -> str:
         return self.run_id
@@ -42,18 +54,23 @@ class StepRun(models.Model):
     """One step of a run; ``attempts`` counts the attempts made so far."""
 
     # The unique (run, step) constraint's index serves lookups by run: no second index.
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps", db_index=False)
-    step = models.CharField(max_length=200)
-    position = models.PositiveIntegerField(help_text="Index of the step in the spec.")
-    status = models.CharField(max_length=16)
-    attempts = models.PositiveIntegerField(default=0)
-    outputs = models.JSONField(null=True)
+    run: models.ForeignKey[Run, Run] = models.ForeignKey(
+        Run, on_delete=models.CASCADE, related_name="steps", db_index=False
+    )
+    run_id: str
+    step: models.CharField[str, str] = models.CharField(max_length=200)
+    position: models.PositiveIntegerField[int, int] = models.PositiveIntegerField(
+        help_text="Index of the step in the spec."
+    )
+    status: models.CharField[str, str] = models.CharField(max_length=16)
+    attempts: models.PositiveIntegerField[int, int] = models.PositiveIntegerField(default=0)
+    outputs: models.JSONField[JSONObject, JSONObject] = models.JSONField(null=True)
 
     class Meta:
         db_table = "rainbow_step_run"
-        constraints = [
+        constraints = (
             models.UniqueConstraint(fields=["run", "step"], name="rainbow_step_run_unique_step"),
-        ]
+        )
 
     def __str__(self) -> str:
         return f"{self.run_id}:{self.step}"
@@ -63,29 +80,36 @@ class Attempt(models.Model):
     """One try of a step run, numbered from 1."""
 
     # The unique (step_run, attempt) constraint's index serves lookups by step run.
-    step_run = models.ForeignKey(
+    step_run: models.ForeignKey[StepRun, StepRun] = models.ForeignKey(
         StepRun, on_delete=models.CASCADE, related_name="attempt_set", db_index=False
     )
-    attempt = models.PositiveIntegerField()
-    status = models.CharField(max_length=16)
-    module = models.CharField(max_length=200)
-    version = models.CharField(max_length=64)
-    started_at = models.DateTimeField()
-    finished_at = models.DateTimeField(null=True)
-    duration_s = models.FloatField(null=True)
-    error_type = models.CharField(max_length=300, null=True)
-    error_message = models.TextField(null=True)
-    traceback = models.TextField(null=True)
-    exit_signal = models.IntegerField(null=True, help_text="The signal that killed the worker.")
-    timings = models.JSONField(default=dict, help_text="Seconds spent per ctx.timeout block.")
+    step_run_id: int
+    attempt: models.PositiveIntegerField[int, int] = models.PositiveIntegerField()
+    status: models.CharField[str, str] = models.CharField(max_length=16)
+    module: models.CharField[str, str] = models.CharField(max_length=200)
+    version: models.CharField[str, str] = models.CharField(max_length=64)
+    started_at: models.DateTimeField[datetime, datetime] = models.DateTimeField()
+    finished_at: models.DateTimeField[Moment, Moment] = models.DateTimeField(null=True)
+    duration_s: models.FloatField[float | None, float | None] = models.FloatField(null=True)
+    error_type: models.CharField[str | None, str | None] = models.CharField(
+        max_length=300, null=True
+    )
+    error_message: models.TextField[str | None, str | None] = models.TextField(null=True)
+    traceback: models.TextField[str | None, str | None] = models.TextField(null=True)
+    exit_signal: models.IntegerField[int | None, int | None] = models.IntegerField(
+        null=True, help_text="The signal that killed the worker."
+    )
+    timings: models.JSONField[dict[str, float], dict[str, float]] = models.JSONField(
+        default=dict, help_text="Seconds spent per ctx.timeout block."
+    )
 
     class Meta:
         db_table = "rainbow_attempt"
-        constraints = [
+        constraints = (
             models.UniqueConstraint(
                 fields=["step_run", "attempt"], name="rainbow_attempt_unique_number"
             ),
-        ]
+        )
 
     def __str__(self) -> str:
         return f"{self.step_run}:{self.attempt}"
@@ -98,18 +122,24 @@ class Metric(models.Model):
         HIGH = "high"
         LOW = "low"
 
-    attempt = models.ForeignKey(Attempt, on_delete=models.CASCADE, related_name="metrics")
+    attempt: models.ForeignKey[Attempt, Attempt] = models.ForeignKey(
+        Attempt, on_delete=models.CASCADE, related_name="metrics"
+    )
+    attempt_id: int
     # The run and step are repeated from the attempt so trends over runs need no joins; the
     # (run, name) index serves lookups by run.
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="metrics", db_index=False)
-    step = models.CharField(max_length=200)
-    name = models.CharField(max_length=200)
-    value = models.FloatField()
-    better = models.CharField(max_length=4, choices=Better.choices)
+    run: models.ForeignKey[Run, Run] = models.ForeignKey(
+        Run, on_delete=models.CASCADE, related_name="metrics", db_index=False
+    )
+    run_id: str
+    step: models.CharField[str, str] = models.CharField(max_length=200)
+    name: models.CharField[str, str] = models.CharField(max_length=200)
+    value: models.FloatField[float, float] = models.FloatField()
+    better: models.CharField[str, str] = models.CharField(max_length=4, choices=Better.choices)
 
     class Meta:
         db_table = "rainbow_metric"
-        indexes = [models.Index(fields=["run", "name"], name="rainbow_metric_run_name")]
+        indexes = (models.Index(fields=["run", "name"], name="rainbow_metric_run_name"),)
 
     def __str__(self) -> str:
         return f"{self.name}={self.value:g}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -22,11 +22,10 @@ def insert_each(using: str, model: type[Model], rows: Sequence[Mapping[str, Any]
     if not rows:
         return
     connection = connections[using]
-    quote = connection.ops.quote_name
     fields = _fields(model, rows[0].keys())
-    columns = ", ".join(quote(field.column) for field in fields)
+    columns = ", ".join(_quoted(connection, field) for field in fields)
     values = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({values})"
+    sql = f"INSERT INTO {_table(connection, model)} ({columns}) VALUES ({values})"
     with connection.cursor() as cursor:
         cursor.executemany(sql, _params(connection, fields, rows))
 
@@ -48,15 +47,14 @@ def update_each(
     if not rows:
         return 0
     connection = connections[using]
-    quote = connection.ops.quote_name
     fields = _fields(model, [name for name in rows[0] if name != key] + [key])
     assignments = ", ".join(
-        f"{quote(field.column)} = "
-        + (templates or {}).get(field.name, "%s").format(column=quote(field.column))
+        f"{_quoted(connection, field)} = "
+        + (templates or {}).get(field.name, "%s").format(column=_quoted(connection, field))
         for field in fields[:-1]
     )
-    table = quote(model._meta.db_table)
-    sql = f"UPDATE {table} SET {assignments} WHERE {quote(fields[-1].column)} = %s"
+    where = f"{_quoted(connection, fields[-1])} = %s"
+    sql = f"UPDATE {_table(connection, model)} SET {assignments} WHERE {where}"
     with connection.cursor() as cursor:
         cursor.executemany(sql, _params(connection, fields, rows))
         return int(cursor.rowcount)
@@ -72,16 +70,16 @@ def select_in(
     if not all(where_in.values()):
         return []
     connection = connections[using]
-    quote = connection.ops.quote_name
-    selected = ", ".join(quote(field.column) for field in _fields(model, fields))
+    selected = ", ".join(_quoted(connection, field) for field in _fields(model, fields))
     conditions = []
     params: list[Any] = []
     for field, values in zip(_fields(model, where_in), where_in.values(), strict=True):
-        conditions.append(f"{quote(field.column)} IN ({', '.join(['%s'] * len(values))})")
+        placeholders = ", ".join(["%s"] * len(values))
+        conditions.append(f"{_quoted(connection, field)} IN ({placeholders})")
         params.extend(values)
-    table = quote(model._meta.db_table)
+    sql = f"SELECT {selected} FROM {_table(connection, model)} WHERE {' AND '.join(conditions)}"
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {selected} FROM {table} WHERE {' AND '.join(conditions)}", params)
+        cursor.execute(sql, params)
         return cursor.fetchall()
 
 
@@ -92,8 +90,18 @@ _PASSED_THROUGH = frozenset(
 )
 
 
+def _table(connection: BaseDatabaseWrapper, model: type[Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _quoted(connection: BaseDatabaseWrapper, field: Field[Any, Any]) -> str:
+    # Every field of these models has a column; the stubs allow None for virtual fields.
+    return connection.ops.quote_name(cast(str, field.column))
+
+
 def _fields(model: type[Model], names: Iterable[str]) -> list[Field[Any, Any]]:
-    return [model._meta.get_field(name) for name in names]  # type: ignore[misc]
+    # Names are the model's own fields, never reverse relations.
+    return [cast("Field[Any, Any]", model._meta.get_field(name)) for name in names]
 
 
 def _params(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Literal
 
 from django.db import DatabaseError, transaction
 from django.db.models import F
@@ -73,18 +74,11 @@ class DjangoStore:
         steps = []
         last_metrics: list[MetricValue] = []
         for step_run in step_runs:
-            step_attempts = attempts_of_step[step_run.pk]
-            steps.append(
-                StepView(
-                    step=step_run.step,
-                    status=step_run.status,
-                    attempts=step_attempts,
-                    outputs=step_run.outputs,
-                )
-            )
-            for attempt in step_attempts:
-                if attempt.attempt == step_run.attempts:
-                    last_metrics.extend(attempt.metrics)
+            views = attempts_of_step[step_run.pk]
+            steps.append(StepView(step_run.step, step_run.status, views, step_run.outputs))
+            for view in views:
+                if view.attempt == step_run.attempts:
+                    last_metrics.extend(view.metrics)
         return RunDetail(
             summary=_run_summary(run, last_metrics),
             inputs=run.inputs,
@@ -148,4 +142,5 @@ def _attempt_view(attempt: Attempt, metrics: Sequence[MetricValue]) -> AttemptVi
 
 
 def _metric_value(metric: Metric) -> MetricValue:
-    return MetricValue(name=metric.name, value=metric.value, better=metric.better)  # type: ignore[arg-type]
+    better: Literal["high", "low"] = "high" if metric.better == Metric.Better.HIGH else "low"
+    return MetricValue(name=metric.name, value=metric.value, better=better)

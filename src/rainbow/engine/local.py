@@ -330,9 +330,7 @@ class _Loop:
         if isinstance(event, Lost):
             how = _describe_exit(event.exit_code, event.signal)
             status: AttemptStatus = "worker_lost"
-            failure = m.Failed(
-                task["step"], task["attempt"], "worker_lost", f"worker lost ({how})"
-            )
+            failure = m.Failed(task["step"], task["attempt"], "worker_lost", f"worker lost ({how})")
             error_type, signal_number = "WorkerLost", event.signal
         else:
             status = "timed_out"
@@ -364,7 +362,6 @@ class _Loop:
             result["attempt"],
             status,
             duration_s=result["duration_s"],
-            outputs=result["outputs"],
             metric_values=[MetricValue(**mv) for mv in result["metrics"]],
             timings=result["timings"],
             error_type=error["type"] if error else None,
@@ -392,7 +389,6 @@ class _Loop:
         status: AttemptStatus,
         *,
         duration_s: float,
-        outputs: Mapping[str, Any] | None = None,
         metric_values: Sequence[MetricValue] = (),
         timings: Mapping[str, float] | None = None,
         error_type: str | None = None,
@@ -417,7 +413,6 @@ class _Loop:
                     status,
                     _now(),
                     duration_s,
-                    outputs=outputs,
                     metrics=tuple(metric_values),
                     timings=dict(timings or {}),
                     error_type=error_type,

@@ -74,7 +74,6 @@ class AttemptFinished:
     status: AttemptStatus
     finished_at: datetime
     duration_s: float
-    outputs: Mapping[str, Any] | None = None
     metrics: Sequence[MetricValue] = ()
     timings: Mapping[str, float] = field(default_factory=dict)
     error_type: str | None = None

@@ -6,6 +6,7 @@ tests in ``tests/engine/test_store_contract.py`` run against both.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -24,19 +25,28 @@ from rainbow.engine.records import (
     StepChanged,
     StepView,
 )
+from rainbow.errors import PlatformError
 
 
 class Store(Protocol):
     """Durable record of runs, steps and attempts."""
 
     def write(self, changes: Sequence[Change]) -> None:
-        """Apply the changes atomically, in order: all are durable when this returns."""
+        """Apply the changes atomically, in order: all are durable when this returns.
+
+        Raises :class:`~rainbow.errors.PlatformError`, applying none of them, when a change
+        refers to a run, step or attempt the store does not have, or creates a run twice.
+        """
 
     def get_run(self, run_id: str) -> RunDetail | None:
         """One run with its steps and attempts, or None when no run has that id."""
 
     def list_runs(self, *, limit: int = 50, status: str | None = None) -> list[RunSummary]:
         """The newest runs first."""
+
+
+class _Inconsistent(Exception):
+    pass
 
 
 @dataclass
@@ -58,17 +68,28 @@ class MemoryStore:
         self._runs: dict[str, _MemoryRun] = {}
 
     def write(self, changes: Sequence[Change]) -> None:
-        for change in changes:
-            self._apply(change)
+        before = copy.deepcopy(self._runs)
+        try:
+            for change in changes:
+                self._apply(change)
+        except _Inconsistent as exc:
+            self._runs = before
+            raise PlatformError(f"store write refused, nothing recorded: {exc}") from None
 
     def _apply(self, change: Change) -> None:
         if isinstance(change, RunCreated):
-            run = _MemoryRun(created=change)
+            if change.run_id in self._runs:
+                raise _Inconsistent(f"run {change.run_id} created twice")
+            created = _MemoryRun(created=change)
             for step in change.step_ids:
-                run.steps[step] = StepChanged(change.run_id, step, "waiting", 0)
-            self._runs[change.run_id] = run
+                created.steps[step] = StepChanged(change.run_id, step, "waiting", 0)
+            self._runs[change.run_id] = created
             return
-        run = self._runs[change.run_id]
+        run = self._runs.get(change.run_id)
+        if run is None:
+            raise _Inconsistent(f"no run {change.run_id}")
+        if not isinstance(change, RunChanged) and change.step not in run.steps:
+            raise _Inconsistent(f"run {change.run_id} has no step {change.step}")
         if isinstance(change, RunChanged):
             run.status = change.status
             if change.status == "running" and run.started_at is None:
@@ -101,7 +122,11 @@ class MemoryStore:
 
     @staticmethod
     def _finish_attempt(run: _MemoryRun, change: AttemptFinished) -> None:
-        started = run.attempts[(change.step, change.attempt)]
+        started = run.attempts.get((change.step, change.attempt))
+        if started is None:
+            raise _Inconsistent(
+                f"attempt {change.step}:{change.attempt} finished but never started"
+            )
         run.attempts[(change.step, change.attempt)] = replace(
             started,
             status=change.status,
@@ -119,8 +144,9 @@ class MemoryStore:
         metrics: list[MetricValue] = []
         for step in run.created.step_ids:
             state = run.steps[step]
-            if state.attempts:
-                metrics.extend(run.attempts[(step, state.attempts)].metrics)
+            last = run.attempts.get((step, state.attempts))
+            if last is not None:
+                metrics.extend(last.metrics)
         return RunSummary(
             run_id=run.created.run_id,
             pipeline=run.created.pipeline,
