@@ -87,7 +87,6 @@ def succeeded(
         status="succeeded",
         finished_at=at(at_s),
         duration_s=1.0,
-        outputs={"out": step},
         metrics=metrics,
     )
 
@@ -198,7 +197,6 @@ def test_a_whole_run_round_trips_with_errors_metrics_and_timings(store: Store) -
         status="succeeded",
         finished_at=at(7),
         duration_s=2.0,
-        outputs={"mask": "file:///assets/mask.png"},
         metrics=[MetricValue("iou", 0.91, "high"), MetricValue("holes", 3.0, "low")],
         timings={"load": 0.5, "infer": 1.25},
     )
