@@ -90,17 +90,17 @@ def odd(value: float) -> int:
 def segment_floor(bgr: np.ndarray) -> np.ndarray:
     """Mask of the visible floor: the surface whose colour matches the bottom rows of the photo.
 
-    A colour model seeded from the bottom rows finds the near floor; refitting it on everything
-    found reaches floor that is lit differently farther away. Texture is blurred away first and
-    specks are cleaned up afterwards.
+    A colour model seeded from the bottom rows finds the near floor. Each refit on the floor found
+    so far learns how it looks under the lighting farther away, so reaches farther; the last one
+    also takes in floor that furniture cuts off from the rest. Texture is blurred away first and
+    specks are cleaned up after each fit.
     """
     features = floor_features(bgr)
-    height = features.shape[0]
-    seed = features[-max(round(height * SEED_ROWS), 2) :].reshape(-1, 3)
-    near_floor = touching_bottom(floor_like(features, dominant_cluster(seed)))
-    if not near_floor.any():
-        return near_floor
-    return floor_parts(floor_like(features, features[near_floor > 0]))
+    seed_rows = max(round(features.shape[0] * SEED_ROWS), 2)
+    seed = dominant_cluster(features[-seed_rows:].reshape(-1, 3))
+    near = touching_bottom(floor_like(features, seed))
+    wider = touching_bottom(floor_like(features, features[near > 0]))
+    return floor_parts(floor_like(features, features[wider > 0]))
 
 
 def floor_features(bgr: np.ndarray) -> np.ndarray:
@@ -121,6 +121,8 @@ def dominant_cluster(pixels: np.ndarray) -> np.ndarray:
 
 def floor_like(features: np.ndarray, floor: np.ndarray) -> np.ndarray:
     """Mask of pixels within FLOOR_RADIUS of the colour distribution of the ``floor`` samples."""
+    if len(floor) < 2:
+        return np.zeros(features.shape[:2], np.uint8)
     mean = floor.mean(axis=0)
     # The ridge keeps a flat, noise-free floor from giving a singular covariance.
     covariance = np.cov(floor, rowvar=False) + np.eye(3) * 4.0

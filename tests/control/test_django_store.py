@@ -67,7 +67,10 @@ def finished_step(run_id: str, step: str, attempt: int = 1) -> list[Change]:
             "succeeded",
             at(1),
             1.0,
-            metrics=[MetricValue("score", 1.0, "high"), MetricValue("cost", 2.0, "low")],
+            metrics=[
+                MetricValue("score", 1.0, "high", step),
+                MetricValue("cost", 2.0, "low", step),
+            ],
             timings={"load": 0.1},
         ),
         StepChanged(run_id, step, "succeeded", attempt, {"out": step}),

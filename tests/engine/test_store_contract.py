@@ -197,7 +197,10 @@ def test_a_whole_run_round_trips_with_errors_metrics_and_timings(store: Store) -
         status="succeeded",
         finished_at=at(7),
         duration_s=2.0,
-        metrics=[MetricValue("iou", 0.91, "high"), MetricValue("holes", 3.0, "low")],
+        metrics=[
+            MetricValue("iou", 0.91, "high", "segment"),
+            MetricValue("holes", 3.0, "low", "segment"),
+        ],
         timings={"load": 0.5, "infer": 1.25},
     )
     write_each(
@@ -244,7 +247,10 @@ def test_a_whole_run_round_trips_with_errors_metrics_and_timings(store: Store) -
         error_message=None,
         traceback=None,
         exit_signal=None,
-        metrics=(MetricValue("iou", 0.91, "high"), MetricValue("holes", 3.0, "low")),
+        metrics=(
+            MetricValue("iou", 0.91, "high", "segment"),
+            MetricValue("holes", 3.0, "low", "segment"),
+        ),
         timings={"load": 0.5, "infer": 1.25},
     )
     assert store.get_run("r1") == RunDetail(
@@ -273,7 +279,7 @@ def test_a_whole_run_round_trips_with_errors_metrics_and_timings(store: Store) -
 
 def test_an_attempt_started_and_finished_in_one_write_is_recorded_finished(store: Store) -> None:
     """An attempt that starts and finishes within one write reads back finished, with metrics."""
-    iou = MetricValue("iou", 0.5, "high")
+    iou = MetricValue("iou", 0.5, "high", "normalize")
     store.write(
         [
             created(),
@@ -321,7 +327,7 @@ def test_the_last_of_several_changes_in_one_write_wins(store: Store) -> None:
 
 def test_starting_an_attempt_again_replaces_it(store: Store) -> None:
     """A second AttemptStarted for the same attempt resets it: no finish, no metrics."""
-    iou = MetricValue("iou", 0.5, "high")
+    iou = MetricValue("iou", 0.5, "high", "normalize")
     write_each(
         store,
         [created(), started("normalize", 1, 1), succeeded("normalize", 1, 2, metrics=[iou])],
@@ -420,9 +426,10 @@ def test_summary_metrics_are_those_of_each_steps_last_attempt_in_spec_order(
     store: Store,
 ) -> None:
     """A summary's metrics are those of the last attempt of each step, steps in spec order."""
-    first, retried = MetricValue("iou", 0.2, "high"), MetricValue("iou", 0.9, "high")
-    measured = MetricValue("area", 4.0, "low")
-    normalized = MetricValue("contrast", 1.0, "high")
+    first = MetricValue("iou", 0.2, "high", "segment")
+    retried = MetricValue("iou", 0.9, "high", "segment")
+    measured = MetricValue("area", 4.0, "low", "measure")
+    normalized = MetricValue("contrast", 1.0, "high", "normalize")
     write_each(
         store,
         [created()],

@@ -60,8 +60,16 @@ def _number(value: float) -> str:
     return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
 
 
+def labelled(values: Sequence[MetricValue]) -> list[tuple[str, MetricValue]]:
+    """Label metrics by name, or step/name where several steps report the same name."""
+    steps_of: dict[str, set[str]] = {}
+    for metric in values:
+        steps_of.setdefault(metric.name, set()).add(metric.step)
+    return [(f"{m.step}/{m.name}" if len(steps_of[m.name]) > 1 else m.name, m) for m in values]
+
+
 def metric_text(values: Sequence[MetricValue]) -> str:
-    return "  ".join(f"{m.name}={_number(m.value)}" for m in values)
+    return "  ".join(f"{label}={_number(m.value)}" for label, m in labelled(values))
 
 
 def runs_table(runs: Sequence[RunSummary], *, title: str | None = None) -> Table:
@@ -89,9 +97,9 @@ def metric_summary(runs: Sequence[RunSummary]) -> Table | None:
     values: dict[str, list[float]] = {}
     better: dict[str, str] = {}
     for run in runs:
-        for metric in run.metrics:
-            values.setdefault(metric.name, []).append(metric.value)
-            better[metric.name] = metric.better
+        for label, metric in labelled(run.metrics):
+            values.setdefault(label, []).append(metric.value)
+            better[label] = metric.better
     if not values:
         return None
     table = Table(title="quality metrics over the runs")

@@ -143,4 +143,4 @@ def _attempt_view(attempt: Attempt, metrics: Sequence[MetricValue]) -> AttemptVi
 
 def _metric_value(metric: Metric) -> MetricValue:
     better: Literal["high", "low"] = "high" if metric.better == Metric.Better.HIGH else "low"
-    return MetricValue(name=metric.name, value=metric.value, better=better)
+    return MetricValue(name=metric.name, value=metric.value, better=better, step=metric.step)

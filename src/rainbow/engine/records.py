@@ -17,9 +17,12 @@ AttemptStatus = Literal["running", "succeeded", "failed", "timed_out", "worker_l
 
 @dataclass(frozen=True)
 class MetricValue:
+    """A metric a module reported; stores fill ``step`` with the step of its attempt on read."""
+
     name: str
     value: float
     better: Literal["high", "low"]
+    step: str = ""
 
 
 # Changes ------------------------------------------------------------------------------------

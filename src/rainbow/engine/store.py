@@ -136,7 +136,7 @@ class MemoryStore:
             error_message=change.error_message,
             traceback=change.traceback,
             exit_signal=change.exit_signal,
-            metrics=tuple(change.metrics),
+            metrics=tuple(replace(m, step=change.step) for m in change.metrics),
             timings=dict(change.timings),
         )
 
