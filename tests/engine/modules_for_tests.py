@@ -20,6 +20,7 @@ class Value(TypedDict):
 @rb.module(name="add", retries=0, timeout=10)
 def add(ctx: rb.Context, value: int = 0, other: int = 0, pause: float = 0.0) -> Value:
     started = time.time()
+    ctx.log.info("adding", value=value, other=other)
     time.sleep(pause)
     ctx.metric("value", value + other + 1, better="high")
     return {"value": value + other + 1, "started": started, "finished": time.time()}

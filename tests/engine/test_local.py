@@ -157,3 +157,20 @@ def test_permanent_error_is_not_retried(engine: LocalEngine, store: MemoryStore)
     assert outcome.status == "failed"
     assert len(attempts(store, outcome.run_id, "refuse")) == 1
     assert "can never work" in (outcome.reason or "")
+
+
+def test_module_logs_are_logfmt_with_the_run_context_on_every_line(
+    engine: LocalEngine, tmp_path: Path
+) -> None:
+    """ctx.log lines are logfmt and carry run_id, step, module, version and attempt."""
+    (outcome,) = run(engine, fixtures.diamond, {"x": 5})
+    lines = [
+        line
+        for line in (tmp_path / "rainbow.log").read_text().splitlines()
+        if "event=adding" in line and f"run_id={outcome.run_id}" in line
+    ]
+    assert len(lines) == 6
+    fields = dict(pair.split("=", 1) for pair in lines[0].split(" ") if "=" in pair)
+    assert fields["level"] == "info"
+    assert {"ts", "step", "module", "version", "attempt", "value"} <= set(fields)
+    assert (fields["module"], fields["version"], fields["attempt"]) == ("add", "latest", "1")
