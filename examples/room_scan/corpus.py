@@ -396,7 +396,8 @@ def render_room(rng: np.random.Generator) -> Room:
     for piece in pieces:
         paint_furniture(canvas, piece)
     canvas.photo *= lighting(rng, (height, width))[..., None]
-    canvas.photo += rng.normal(0.0, rng.uniform(2.0, 6.0), canvas.photo.shape).astype(np.float32)
+    sensor_noise = rng.uniform(2.0, 6.0)
+    canvas.photo += sensor_noise * rng.standard_normal(canvas.photo.shape, np.float32)
     photo = np.clip(canvas.photo, 0, 255).astype(np.uint8)
     return Room(photo=photo, floor=canvas.visible_floor())
 

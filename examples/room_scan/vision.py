@@ -113,10 +113,20 @@ def floor_features(bgr: np.ndarray) -> np.ndarray:
 def dominant_cluster(pixels: np.ndarray) -> np.ndarray:
     """The pixels of the biggest of three colour clusters: the floor, not the odd sofa leg."""
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
-    cv2.setRNGSeed(0)  # k-means++ picks random centres; the same photo must give the same mask
-    _, labels, _ = cv2.kmeans(pixels, 3, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
-    labels = labels.ravel()
-    return pixels[labels == np.bincount(labels).argmax()]
+    best_compactness = np.inf
+    best_labels: np.ndarray = np.zeros(len(pixels), np.int32)
+    # Three starts, splitting the pixels into thirds along each colour axis in turn, do what
+    # random restarts do, but the same photo always gives the same mask.
+    for axis in range(pixels.shape[1]):
+        values = pixels[:, axis]
+        thirds = np.percentile(values, [100 / 3, 200 / 3])
+        start = np.digitize(values, thirds).astype(np.int32).reshape(-1, 1)
+        compactness, labels, _ = cv2.kmeans(
+            pixels, 3, start, criteria, 1, cv2.KMEANS_USE_INITIAL_LABELS
+        )
+        if compactness < best_compactness:
+            best_compactness, best_labels = compactness, np.asarray(labels).ravel()
+    return pixels[best_labels == np.bincount(best_labels).argmax()]
 
 
 def floor_like(features: np.ndarray, floor: np.ndarray) -> np.ndarray:
@@ -166,9 +176,10 @@ def floor_parts(mask: np.ndarray) -> np.ndarray:
     return np.where(np.isin(labels, keep), 255, 0).astype(np.uint8)
 
 
-def detect_edges(image: np.ndarray, low: int = 50, high: int = 150) -> np.ndarray:
+def detect_edges(gray_or_bgr: np.ndarray, low: int = 50, high: int = 150) -> np.ndarray:
     """Canny edge map (0/255) of a grey or BGR image, blurred first so noise makes no edges."""
-    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+    is_colour = gray_or_bgr.ndim == 3
+    gray = cv2.cvtColor(gray_or_bgr, cv2.COLOR_BGR2GRAY) if is_colour else gray_or_bgr
     return cv2.Canny(cv2.GaussianBlur(gray, (5, 5), 0), low, high)
 
 

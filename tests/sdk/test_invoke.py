@@ -54,6 +54,7 @@ def task(module: str, inputs: dict[str, object], timeout: float = 5) -> Task:
         version="latest",
         inputs=inputs,
         timeout=timeout,
+        deadline=time.time() + 3600,
     )
 
 
@@ -161,3 +162,12 @@ def test_bad_command_module_config_lists_every_problem(tmp_path: Path) -> None:
     messages = " ".join(d.message for d in caught.value.diagnostics)
     assert {d.code for d in caught.value.diagnostics} == {"RB-E033"}
     assert "module.name" in messages and "module.command" in messages and "inputs.x" in messages
+
+
+def test_the_step_budget_is_clipped_to_the_runs_deadline(env: WorkerEnv) -> None:
+    """A step with time left in its own timeout still stops at the run's deadline."""
+    short = task("fails", {"how": "slow"}, timeout=60)
+    short["deadline"] = time.time() + 0.2
+    started = time.monotonic()
+    assert invoke(fails, short, env)["status"] == "timed_out"
+    assert time.monotonic() - started < 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -62,3 +63,39 @@ def test_metric_direction_and_value_are_checked(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="finite"):
         ctx.metric("iou", float("nan"))
     assert [(m.name, m.value) for m in ctx.metrics] == [("iou", 0.9)]
+
+
+def test_a_caught_outer_timeout_still_ends_the_outer_block(tmp_path: Path) -> None:
+    """Catching StepTimeout inside a block cannot swallow that block's budget."""
+    ctx = make_ctx(tmp_path)
+
+    def swallowing() -> None:
+        with ctx.timeout("outer", 0.1):
+            try:
+                with ctx.timeout("inner", 10):
+                    time.sleep(2)
+            except rb.StepTimeout:
+                pass
+            time.sleep(0.5)
+
+    started = time.monotonic()
+    with pytest.raises(rb.StepTimeout) as caught:
+        swallowing()
+    assert caught.value.name == "outer"
+    assert time.monotonic() - started < 1
+
+
+def test_blocks_in_other_threads_are_measured_not_enforced(tmp_path: Path) -> None:
+    """A block opened in a worker thread never fires the main thread's alarm."""
+    ctx = make_ctx(tmp_path)
+
+    def background() -> None:
+        with ctx.timeout("bg", 0.05):
+            time.sleep(0.2)
+
+    thread = threading.Thread(target=background)
+    with ctx.timeout("main", 5):
+        thread.start()
+        thread.join()
+        time.sleep(0.1)
+    assert ctx.timeouts.timings["bg"] >= 0.2

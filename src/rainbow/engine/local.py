@@ -13,6 +13,7 @@ import os
 import signal
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from typing import Any
 
 from rainbow.engine import machine as m
 from rainbow.engine.inputs import pipeline_outputs, resolve
-from rainbow.engine.pool import Finished, Lost, PoolEvent, WorkerPool, key_of
+from rainbow.engine.pool import Finished, Lost, PoolEvent, Started, WorkerPool, key_of
 from rainbow.engine.records import (
     AttemptFinished,
     AttemptStarted,
@@ -78,7 +79,8 @@ class _Run:
     unit: WorkUnit
     plan: m.Plan
     state: m.RunState
-    started: float
+    started: float = 0.0
+    deadline: float = 0.0
     finished: float | None = None
 
 
@@ -158,6 +160,8 @@ class _Loop:
         self.timers: list[_Timer] = []
         self.counter = itertools.count()
         self.outcomes: dict[str, RunOutcome] = {}
+        self.waiting: deque[_Run] = deque()
+        self.started_attempts: set[tuple[str, str, int]] = set()
 
     def run(self, units: Sequence[WorkUnit]) -> list[RunOutcome]:
         created = _now()
@@ -167,7 +171,7 @@ class _Loop:
             unit = WorkUnit(given.name, {**defaults, **given.inputs})
             run_id = _new_run_id()
             plan = m.Plan.from_spec(run_id, self.spec, self.engine.options.retry)
-            self.runs[run_id] = _Run(run_id, seq, unit, plan, m.RunState.initial(plan), 0.0)
+            self.runs[run_id] = _Run(run_id, seq, unit, plan, m.RunState.initial(plan))
             self.engine.record(
                 [
                     RunCreated(
@@ -184,14 +188,10 @@ class _Loop:
                 ]
             )
         self.engine.flush(force=True)
-        for run in self.runs.values():
-            run.started = time.monotonic()
-            self._push_timer(run.started + self.spec.timeout, run.run_id, m.DeadlineExceeded())
-            self._apply(run, m.Start())
-        interrupted = False
-        previous = signal.getsignal(signal.SIGINT)
+        self.waiting = deque(self.runs.values())
         try:
             while len(self.outcomes) < len(self.runs):
+                self._admit()
                 self._dispatch()
                 self.engine.flush()
                 events, requeue = self.pool.poll(self._wait_time())
@@ -201,15 +201,32 @@ class _Loop:
                     self._on_pool_event(event)
                 self._fire_timers()
         except KeyboardInterrupt:
-            interrupted = True
-            for run in self.runs.values():
-                self._apply(run, m.Cancel("interrupted by the user (Ctrl-C)"))
+            self._cancel_unfinished("interrupted by the user (Ctrl-C)")
+            raise
+        except BaseException as exc:
+            self._cancel_unfinished(f"internal error in the local engine: {exc!r}")
+            raise
         finally:
-            signal.signal(signal.SIGINT, previous)
             self.engine.flush(force=True)
-        if interrupted:
-            raise KeyboardInterrupt
         return [self.outcomes[r.run_id] for r in sorted(self.runs.values(), key=lambda r: r.seq)]
+
+    def _admit(self) -> None:
+        """Start runs only as workers can take their steps, so a run's deadline counts from
+        when it can actually progress, not from when a large corpus was submitted."""
+        while self.waiting and len(self.ready) < self.pool.capacity:
+            run = self.waiting.popleft()
+            run.started = time.monotonic()
+            run.deadline = time.time() + self.spec.timeout
+            self._push_timer(run.started + self.spec.timeout, run.run_id, m.DeadlineExceeded())
+            self._apply(run, m.Start())
+
+    def _cancel_unfinished(self, reason: str) -> None:
+        for run in self.runs.values():
+            if run.run_id in self.outcomes:
+                continue
+            if run.state.status == "pending":
+                run.state, _ = m.advance(run.plan, run.state, m.Start())
+            self._apply(run, m.Cancel(reason))
 
     # Carrying out commands -------------------------------------------------------------------
 
@@ -255,9 +272,7 @@ class _Loop:
             version=step.version,
             inputs=resolve(step, run.unit.inputs, outputs),
             timeout=step.timeout,
-        )
-        self.engine.record(
-            [AttemptStarted(run.run_id, step.id, command.attempt, step.module, step.version, now)]
+            deadline=run.deadline,
         )
         self._enqueue(task)
 
@@ -275,9 +290,10 @@ class _Loop:
         wanted = set(keys)
         self.ready = [item for item in self.ready if key_of(item[2]) not in wanted]
         heapq.heapify(self.ready)
-        for task in self.pool.abort(wanted):
-            self._enqueue(task)
+        self.pool.abort(wanted)
         for run_id, step, attempt in keys:
+            if (run_id, step, attempt) not in self.started_attempts:
+                continue
             self.engine.record(
                 [
                     AttemptFinished(
@@ -322,6 +338,22 @@ class _Loop:
     # Events from the pool and the clock ------------------------------------------------------
 
     def _on_pool_event(self, event: PoolEvent) -> None:
+        if isinstance(event, Started):
+            task = event.task
+            self.started_attempts.add(key_of(task))
+            self.engine.record(
+                [
+                    AttemptStarted(
+                        task["run_id"],
+                        task["step"],
+                        task["attempt"],
+                        task["module"],
+                        task["version"],
+                        _now(),
+                    )
+                ]
+            )
+            return
         if isinstance(event, Finished):
             self._on_result(event.result)
             return

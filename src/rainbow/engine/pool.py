@@ -4,7 +4,8 @@
 and a running task cannot be stopped. Here each worker process has its own pipe and a short queue
 of tasks (``depth`` deep, so it never idles between tasks); the head of the queue is running.
 A worker that dies is replaced; its head task is reported lost with the signal, and the tasks
-queued behind it, which never started, are handed back to run elsewhere.
+queued behind it, which never started, are handed back to run elsewhere. Each worker leads its own
+process group, so killing it also kills what it started (command modules and their children).
 """
 
 from __future__ import annotations
@@ -32,6 +33,13 @@ def key_of(task: Task | Result) -> TaskKey:
 
 
 @dataclass(frozen=True)
+class Started:
+    """``task`` reached the head of its worker's queue: it is running from now on."""
+
+    task: Task
+
+
+@dataclass(frozen=True)
 class Finished:
     result: Result
 
@@ -54,7 +62,7 @@ class Killed:
     after_s: float
 
 
-PoolEvent = Finished | Lost | Killed
+PoolEvent = Started | Finished | Lost | Killed
 
 
 @dataclass
@@ -76,6 +84,8 @@ class WorkerPool:
         depth: int = 2,
         grace: float = 1.0,
     ) -> None:
+        if size < 1:
+            raise ValueError("a pool needs at least one worker")
         self.size = size
         self.depth = depth
         self.grace = grace
@@ -86,6 +96,8 @@ class WorkerPool:
         self._context.set_forkserver_preload(["rainbow.engine.worker_process"])
         self._workers: list[_Worker] = []
         self._discarded: set[TaskKey] = set()
+        self._events: list[PoolEvent] = []
+        self._requeue: list[Task] = []
 
     def start(self) -> None:
         self._workers = [self._spawn() for _ in range(self.size)]
@@ -106,18 +118,27 @@ class WorkerPool:
     def capacity(self) -> int:
         return sum(self.depth - len(w.queue) for w in self._workers)
 
-    @property
-    def busy(self) -> bool:
-        return any(w.queue for w in self._workers)
-
     def submit(self, task: Task) -> None:
-        worker = min(self._workers, key=lambda w: len(w.queue))
+        index = min(range(len(self._workers)), key=lambda i: len(self._workers[i].queue))
+        worker = self._workers[index]
         if len(worker.queue) >= self.depth:
             raise RuntimeError("pool is full; check capacity before submitting")
-        if not worker.queue:
-            worker.head_started = time.monotonic()
+        try:
+            worker.conn.send_bytes(json.dumps(task).encode())
+        except OSError:
+            # The worker died since the last poll; its replacement takes the task.
+            self._replace(index, lost=True)
+            self.submit(task)
+            return
         worker.queue.append(task)
-        worker.conn.send_bytes(json.dumps(task).encode())
+        if len(worker.queue) == 1:
+            self._begin_head(worker)
+
+    def _begin_head(self, worker: _Worker) -> None:
+        worker.head_started = time.monotonic()
+        head = worker.queue[0]
+        if key_of(head) not in self._discarded:
+            self._events.append(Started(head))
 
     def next_deadline(self) -> float | None:
         deadlines = [self._hard_deadline(w) for w in self._workers if w.queue]
@@ -129,39 +150,29 @@ class WorkerPool:
         return worker.head_started + timeout + self.grace + 0.1 * timeout
 
     def poll(self, timeout: float) -> tuple[list[PoolEvent], list[Task]]:
-        """Wait up to ``timeout`` s; return what happened and tasks to resubmit."""
-        events: list[PoolEvent] = []
-        requeue: list[Task] = []
-        by_handle: dict[Any, _Worker] = {}
-        for worker in self._workers:
-            if worker.queue:
-                by_handle[worker.conn] = worker
-                by_handle[worker.process.sentinel] = worker
-        if not by_handle:
-            time.sleep(max(timeout, 0))
-            return events, requeue
-        for ready in wait(list(by_handle), timeout=max(timeout, 0)):
-            worker = by_handle[ready]
-            if ready is worker.conn:
-                self._drain(worker, events)
+        """Wait up to ``timeout`` s; return what happened and the tasks to submit again."""
+        if not self._events:
+            handles: list[Any] = [w.conn for w in self._workers if w.queue]
+            handles += [w.process.sentinel for w in self._workers]
+            ready = set(wait(handles, timeout=max(timeout, 0)))
+            for worker in self._workers:
+                if worker.queue and worker.conn in ready:
+                    self._drain(worker)
+        now = time.monotonic()
         for index, worker in enumerate(self._workers):
-            if not worker.process.is_alive() and worker.queue:
-                self._drain(worker, events)
-                if worker.queue:
-                    head = worker.queue.popleft()
-                    code = worker.process.exitcode
-                    sig = -code if code is not None and code < 0 else None
-                    if key_of(head) not in self._discarded:
-                        events.append(Lost(head, code, sig, time.monotonic() - worker.head_started))
-                    requeue.extend(self._release(worker))
-                    self._workers[index] = self._spawn()
-            elif worker.queue and time.monotonic() >= self._hard_deadline(worker):
+            if not worker.process.is_alive():
+                self._drain(worker)
+                self._replace(index, lost=True)
+            elif worker.queue and now >= self._hard_deadline(worker):
                 head = worker.queue[0]
-                events.append(Killed(head, time.monotonic() - worker.head_started))
-                requeue.extend(self._replace(index))
-        return events, [t for t in requeue if key_of(t) not in self._discarded]
+                if key_of(head) not in self._discarded:
+                    self._events.append(Killed(head, now - worker.head_started))
+                self._replace(index, lost=False)
+        events, requeue = self._events, self._requeue
+        self._events, self._requeue = [], []
+        return events, requeue
 
-    def _drain(self, worker: _Worker, events: list[PoolEvent]) -> None:
+    def _drain(self, worker: _Worker) -> None:
         while worker.queue:
             try:
                 if not worker.conn.poll():
@@ -171,46 +182,58 @@ class WorkerPool:
                 return
             result: Result = json.loads(data)
             worker.queue.popleft()
-            worker.head_started = time.monotonic()
             key = key_of(result)
             if key in self._discarded:
                 self._discarded.discard(key)
-                continue
-            events.append(Finished(result))
+            else:
+                self._events.append(Finished(result))
+            if worker.queue:
+                self._begin_head(worker)
+                if key_of(worker.queue[0]) in self._discarded:
+                    # An aborted task reached the head: stop it before it does any work.
+                    self._replace(self._workers.index(worker), lost=False)
+                    return
 
-    def _release(self, worker: _Worker) -> list[Task]:
-        """Tasks queued behind a dead or killed head never started: hand them back."""
-        rest = list(worker.queue)
-        worker.queue.clear()
-        worker.conn.close()
-        return rest
-
-    def _replace(self, index: int) -> list[Task]:
+    def _replace(self, index: int, *, lost: bool) -> None:
+        """Kill worker ``index`` and start a new one; report its head, requeue the rest."""
         worker = self._workers[index]
         _kill(worker.process)
-        worker.queue.popleft()
-        rest = self._release(worker)
+        worker.conn.close()
+        if worker.queue:
+            head = worker.queue.popleft()
+            key = key_of(head)
+            if key in self._discarded:
+                self._discarded.discard(key)
+            elif lost:
+                code = worker.process.exitcode
+                sig = -code if code is not None and code < 0 else None
+                self._events.append(Lost(head, code, sig, time.monotonic() - worker.head_started))
+            for task in worker.queue:
+                if key_of(task) in self._discarded:
+                    self._discarded.discard(key_of(task))
+                else:
+                    self._requeue.append(task)
         self._workers[index] = self._spawn()
-        return rest
 
-    def abort(self, keys: Iterable[TaskKey]) -> list[Task]:
-        """Stop these tasks: kill the process running one, drop queued ones. Returns requeues."""
+    def abort(self, keys: Iterable[TaskKey]) -> None:
+        """Stop these tasks: kill the process running one; a queued one dies reaching the head."""
         wanted = set(keys)
-        requeue: list[Task] = []
         for index, worker in enumerate(self._workers):
-            if not worker.queue:
+            queued = [key_of(t) for t in worker.queue]
+            if not wanted.intersection(queued):
                 continue
-            if key_of(worker.queue[0]) in wanted:
-                requeue.extend(self._replace(index))
-            else:
-                self._discarded.update(key_of(t) for t in worker.queue if key_of(t) in wanted)
-        return [t for t in requeue if key_of(t) not in wanted]
+            self._discarded.update(wanted.intersection(queued))
+            if queued[0] in wanted:
+                self._replace(index, lost=False)
 
     def close(self) -> None:
+        """Stop every worker: idle ones finish cleanly, busy ones are killed."""
         for worker in self._workers:
+            if worker.queue:
+                _kill(worker.process)
             worker.conn.close()
         for worker in self._workers:
-            worker.process.join(timeout=1)
+            worker.process.join(timeout=2)
             if worker.process.is_alive():
                 _kill(worker.process)
 
@@ -219,7 +242,9 @@ def _kill(process: BaseProcess) -> None:
     if process.pid is None:
         return
     try:
-        os.kill(process.pid, signal.SIGKILL)
+        os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
-        return
+        pass
+    except PermissionError:
+        os.kill(process.pid, signal.SIGKILL)
     process.join(timeout=5)

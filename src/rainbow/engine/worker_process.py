@@ -8,6 +8,7 @@ every outcome into a result. Only the executor kills it (timeouts, aborts) or se
 from __future__ import annotations
 
 import json
+import os
 import signal
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -24,7 +25,9 @@ from rainbow.sdk.module import ModuleRef
 def worker_main(
     conn: Connection, refs: dict[str, dict[str, Any]], env: dict[str, str], log_file: str
 ) -> None:
-    # Ctrl-C goes to the whole process group; the executor decides what to stop.
+    # Its own process group: killing the group also kills what a command module started.
+    # Ctrl-C then reaches only the executor, which decides what to stop.
+    os.setpgid(0, 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     rblog.configure(log_file=Path(log_file))
     worker_env = WorkerEnv(assets_url=env["assets_url"], work_root=Path(env["work_root"]))
@@ -39,10 +42,14 @@ def worker_main(
         try:
             module = loaded.get(name) or load_ref(ModuleRef(**refs[name]), name)
         except RainbowError as exc:
-            conn.send_bytes(json.dumps(_load_failure(task, exc)).encode())
-            continue
-        loaded[name] = module
-        conn.send_bytes(json.dumps(invoke(module, task, worker_env)).encode())
+            result = _load_failure(task, exc)
+        else:
+            loaded[name] = module
+            result = invoke(module, task, worker_env)
+        try:
+            conn.send_bytes(json.dumps(result).encode())
+        except OSError:
+            return  # the executor is gone or stopped waiting for us
 
 
 def _load_failure(task: Task, exc: RainbowError) -> Result:

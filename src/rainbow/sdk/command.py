@@ -23,25 +23,17 @@ non-zero exit fails the attempt with the end of stderr as the message; exit code
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rainbow.diagnostics import Diagnostic, Location
 from rainbow.errors import DiagnosticError
-from rainbow.sdk.context import Context
 from rainbow.sdk.module import ModuleRef
-from rainbow.spec.asset import Asset
 from rainbow.spec.models import NAME_PATTERN, ModuleInterface, PortSpec
 from rainbow.spec.types import PortType
-
-PERMANENT_EXIT_CODE = 3
 
 
 class _ModuleSection(BaseModel):
@@ -121,91 +113,4 @@ def command_module(config: str | Path) -> CommandModule:
     return CommandModule(path, tuple(parsed.module.command), interface)
 
 
-def parse_stdout(stdout: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Split a command's JSON stdout into (outputs, metrics); raises ValueError when malformed."""
-    try:
-        data = json.loads(stdout)
-    except json.JSONDecodeError as exc:
-        tail = stdout[-200:].decode(errors="replace")
-        raise ValueError(f"stdout is not a JSON object ({exc}); it ended with: {tail!r}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"stdout must be a JSON object, got {type(data).__name__}")
-    metrics = data.pop("$metrics", {})
-    if not isinstance(metrics, dict):
-        raise ValueError('"$metrics" must be an object of {"value": x, "better": "high"|"low"}')
-    return data, metrics
-
-
 _HINT = "see the command module format in the rainbow.sdk.command docstring or README"
-
-
-class CommandFailed(Exception):
-    """The command exited non-zero or wrote malformed output."""
-
-    def __init__(self, message: str, *, retryable: bool = True) -> None:
-        super().__init__(message)
-        self.retryable = retryable
-
-
-def run_command(
-    module: CommandModule, inputs: dict[str, Any], ctx: Context, timeout: float
-) -> dict[str, Any]:
-    """Run the executable once: inputs as JSON on stdin, outputs as JSON on stdout."""
-    from rainbow.errors import StepTimeout
-
-    payload = {k: str(v.path) if isinstance(v, Asset) else v for k, v in inputs.items()}
-    env = {
-        **os.environ,
-        "RAINBOW_RUN_ID": ctx.run_id,
-        "RAINBOW_STEP": ctx.step,
-        "RAINBOW_ATTEMPT": str(ctx.attempt),
-        "RAINBOW_WORKDIR": str(ctx.workdir),
-    }
-    try:
-        done = subprocess.run(
-            module.argv(),
-            input=json.dumps(payload).encode(),
-            capture_output=True,
-            cwd=ctx.workdir,
-            env=env,
-            timeout=timeout,
-            check=False,
-            start_new_session=True,
-        )
-    except FileNotFoundError:
-        raise CommandFailed(
-            f"command {module.argv()[0]!r} of module {module.name!r} not found; "
-            f"build it or fix `command` in {module.config_path}",
-            retryable=False,
-        ) from None
-    except subprocess.TimeoutExpired:
-        raise StepTimeout("step", timeout) from None
-    for line in done.stderr.decode(errors="replace").splitlines():
-        ctx.log.info("command stderr", line=line)
-    if done.returncode != 0:
-        tail = done.stderr.decode(errors="replace").strip()[-2000:]
-        how = f"signal {-done.returncode}" if done.returncode < 0 else f"code {done.returncode}"
-        raise CommandFailed(
-            f"command exited with {how}: {tail or '(no stderr)'}",
-            retryable=done.returncode != PERMANENT_EXIT_CODE,
-        )
-    try:
-        outputs, metrics = parse_stdout(done.stdout)
-    except ValueError as exc:
-        raise CommandFailed(str(exc), retryable=False) from None
-    for name, metric in metrics.items():
-        ctx.metric(name, metric["value"], better=metric.get("better", "high"))
-    declared = module.rainbow_interface.outputs or {}
-    return {
-        name: _output_asset(value, ctx)
-        if declared.get(name) and declared[name].type == "asset"
-        else value
-        for name, value in outputs.items()
-    }
-
-
-def _output_asset(value: Any, ctx: Context) -> Asset:
-    path = Path(value)
-    if not path.is_absolute():
-        path = ctx.workdir / path
-    return Asset(url=str(path), local=path)

@@ -17,7 +17,8 @@ from typing import Any
 from rainbow.errors import PermanentError, Retry, StepTimeout
 from rainbow.observe.logging import bound
 from rainbow.sdk.assets_sync import AssetStore, UnreadableAsset
-from rainbow.sdk.command import CommandFailed, CommandModule, run_command
+from rainbow.sdk.command import CommandModule
+from rainbow.sdk.command_runner import CommandFailed, run_command
 from rainbow.sdk.context import Context
 from rainbow.sdk.messages import ErrorInfo, Result, Task
 from rainbow.sdk.module import PythonModule
@@ -53,14 +54,20 @@ def make_asset_sync(store: AssetStore) -> Middleware:
 
 
 def enforce_step_timeout(invocation: Invocation, call_next: Call) -> dict[str, Any]:
-    with invocation.ctx.timeout("step", invocation.task["timeout"]):
+    with invocation.ctx.timeout("step", step_budget(invocation.task)):
         return call_next(invocation)
+
+
+def step_budget(task: Task) -> float:
+    """The step's timeout, clipped to what is left of the run's deadline (timeouts nest)."""
+    left = task["deadline"] - time.time()
+    return max(min(task["timeout"], left), 0.001)
 
 
 def call_module(invocation: Invocation) -> dict[str, Any]:
     module = invocation.module
     if isinstance(module, CommandModule):
-        return run_command(module, invocation.inputs, invocation.ctx, invocation.task["timeout"])
+        return run_command(module, invocation.inputs, invocation.ctx, step_budget(invocation.task))
     returned = module.fn(invocation.ctx, **invocation.inputs)
     if returned is None:
         return {}

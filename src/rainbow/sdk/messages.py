@@ -13,6 +13,7 @@ class Task(TypedDict):
     version: str
     inputs: dict[str, Any]
     timeout: float
+    deadline: float  # epoch seconds at which the whole run times out
 
 
 class ErrorInfo(TypedDict):

@@ -25,6 +25,7 @@ class _Block:
     name: str
     seconds: float
     deadline: float
+    enforced: bool
     fired: bool = False
 
 
@@ -37,25 +38,32 @@ class TimeoutStack:
 
     @contextmanager
     def block(self, name: str, seconds: float) -> Iterator[None]:
-        enforce = threading.current_thread() is threading.main_thread()
+        enforced = threading.current_thread() is threading.main_thread()
         start = time.monotonic()
-        entry = _Block(name, seconds, start + seconds)
+        entry = _Block(name, seconds, start + seconds, enforced)
+        previous = signal.getsignal(signal.SIGALRM) if enforced else None
         self._open.append(entry)
-        if enforce:
-            previous = signal.signal(signal.SIGALRM, self._expired)
+        if enforced:
+            signal.signal(signal.SIGALRM, self._expired)
             self._arm()
         try:
             yield
         finally:
+            if enforced:
+                # Disarm before the bookkeeping, so no alarm lands half-way through it.
+                signal.setitimer(signal.ITIMER_REAL, 0)
             self._open.remove(entry)
             self.timings[name] = self.timings.get(name, 0.0) + time.monotonic() - start
-            if enforce:
+            if enforced:
                 self._arm()
-                if not self._open:
+                if not any(b.enforced for b in self._open):
                     signal.signal(signal.SIGALRM, previous)
+        if entry.fired:
+            # The block's StepTimeout was caught inside it; its budget still ends the block.
+            raise StepTimeout(name, seconds)
 
     def _arm(self) -> None:
-        pending = [b.deadline for b in self._open if not b.fired]
+        pending = [b.deadline for b in self._open if b.enforced and not b.fired]
         if not pending:
             signal.setitimer(signal.ITIMER_REAL, 0)
             return
@@ -64,7 +72,7 @@ class TimeoutStack:
 
     def _expired(self, signum: int, frame: FrameType | None) -> None:
         now = time.monotonic()
-        expired = [b for b in self._open if not b.fired and b.deadline <= now + 1e-3]
+        expired = [b for b in self._open if b.enforced and not b.fired and b.deadline <= now + 1e-3]
         if not expired:
             self._arm()
             return
