@@ -31,6 +31,7 @@ CATALOG: dict[str, str] = {
     "RB-E021": "a pipeline function did not return a dict of outputs",
     "RB-E022": "a value passed to rb.step() cannot be stored in a JSON spec",
     "RB-E023": "rb.step() was called outside a pipeline being compiled",
+    "RB-E024": "a step option (id, retries, timeout) is not valid",
     "RB-E030": "a pipeline file or module file could not be loaded",
     "RB-E031": "no pipeline found, or several and none chosen with FILE.py:FUNC",
     "RB-E032": "a module declaration is invalid (decorator arguments or type hints)",

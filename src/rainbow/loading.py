@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import sys
@@ -42,21 +43,34 @@ def import_file(path: Path) -> ModuleType:
         if dotted is not None:
             _ensure_cwd_on_path()
             return importlib.import_module(dotted)
-        name = f"rainbow_user_{path.stem}_{abs(hash(str(path))) % 10**8}"
-        if name in sys.modules:
-            return sys.modules[name]
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            raise ModuleLoadError(f"{path} is not a Python file", hint="give a .py file")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        sys.path.insert(0, str(path.parent))
-        spec.loader.exec_module(module)
-        return module
+        return _import_loose_file(path)
     except ModuleLoadError:
         raise
     except Exception as exc:
         raise _load_error(str(path), exc) from None
+
+
+def _import_loose_file(path: Path) -> ModuleType:
+    """A file outside any package under the current folder: imported under a stable private name,
+    with its folder on sys.path so that its own imports of neighbouring files work."""
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
+    name = f"rainbow_user_{path.stem}_{digest}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ModuleLoadError(f"{path} is not a Python file", hint="give a .py file")
+    module = importlib.util.module_from_spec(spec)
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        # A half-executed module must not be found by the next import attempt.
+        del sys.modules[name]
+        raise
+    return module
 
 
 def _ensure_cwd_on_path() -> None:

@@ -143,3 +143,39 @@ def test_bad_work_units_and_unknown_runs_are_explained(tmp_path: Path) -> None:
     assert "'y' is not an input" in failed.stderr
     missing = rainbow(tmp_path, "show", "nope", expect=2)
     assert "no run 'nope'" in missing.stderr
+
+
+def test_a_sub_pipeline_from_another_file_brings_its_modules(tmp_path: Path) -> None:
+    """Modules imported by a sub-pipeline's own file are found for compiling and running."""
+    write(
+        tmp_path / "steps.py",
+        "from typing import TypedDict\nimport rainbow as rb\n"
+        "class Doubled(TypedDict):\n    value: int\n"
+        "@rb.module(name='double')\n"
+        "def double(ctx: rb.Context, value: int) -> Doubled:\n    return {'value': 2 * value}\n",
+    )
+    write(
+        tmp_path / "sub.py",
+        "import rainbow as rb\nimport steps  # noqa: F401\n"
+        "@rb.pipeline(name='twice')\n"
+        "def twice(value: int):\n"
+        "    first = rb.step('double@latest', value=value)\n"
+        "    return {'value': rb.step('double@latest', value=first.value).value}\n",
+    )
+    write(
+        tmp_path / "main.py",
+        "import rainbow as rb\nfrom sub import twice\n"
+        "@rb.pipeline(name='four-times')\n"
+        "def four_times(value: int):\n"
+        "    return {'value': twice(value=twice(value=value)['value'])['value']}\n",
+    )
+    write(tmp_path / "unit.json", '{"value": 3}')
+    done = rainbow(tmp_path, "run", "main.py:four_times", "--input", "unit.json", "--json")
+    result = json.loads(done.stdout)
+    assert result["outputs"] == {"value": 48}
+    assert [s["id"] for s in result["steps"]] == [
+        "twice.double",
+        "twice.double-2",
+        "twice-2.double",
+        "twice-2.double-2",
+    ]

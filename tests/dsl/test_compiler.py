@@ -209,3 +209,38 @@ def test_pipeline_must_return_a_dict() -> None:
         return rb.step("segment@latest", image=photo).mask
 
     assert errors_of(tuple_out)[0].code == "RB-E021"
+
+
+def test_structural_and_wiring_problems_are_reported_together() -> None:
+    """An unpinned module, a wrongly typed literal and an unknown output come back in one go."""
+
+    @rb.pipeline(name="many")
+    def many(photo: rb.Asset):
+        norm = rb.step("normalize", photo=photo, max_side="big")
+        return {"mask": norm.maks}
+
+    assert sorted(p.code for p in errors_of(many)) == ["RB-E016", "RB-E019", "RB-E020"]
+
+
+def test_invalid_step_options_point_at_the_step() -> None:
+    """A bad id, negative retries or zero timeout is RB-E024 at the rb.step line."""
+
+    @rb.pipeline(name="options")
+    def options(photo: rb.Asset):
+        rb.step("normalize@1.0", photo=photo, id="Left Floor", retries=-1, timeout=0)
+        return {}
+
+    problems = errors_of(options)
+    assert [p.code for p in problems] == ["RB-E024"] * 3
+    assert {p.location.line for p in problems} == {line_of('id="Left Floor"', options.fn)}
+
+
+def test_positional_sub_pipeline_call_names_its_inputs() -> None:
+    """Calling a sub-pipeline positionally is refused with the keyword form as the hint."""
+
+    @rb.pipeline(name="positional")
+    def positional(photo: rb.Asset):
+        return masks(photo)
+
+    (problem,) = errors_of(positional)
+    assert problem.hint == "name its inputs: masks(image=...)"

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from examples.room_scan import corpus, vision
+from rainbow.sdk.command_runner import PERMANENT_EXIT_CODE
 
 EDGE_DENSITY_SOURCE = (
     Path(__file__).parents[2] / "examples" / "room_scan" / "edge_density" / "edge_density.c"
@@ -194,20 +195,20 @@ def test_edge_density_agrees_with_numpy_on_a_real_edge_map(
     "stdin",
     ['{"edges": "/tmp/e.pgm"', '{"edges": 3}', '{"edge": "/tmp/e.pgm"}', "", '{"edges": "\\q"}'],
 )
-def test_edge_density_exits_2_on_malformed_input(edge_density: Path, stdin: str) -> None:
-    """Unterminated JSON, a non-string or missing "edges", or a bad escape exit 2 with a reason."""
+def test_edge_density_fails_permanently_on_malformed_input(edge_density: Path, stdin: str) -> None:
+    """Unterminated JSON, a non-string or missing "edges", or a bad escape exit 3 with a reason."""
     done = run(edge_density, stdin)
-    assert done.returncode == 2
+    assert done.returncode == PERMANENT_EXIT_CODE
     assert done.stderr.startswith("edge_density: ") and done.stdout == ""
 
 
-def test_edge_density_exits_1_when_the_file_is_missing_or_not_p5(
+def test_edge_density_fails_permanently_when_the_file_is_missing_or_not_p5(
     edge_density: Path, tmp_path: Path
 ) -> None:
-    """A missing file or a text (P2) PGM exits 1 and says which file and why."""
+    """A missing file or a text (P2) PGM exits 3 (permanent) and says which file and why."""
     missing = run(edge_density, json.dumps({"edges": str(tmp_path / "missing.pgm")}))
-    assert missing.returncode == 1 and "missing.pgm" in missing.stderr
+    assert missing.returncode == PERMANENT_EXIT_CODE and "missing.pgm" in missing.stderr
     ascii_pgm = tmp_path / "ascii.pgm"
     ascii_pgm.write_text("P2\n1 1\n255\n0\n")
     not_binary = run(edge_density, json.dumps({"edges": str(ascii_pgm)}))
-    assert not_binary.returncode == 1 and "P5" in not_binary.stderr
+    assert not_binary.returncode == PERMANENT_EXIT_CODE and "P5" in not_binary.stderr

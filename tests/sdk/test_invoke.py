@@ -171,3 +171,33 @@ def test_the_step_budget_is_clipped_to_the_runs_deadline(env: WorkerEnv) -> None
     started = time.monotonic()
     assert invoke(fails, short, env)["status"] == "timed_out"
     assert time.monotonic() - started < 2
+
+
+@rb.module(name="picky", retry_on=(ConnectionError,))
+def picky(ctx: rb.Context, how: str) -> Copied:
+    if how == "network":
+        raise ConnectionError("reset by peer")
+    raise KeyError("bug")
+
+
+def test_retry_on_limits_retries_to_the_listed_exceptions(env: WorkerEnv) -> None:
+    """With retry_on, a listed exception is retryable and any other fails for good."""
+    network = invoke(picky, task("picky", {"how": "network"}), env)["error"]
+    bug = invoke(picky, task("picky", {"how": "bug"}), env)["error"]
+    assert network is not None and network["retryable"]
+    assert bug is not None and not bug["retryable"]
+
+
+def test_sys_exit_and_unpublishable_outputs_fail_for_good(env: WorkerEnv) -> None:
+    """sys.exit() in a module, or an output that is not JSON, is a permanent failure."""
+
+    @rb.module(name="exits")
+    def exits(ctx: rb.Context, how: str) -> dict:  # type: ignore[type-arg]
+        if how == "exit":
+            raise SystemExit(3)
+        return {"array": object()}
+
+    exited = invoke(exits, task("exits", {"how": "exit"}), env)["error"]
+    assert exited is not None and not exited["retryable"] and "sys.exit(3)" in exited["message"]
+    unjson = invoke(exits, task("exits", {"how": "object"}), env)["error"]
+    assert unjson is not None and not unjson["retryable"] and "not JSON" in unjson["message"]

@@ -7,8 +7,10 @@
  *     {"density": 0.0421, "$metrics": {"edge_density": {"value": 0.0421, "better": "low"}}}
  * where density is the fraction of non-zero pixels in the binary (P5) PGM edge map.
  *
- * Exit status: 0 on success, 1 when the edge map cannot be read, 2 when stdin is not a JSON
- * object with a string "edges". Every failure is explained on stderr.
+ * Exit status follows Rainbow's command module protocol: 0 on success; 3 ("permanent, do not
+ * retry") when stdin is not a JSON object with a string "edges" or the edge map is not a
+ * readable 8-bit binary PGM, since the same input will fail the same way; 1 for failures a retry
+ * may cure (out of memory, a broken pipe). Every failure is explained on stderr.
  *
  * Build: cc -O2 -std=c99 -Wall -Wextra -o edge_density edge_density.c
  */
@@ -18,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { EXIT_BAD_FILE = 1, EXIT_BAD_INPUT = 2 };
+enum { EXIT_TRANSIENT = 1, EXIT_PERMANENT = 3 };
 
 static void fail(int status, const char *format, ...) {
     va_list args;
@@ -40,18 +42,18 @@ static int is_one_of(int c, const char *set) {
 static char *read_all(FILE *in, size_t *length) {
     size_t capacity = 4096, used = 0;
     char *buffer = malloc(capacity);
-    if (buffer == NULL) fail(EXIT_BAD_INPUT, "out of memory reading stdin");
+    if (buffer == NULL) fail(EXIT_TRANSIENT, "out of memory reading stdin");
     size_t got;
     while ((got = fread(buffer + used, 1, capacity - used, in)) > 0) {
         used += got;
         if (used == capacity) {
             capacity *= 2;
             char *grown = realloc(buffer, capacity);
-            if (grown == NULL) fail(EXIT_BAD_INPUT, "out of memory reading stdin");
+            if (grown == NULL) fail(EXIT_TRANSIENT, "out of memory reading stdin");
             buffer = grown;
         }
     }
-    if (ferror(in)) fail(EXIT_BAD_INPUT, "cannot read stdin: %s", strerror(errno));
+    if (ferror(in)) fail(EXIT_TRANSIENT, "cannot read stdin: %s", strerror(errno));
     *length = used;
     return buffer;
 }
@@ -65,7 +67,7 @@ typedef struct {
 } Scanner;
 
 static void malformed(const Scanner *s, const char *what) {
-    fail(EXIT_BAD_INPUT, "malformed JSON on stdin at byte %zu: %s", s->at, what);
+    fail(EXIT_PERMANENT, "malformed JSON on stdin at byte %zu: %s", s->at, what);
 }
 
 static int peek(const Scanner *s) {
@@ -149,7 +151,7 @@ static unsigned unicode_escape(Scanner *s) {
 static char *parse_string(Scanner *s) {
     expect(s, '"');
     char *out = malloc(s->length - s->at + 1);
-    if (out == NULL) fail(EXIT_BAD_INPUT, "out of memory parsing stdin");
+    if (out == NULL) fail(EXIT_TRANSIENT, "out of memory parsing stdin");
     size_t used = 0;
     for (;;) {
         int c = peek(s);
@@ -250,7 +252,7 @@ static char *string_member(Scanner *s, const char *key) {
     }
     skip_space(s);
     if (peek(s) != EOF) malformed(s, "unexpected text after the object");
-    if (found == NULL) fail(EXIT_BAD_INPUT, "stdin has no \"%s\" member", key);
+    if (found == NULL) fail(EXIT_PERMANENT, "stdin has no \"%s\" member", key);
     return found;
 }
 
@@ -281,21 +283,21 @@ static long header_number(FILE *file) {
 
 static double pgm_density(const char *path) {
     FILE *file = fopen(path, "rb");
-    if (file == NULL) fail(EXIT_BAD_FILE, "cannot open %s: %s", path, strerror(errno));
+    if (file == NULL) fail(EXIT_PERMANENT, "cannot open %s: %s", path, strerror(errno));
     char magic[2];
     if (fread(magic, 1, 2, file) != 2 || magic[0] != 'P' || magic[1] != '5')
-        fail(EXIT_BAD_FILE, "%s is not a binary PGM (no P5 magic number)", path);
+        fail(EXIT_PERMANENT, "%s is not a binary PGM (no P5 magic number)", path);
     long width = header_number(file), height = header_number(file), maxval = header_number(file);
     if (width <= 0 || height <= 0 || maxval <= 0)
-        fail(EXIT_BAD_FILE, "%s has a malformed PGM header", path);
+        fail(EXIT_PERMANENT, "%s has a malformed PGM header", path);
     if (maxval > 255)
-        fail(EXIT_BAD_FILE, "%s uses 16-bit samples (maxval %ld); want 8-bit", path, maxval);
+        fail(EXIT_PERMANENT, "%s uses 16-bit samples (maxval %ld); want 8-bit", path, maxval);
     size_t pixels = (size_t)width * (size_t)height, nonzero = 0, seen = 0;
     unsigned char chunk[65536];
     while (seen < pixels) {
         size_t want = pixels - seen < sizeof chunk ? pixels - seen : sizeof chunk;
         size_t got = fread(chunk, 1, want, file);
-        if (got == 0) fail(EXIT_BAD_FILE, "%s is truncated: %zu of %zu pixels", path, seen, pixels);
+        if (got == 0) fail(EXIT_PERMANENT, "%s is truncated: %zu of %zu pixels", path, seen, pixels);
         for (size_t i = 0; i < got; i++) nonzero += chunk[i] != 0;
         seen += got;
     }
@@ -312,7 +314,7 @@ int main(void) {
     printf("{\"density\": %.10g, \"$metrics\": {\"edge_density\": {\"value\": %.10g, "
            "\"better\": \"low\"}}}\n",
            density, density);
-    if (fflush(stdout) != 0) fail(EXIT_BAD_FILE, "cannot write stdout: %s", strerror(errno));
+    if (fflush(stdout) != 0) fail(EXIT_TRANSIENT, "cannot write stdout: %s", strerror(errno));
     free(path);
     free(input);
     return 0;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -91,10 +92,19 @@ def user_errors(command: F) -> F:
 def _crash_report() -> Path:
     settings = rb_settings.from_env()
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    path = settings.logs_dir / f"crash-{stamp}.txt"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%f")
+    path = settings.logs_dir / f"crash-{stamp}-{os.getpid()}.txt"
     path.write_text(f"argv: {sys.argv}\n\n{traceback.format_exc()}")
     return path
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text)
+    except OSError as exc:
+        raise UserError(
+            f"cannot write {path}: {exc.strerror}", hint="check the folder exists"
+        ) from None
 
 
 def _store(settings: rb_settings.Settings) -> Any:
@@ -121,7 +131,7 @@ def compile_command(
     if output is None:
         sys.stdout.write(text)
         return
-    output.write_text(text)
+    _write(output, text)
     err.print(
         f"wrote {output} ({loaded.spec.name}, {len(loaded.spec.steps)} steps, "
         f"{loaded.spec.spec_hash[:19]})",
@@ -174,7 +184,7 @@ def run(
     engine: Annotated[str, typer.Option(help="local (embedded) or celery")] = "local",
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON")] = False,
     workers: Annotated[
-        int | None, typer.Option(help="Worker processes (default: one per core)")
+        int | None, typer.Option(min=1, help="Worker processes (default: one per core)")
     ] = None,
     strict_versions: Annotated[
         bool,

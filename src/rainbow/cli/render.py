@@ -79,7 +79,7 @@ def runs_table(runs: Sequence[RunSummary], *, title: str | None = None) -> Table
     table.add_column("pipeline")
     table.add_column("status")
     table.add_column("duration", justify="right")
-    table.add_column("metrics")
+    table.add_column("metrics / reason")
     for run in runs:
         table.add_row(
             run.run_id,

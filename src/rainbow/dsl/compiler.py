@@ -58,11 +58,10 @@ def compile_pipeline(
     finally:
         ACTIVE.reset(token)
     outputs = outputs_of(pipeline, returned, tracer.problems)
-    if tracer.problems:
-        raise DiagnosticError(tracer.problems)
     spec, places = _build(pipeline, tracer, outputs, known)
     policy = WiringPolicy(unknown_module="error", known_modules=tuple(sorted(known)))
-    problems = [
+    # Structural problems found while tracing and wiring problems are reported together.
+    problems = tracer.problems + [
         Diagnostic(d.code, d.message, _place(places, d.location.json_path, pipeline), d.hint)
         for d in check(spec, lambda name, version: known.get(name), policy)
     ]
@@ -95,9 +94,15 @@ def _build(
                 "module": draft.module,
                 "version": draft.version,
                 "inputs": inputs,
-                "retries": _pick(draft.retries, interface and interface.retries, DEFAULT_RETRIES),
+                "retries": _first_set(
+                    draft.retries, interface.retries if interface else None, DEFAULT_RETRIES
+                ),
                 "timeout": float(
-                    _pick(draft.timeout, interface and interface.timeout, DEFAULT_STEP_TIMEOUT)
+                    _first_set(
+                        draft.timeout,
+                        interface.timeout if interface else None,
+                        DEFAULT_STEP_TIMEOUT,
+                    )
                 ),
             }
         )
@@ -112,12 +117,12 @@ def _build(
             steps=[StepSpec.model_validate(s) for s in steps],
         )
     except ValidationError as exc:
-        raise DiagnosticError(_validation_problems(exc, tracer, pipeline)) from None
+        raise DiagnosticError(_validation_problems(exc, pipeline)) from None
     return with_hash(spec), places
 
 
-def _pick(*candidates: Any) -> Any:
-    return next(c for c in candidates if c is not None and c is not False)
+def _first_set(*candidates: Any) -> Any:
+    return next(c for c in candidates if c is not None)
 
 
 def _ref(value: Any) -> LiteralRef | InputRef | OutputRef:
@@ -137,25 +142,17 @@ def _place(places: Mapping[str, Location], path: str | None, pipeline: PipelineD
     return pipeline.where
 
 
-def _validation_problems(
-    exc: ValidationError, tracer: Tracer, pipeline: PipelineDef
-) -> list[Diagnostic]:
-    problems = []
-    for error in exc.errors():
-        loc = error["loc"]
-        where = pipeline.where
-        if len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], int):
-            where = tracer.steps[loc[1]].where
-        field = ".".join(str(p) for p in loc)
-        problems.append(
-            Diagnostic(
-                "RB-E021",
-                f"pipeline {pipeline.name!r}: {field}: {error['msg']}",
-                where,
-                "step ids use lower case letters, digits, '_' and '-'; retries >= 0; timeout > 0",
-            )
+def _validation_problems(exc: ValidationError, pipeline: PipelineDef) -> list[Diagnostic]:
+    """Anything the DSL's own checks let through to the spec models, at the best place known."""
+    return [
+        Diagnostic(
+            "RB-E021",
+            f"pipeline {pipeline.name!r}: {'.'.join(str(p) for p in error['loc'])}: {error['msg']}",
+            pipeline.where,
+            "step ids use lower case letters, digits, '_' and '-'; retries >= 0; timeout > 0",
         )
-    return problems
+        for error in exc.errors()
+    ]
 
 
 def _tracing_error(pipeline: PipelineDef, exc: Exception) -> ModuleLoadError:

@@ -15,7 +15,7 @@ def to_dot(spec: PipelineSpec) -> Any:
     dot = graphviz.Digraph(spec.name, graph_attr={"rankdir": "LR", "label": spec.name})
     dot.attr("node", fontname="Helvetica", fontsize="11")
     for name, declared in spec.inputs.items():
-        dot.node(f"in:{name}", f"{name}\\n({declared.type})", shape="invhouse", color="#4477aa")
+        dot.node(f"input/{name}", f"{name}\\n({declared.type})", shape="invhouse", color="#4477aa")
     clusters: dict[str, Any] = {}
     for step in spec.steps:
         label = f"{step.id}\\n{step.module}@{step.version}"
@@ -27,20 +27,20 @@ def to_dot(spec: PipelineSpec) -> Any:
                 clusters[scope].attr(label=scope, style="rounded,dashed")
             target = clusters[scope]
         target.node(
-            f"step:{step.id}", label, shape="box", style="rounded,filled", fillcolor="#eeeeff"
+            f"step/{step.id}", label, shape="box", style="rounded,filled", fillcolor="#eeeeff"
         )
     for cluster in clusters.values():
         dot.subgraph(cluster)
     for step in spec.steps:
         for port, ref in step.inputs.items():
             if isinstance(ref, InputRef):
-                dot.edge(f"in:{ref.input}", f"step:{step.id}", label=port)
+                dot.edge(f"input/{ref.input}", f"step/{step.id}", label=port)
             elif isinstance(ref, OutputRef):
-                dot.edge(f"step:{ref.step}", f"step:{step.id}", label=f"{ref.output}→{port}")
+                dot.edge(f"step/{ref.step}", f"step/{step.id}", label=f"{ref.output}→{port}")
     for name, ref in spec.outputs.items():
-        dot.node(f"out:{name}", name, shape="house", color="#228833")
-        source = f"step:{ref.step}" if isinstance(ref, OutputRef) else f"in:{ref.input}"
-        dot.edge(source, f"out:{name}")
+        dot.node(f"output/{name}", name, shape="house", color="#228833")
+        source = f"step/{ref.step}" if isinstance(ref, OutputRef) else f"input/{ref.input}"
+        dot.edge(source, f"output/{name}")
     return dot
 
 
@@ -53,14 +53,19 @@ def render(spec: PipelineSpec, out: Path) -> Path:
         raise UserError(f"cannot draw to {out.name}", hint="use an .svg, .png, .pdf or .dot file")
     dot = to_dot(spec)
     if fmt == "dot":
-        out.write_text(dot.source)
-        return out
+        data = dot.source.encode()
+    else:
+        try:
+            data = dot.pipe(format=fmt)
+        except graphviz.ExecutableNotFound:
+            raise PlatformError(
+                "Graphviz's `dot` program is not installed; install it (Debian: apt-get install "
+                "graphviz) or write a .dot file"
+            ) from None
     try:
-        data = dot.pipe(format=fmt)
-    except graphviz.ExecutableNotFound:
-        raise PlatformError(
-            "Graphviz's `dot` program is not installed; install it (Debian: apt-get install "
-            "graphviz) or write a .dot file"
+        out.write_bytes(data)
+    except OSError as exc:
+        raise UserError(
+            f"cannot write {out}: {exc.strerror}", hint="check the folder exists"
         ) from None
-    out.write_bytes(data)
     return out

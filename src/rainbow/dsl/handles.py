@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rainbow.diagnostics import Location
-from rainbow.dsl.tracer import user_location
+from rainbow.dsl.tracer import caller_location
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class StepHandle:
     def __getattr__(self, output: str) -> OutputHandle:
         if output.startswith("_"):
             raise AttributeError(output)
-        return OutputHandle(self._step_id, output, user_location())
+        return OutputHandle(self._step_id, output, caller_location())
 
     def __getitem__(self, output: str) -> OutputHandle:
         return self.__getattr__(output)

@@ -9,7 +9,7 @@ from typing import Any, get_type_hints
 
 from rainbow.diagnostics import Diagnostic, Location
 from rainbow.dsl.handles import InputHandle, OutputHandle
-from rainbow.dsl.tracer import ACTIVE, user_location
+from rainbow.dsl.tracer import ACTIVE, caller_location
 from rainbow.errors import DiagnosticError
 from rainbow.spec.models import NAME_PATTERN, PortSpec
 from rainbow.spec.types import port_type
@@ -45,15 +45,28 @@ class PipelineDef:
                 ports[param.name] = PortSpec(type=kind, required=False, default=param.default)
         return ports
 
-    def __call__(self, **inputs: Any) -> dict[str, OutputHandle | InputHandle]:
+    def __call__(self, *args: Any, **inputs: Any) -> dict[str, OutputHandle | InputHandle]:
         tracer = ACTIVE.get()
+        if args:
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        "RB-E021",
+                        f"pipeline {self.name!r} was called with positional arguments",
+                        caller_location(),
+                        f"name its inputs: {self.__name__}("
+                        + ", ".join(f"{n}=..." for n in self.input_ports())
+                        + ")",
+                    )
+                ]
+            )
         if tracer is None:
             raise DiagnosticError(
                 [
                     Diagnostic(
                         "RB-E023",
                         f"pipeline {self.name!r} was called directly",
-                        user_location(),
+                        caller_location(),
                         f"compile it with rb.compile({self.__name__}) or `rainbow compile`; "
                         "call it directly only inside another pipeline",
                     )

@@ -6,12 +6,13 @@ import json
 import re
 from typing import Any
 
-from rainbow.diagnostics import Diagnostic
+from rainbow.diagnostics import Diagnostic, Location
 from rainbow.dsl.handles import InputHandle, OutputHandle, StepHandle
-from rainbow.dsl.tracer import ACTIVE, StepDraft, user_location
+from rainbow.dsl.tracer import ACTIVE, StepDraft, caller_location
 from rainbow.errors import DiagnosticError
 from rainbow.spec.models import NAME_PATTERN
 
+_ID_PART = r"^[a-z0-9][a-z0-9_\-]*$"
 _PINNED = re.compile(r"^(?P<name>[a-z0-9][a-z0-9_\-]*)@(?P<version>latest|\d+\.\d+(\.\d+)?)$")
 
 
@@ -28,7 +29,7 @@ def step(
     Inputs are pipeline inputs, outputs of earlier steps (``seg.mask``) or JSON literals.
     ``retries`` and ``timeout`` override the module's defaults for this step.
     """
-    where = user_location()
+    where = caller_location()
     tracer = ACTIVE.get()
     if tracer is None:
         raise DiagnosticError(
@@ -56,12 +57,44 @@ def step(
         name, version = (base if re.match(NAME_PATTERN, base) else "invalid"), "latest"
     else:
         name, version = match["name"], match["version"]
-    step_id = tracer.unique_id(id or name)
+    option_problems = _option_problems(id, retries, timeout, where)
+    if option_problems:
+        # Reported above; the step is still traced with defaults so wiring gets checked too.
+        tracer.problems.extend(option_problems)
+        retries = retries if isinstance(retries, int) and retries >= 0 else None
+        timeout = timeout if isinstance(timeout, int | float) and timeout > 0 else None
+    step_id = tracer.unique_id(id if id and re.match(_ID_PART, id) else name)
     values: dict[str, Any] = {}
     for input_name, value in inputs.items():
         values[input_name] = _checked_value(tracer.problems, step_id, input_name, value, where)
     tracer.steps.append(StepDraft(step_id, name, version, values, retries, timeout, where))
     return StepHandle(step_id, name, where)
+
+
+def _option_problems(
+    step_id: str | None, retries: int | None, timeout: float | None, where: Location
+) -> list[Diagnostic]:
+    problems = []
+    if step_id is not None and not re.match(_ID_PART, step_id):
+        problems.append(
+            Diagnostic(
+                "RB-E024",
+                f"step id {step_id!r} is not valid",
+                where,
+                "use lower case letters, digits, '_' and '-', starting with a letter or digit",
+            )
+        )
+    if retries is not None and (not isinstance(retries, int) or retries < 0):
+        problems.append(
+            Diagnostic("RB-E024", f"retries={retries!r} is not a count", where, "use 0 or more")
+        )
+    if timeout is not None and (not isinstance(timeout, int | float) or timeout <= 0):
+        problems.append(
+            Diagnostic(
+                "RB-E024", f"timeout={timeout!r} is not a duration", where, "use seconds > 0"
+            )
+        )
+    return problems
 
 
 def _checked_value(

@@ -17,7 +17,7 @@ from rainbow.diagnostics import Diagnostic, Location
 _RAINBOW_DIR = str(Path(__file__).resolve().parent.parent)
 
 
-def user_location() -> Location:
+def caller_location() -> Location:
     """The first frame outside Rainbow: the user's file and line."""
     frame = sys._getframe(1)
     while frame is not None and frame.f_code.co_filename.startswith(_RAINBOW_DIR):

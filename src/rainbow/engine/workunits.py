@@ -29,6 +29,11 @@ def load_unit(path: Path, spec: PipelineSpec) -> WorkUnit:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         raise UserError(f"work unit file not found: {path}", hint="check --input") from None
+    except OSError as exc:
+        raise UserError(
+            f"cannot read work unit {path}: {exc.strerror}",
+            hint="--input takes a UNIT.json file; --corpus takes a folder of units",
+        ) from None
     except json.JSONDecodeError as exc:
         raise DiagnosticError(
             [
@@ -40,7 +45,7 @@ def load_unit(path: Path, spec: PipelineSpec) -> WorkUnit:
                 )
             ]
         ) from None
-    name = path.parent.name if path.name == "unit.json" else path.stem
+    name = path.resolve().parent.name if path.name == "unit.json" else path.stem
     return WorkUnit(name=name, inputs=bind_inputs(data, spec, base=path.parent, file=str(path)))
 
 

@@ -19,6 +19,10 @@ class UnreadableAsset(RainbowError):
     """An input asset does not exist or cannot be read; retrying will not help."""
 
 
+class OutputError(RainbowError):
+    """A module returned an output that cannot be published; the same code will do it again."""
+
+
 class AssetStore:
     """The asset store at ``base_url``: a local folder or any fsspec URL."""
 
@@ -57,7 +61,7 @@ class AssetStore:
             try:
                 json.dumps(value)
             except (TypeError, ValueError):
-                raise TypeError(
+                raise OutputError(
                     f"output {name!r} of module {ctx.module!r} is a {type(value).__name__}, "
                     "which is not JSON; return str, numbers, bool, lists, dicts or rb.Asset"
                 ) from None
@@ -69,7 +73,7 @@ class AssetStore:
         if local is None or not _inside(local, ctx.workdir):
             return asset.url
         if not local.is_file():
-            raise FileNotFoundError(
+            raise OutputError(
                 f"output {name!r}: the module created asset {local.name!r} but never wrote it"
             )
         key = f"{ctx.run_id}/{ctx.step}/{ctx.attempt}/{local.name}"

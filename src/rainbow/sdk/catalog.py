@@ -8,6 +8,7 @@ from types import ModuleType
 from typing import Any
 
 from rainbow.diagnostics import Diagnostic, Location
+from rainbow.dsl.discovery import objects_with_interfaces
 from rainbow.errors import DiagnosticError, ModuleLoadError
 from rainbow.loading import import_file, import_target
 from rainbow.sdk.command import CommandModule, command_module
@@ -17,24 +18,12 @@ AnyModule = PythonModule | CommandModule
 
 
 def modules_in(namespace: Mapping[str, Any], *, depth: int = 1) -> dict[str, AnyModule]:
-    """Modules defined or imported in a namespace, following imported modules ``depth`` deep."""
-    found: dict[str, AnyModule] = {}
-    for value in list(namespace.values()):
-        if isinstance(value, PythonModule | CommandModule):
-            found.setdefault(value.name, value)
-        elif isinstance(value, ModuleType) and depth > 0 and not _is_library(value):
-            for name, module in modules_in(vars(value), depth=depth - 1).items():
-                found.setdefault(name, module)
-    return found
-
-
-def _is_library(module: ModuleType) -> bool:
-    name = module.__name__
-    return (
-        name.startswith("rainbow.")
-        or name == "rainbow"
-        or "site-packages" in str(getattr(module, "__file__", "") or "")
-    )
+    """Modules a namespace defines or imports (see :mod:`rainbow.dsl.discovery`)."""
+    return {
+        name: value
+        for name, value in objects_with_interfaces(namespace, depth=depth).items()
+        if isinstance(value, PythonModule | CommandModule)
+    }
 
 
 def load_modules(targets: Iterable[str]) -> dict[str, AnyModule]:

@@ -16,15 +16,13 @@ from typing import Any
 
 from rainbow.errors import PermanentError, Retry, StepTimeout
 from rainbow.observe.logging import bound
-from rainbow.sdk.assets_sync import AssetStore, UnreadableAsset
+from rainbow.sdk.assets_sync import AssetStore, OutputError, UnreadableAsset
+from rainbow.sdk.catalog import AnyModule
 from rainbow.sdk.command import CommandModule
 from rainbow.sdk.command_runner import CommandFailed, run_command
 from rainbow.sdk.context import Context
 from rainbow.sdk.messages import ErrorInfo, Result, Task
-from rainbow.sdk.module import PythonModule
 from rainbow.tracebacks import user_traceback
-
-AnyModule = PythonModule | CommandModule
 
 
 @dataclass
@@ -117,12 +115,16 @@ def invoke(module: AnyModule, task: Task, env: WorkerEnv) -> Result:
         status, error = "timed_out", _error(exc, retryable=True)
     except Retry as exc:
         status, error = "failed", _error(exc, retryable=True, delay=exc.delay)
-    except (PermanentError, UnreadableAsset, _MissingOutputs) as exc:
+    except (PermanentError, UnreadableAsset, _MissingOutputs, OutputError) as exc:
         status, error = "failed", _error(exc, retryable=False)
+    except SystemExit as exc:
+        message = f"the module called sys.exit({exc.code!r}); a module returns or raises instead"
+        status, error = "failed", _error(PermanentError(message), retryable=False)
     except CommandFailed as exc:
         status, error = "failed", _error(exc, retryable=exc.retryable, with_traceback=False)
-    except Exception as exc:  # the module's own bug or a transient failure: retry per policy
-        status, error = "failed", _error(exc, retryable=True)
+    except Exception as exc:  # the module's own bug or a transient failure
+        listed: tuple[type[BaseException], ...] = getattr(module, "retry_on", ())
+        status, error = "failed", _error(exc, retryable=not listed or isinstance(exc, listed))
     finally:
         if workdir.exists():
             shutil.rmtree(workdir, ignore_errors=True)

@@ -82,9 +82,9 @@ def module(
 ) -> Callable[[Callable[..., Any]], PythonModule]:
     """Declare a module. ``retries`` and ``timeout`` are defaults a pipeline step may override.
 
-    ``retry_on`` lists exceptions that mean "try again" rather than "this input is broken";
-    an exception outside it is still retried by the pipeline's retry policy unless it is
-    ``rb.PermanentError``.
+    Any exception is retried up to the step's retries, except ``rb.PermanentError``. When
+    ``retry_on`` lists exception types, only those (and ``rb.Retry``) are retried: any other
+    exception fails the step at once, as a bug that retrying cannot fix.
     """
 
     def declare(fn: Callable[..., Any]) -> PythonModule:

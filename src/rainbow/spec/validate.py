@@ -9,7 +9,7 @@ from typing import Any
 import jsonschema
 
 from rainbow.diagnostics import Diagnostic, Location
-from rainbow.spec.canonical import compute_hash
+from rainbow.spec.canonical import compute_hash, spec_to_dict
 from rainbow.spec.models import SPEC_SCHEMA_VERSION, PipelineSpec
 from rainbow.spec.schema import shipped
 from rainbow.spec.wiring import InterfaceLookup, WiringPolicy, check
@@ -58,7 +58,8 @@ def from_data(
     if problems:
         return None, problems
     spec = PipelineSpec.model_validate(data)
-    expected = compute_hash(data)
+    # Hash the normalised form (3600 and 3600.0 are one timeout), as the compiler does.
+    expected = compute_hash(spec_to_dict(spec))
     if spec.spec_hash and spec.spec_hash != expected:
         problems.append(
             Diagnostic(
