@@ -266,7 +266,8 @@ def run(
             )
     else:
         summaries = [store.get_run(o.run_id).summary for o in outcomes]
-        out.print(render.runs_table(summaries, title=f"{spec.name}: {len(outcomes)} run(s)"))
+        title = f"{spec.name} ({spec.spec_hash[7:19]}): {len(outcomes)} run(s)"
+        out.print(render.runs_table(summaries, title=title, with_pipeline=False))
         summary = render.metric_summary(summaries)
         if summary is not None:
             out.print(summary)
@@ -274,6 +275,7 @@ def run(
             f"outputs: {settings.assets_url}/<run>/  ·  logs: {settings.logs_dir / 'rainbow.log'}"
             "  ·  details: rainbow show <run>",
             highlight=False,
+            soft_wrap=True,
         )
     if any(o.status != "succeeded" for o in outcomes):
         raise typer.Exit(1)

@@ -72,23 +72,35 @@ def metric_text(values: Sequence[MetricValue]) -> str:
     return "  ".join(f"{label}={_number(m.value)}" for label, m in labelled(values))
 
 
-def runs_table(runs: Sequence[RunSummary], *, title: str | None = None) -> Table:
+def headline(values: Sequence[MetricValue], limit: int = 2) -> str:
+    """Quality metrics (better=high) first: a table row has room for a few; `show` has all."""
+    ranked = sorted(labelled(values), key=lambda item: item[1].better != "high")
+    shown = "\n".join(f"{label}={_number(m.value)}" for label, m in ranked[:limit])
+    hidden = len(ranked) - limit
+    return f"{shown}\n(+{hidden} more)" if hidden > 0 else shown
+
+
+def runs_table(
+    runs: Sequence[RunSummary], *, title: str | None = None, with_pipeline: bool = True
+) -> Table:
     table = Table(title=title, show_lines=False)
-    table.add_column("run")
+    table.add_column("run", no_wrap=True)
     table.add_column("unit")
-    table.add_column("pipeline")
-    table.add_column("status")
-    table.add_column("duration", justify="right")
+    if with_pipeline:
+        table.add_column("pipeline")
+    table.add_column("status", no_wrap=True)
+    table.add_column("duration", justify="right", no_wrap=True)
     table.add_column("metrics / reason")
     for run in runs:
-        table.add_row(
-            run.run_id,
-            run.unit,
-            run.pipeline,
+        cells: list[Any] = [run.run_id, run.unit]
+        if with_pipeline:
+            cells.append(run.pipeline)
+        cells += [
             status(run.status),
             seconds(run.duration_s),
-            metric_text(run.metrics) or (run.reason or "")[:80],
-        )
+            headline(run.metrics) or (run.reason or "")[:160],
+        ]
+        table.add_row(*cells)
     return table
 
 
