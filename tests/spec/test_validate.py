@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from rainbow.spec import schema
-from rainbow.spec.canonical import compute_hash
+from rainbow.spec.canonical import compute_hash, spec_to_dict
 from rainbow.spec.models import ModuleInterface, PortSpec
 from rainbow.spec.validate import parse, validate
 from rainbow.spec.wiring import WiringPolicy
@@ -62,7 +62,15 @@ def test_a_valid_spec_passes_and_gets_its_hash() -> None:
     spec, problems = validate(json.dumps(spec_data()), lookup)
     assert problems == []
     assert spec is not None
-    assert spec.spec_hash == compute_hash(spec_data())
+    assert spec.spec_hash == compute_hash(spec_to_dict(spec))
+
+
+def test_the_hash_ignores_how_numbers_are_spelled() -> None:
+    """A timeout written 60 or 60.0 is the same spec with the same hash."""
+    as_int, _ = validate(json.dumps(spec_data(timeout=60)), lookup)
+    as_float, _ = validate(json.dumps(spec_data(timeout=60.0)), lookup)
+    assert as_int is not None and as_float is not None
+    assert as_int.spec_hash == as_float.spec_hash
 
 
 def test_invalid_json_reports_the_line() -> None:
@@ -94,7 +102,9 @@ def test_a_newer_schema_version_is_refused_clearly() -> None:
 def test_an_edited_spec_is_detected_by_its_hash() -> None:
     """A spec_hash that does not match the content is RB-E004 at $.spec_hash."""
     data = spec_data()
-    data["spec_hash"] = compute_hash(data)
+    spec, _ = validate(json.dumps(data), lookup)
+    assert spec is not None
+    data["spec_hash"] = spec.spec_hash
     data["timeout"] = 61
     _, problems = validate(json.dumps(data), lookup)
     assert [(p.code, p.location.json_path) for p in problems] == [("RB-E004", "$.spec_hash")]
