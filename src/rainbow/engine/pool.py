@@ -151,16 +151,16 @@ class WorkerPool:
 
     def poll(self, timeout: float) -> tuple[list[PoolEvent], list[Task]]:
         """Wait up to ``timeout`` s; return what happened and the tasks to submit again."""
-        if not self._events:
-            handles: list[Any] = [w.conn for w in self._workers if w.queue]
-            handles += [w.process.sentinel for w in self._workers]
-            ready = set(wait(handles, timeout=max(timeout, 0)))
-            for worker in self._workers:
-                if worker.queue and worker.conn in ready:
-                    self._drain(worker)
+        handles: list[Any] = [w.conn for w in self._workers if w.queue]
+        handles += [w.process.sentinel for w in self._workers]
+        # Events already waiting (from submit) are returned at once, without blocking.
+        ready = set(wait(handles, timeout=0 if self._events else max(timeout, 0)))
+        for worker in self._workers:
+            if worker.queue and worker.conn in ready:
+                self._drain(worker)
         now = time.monotonic()
         for index, worker in enumerate(self._workers):
-            if not worker.process.is_alive():
+            if worker.process.sentinel in ready:
                 self._drain(worker)
                 self._replace(index, lost=True)
             elif worker.queue and now >= self._hard_deadline(worker):

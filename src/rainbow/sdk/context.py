@@ -44,11 +44,14 @@ class Context:
         self.metrics: list[Metric] = []
         self.timeouts = timeouts or TimeoutStack()
         self._workdir = workdir
+        self.workdir_used = False
 
     @property
     def workdir(self) -> Path:
         """A private scratch folder for this attempt, created on first use."""
-        self._workdir.mkdir(parents=True, exist_ok=True)
+        if not self.workdir_used:
+            self._workdir.mkdir(parents=True, exist_ok=True)
+            self.workdir_used = True
         return self._workdir
 
     def metric(self, name: str, value: float, better: Literal["high", "low"] = "high") -> None:

@@ -90,7 +90,7 @@ class WorkerEnv:
 def invoke(module: AnyModule, task: Task, env: WorkerEnv) -> Result:
     """Run one attempt and describe its outcome as a JSON-able result."""
     started = time.perf_counter()
-    workdir = env.work_root / task["run_id"] / task["step"] / str(task["attempt"])
+    workdir = Path(f"{env.work_root}/{task['run_id']}/{task['step']}/{task['attempt']}")
     ctx = Context(
         run_id=task["run_id"],
         step=task["step"],
@@ -126,7 +126,7 @@ def invoke(module: AnyModule, task: Task, env: WorkerEnv) -> Result:
         listed: tuple[type[BaseException], ...] = getattr(module, "retry_on", ())
         status, error = "failed", _error(exc, retryable=not listed or isinstance(exc, listed))
     finally:
-        if workdir.exists():
+        if ctx.workdir_used:
             shutil.rmtree(workdir, ignore_errors=True)
     return Result(
         run_id=task["run_id"],

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
+from typing import Any
 
 from rainbow.errors import StepTimeout
 
@@ -35,16 +36,18 @@ class TimeoutStack:
 
     timings: dict[str, float] = field(default_factory=dict)
     _open: list[_Block] = field(default_factory=list)
+    _previous_handler: Any = None
 
     @contextmanager
     def block(self, name: str, seconds: float) -> Iterator[None]:
         enforced = threading.current_thread() is threading.main_thread()
         start = time.monotonic()
         entry = _Block(name, seconds, start + seconds, enforced)
-        previous = signal.getsignal(signal.SIGALRM) if enforced else None
+        outermost = enforced and not any(b.enforced for b in self._open)
+        if outermost:
+            self._previous_handler = signal.signal(signal.SIGALRM, self._expired)
         self._open.append(entry)
         if enforced:
-            signal.signal(signal.SIGALRM, self._expired)
             self._arm()
         try:
             yield
@@ -56,8 +59,8 @@ class TimeoutStack:
             self.timings[name] = self.timings.get(name, 0.0) + time.monotonic() - start
             if enforced:
                 self._arm()
-                if not any(b.enforced for b in self._open):
-                    signal.signal(signal.SIGALRM, previous)
+                if outermost:
+                    signal.signal(signal.SIGALRM, self._previous_handler)
         if entry.fired:
             # The block's StepTimeout was caught inside it; its budget still ends the block.
             raise StepTimeout(name, seconds)
