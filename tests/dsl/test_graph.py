@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
+
+import pytest
 
 from rainbow.dsl.compiler import compile_pipeline
 from rainbow.dsl.graph import render, to_dot
+from rainbow.errors import UserError
 
 from .test_compiler import room_scan
 
@@ -22,8 +24,15 @@ def test_every_edge_joins_declared_nodes() -> None:
     assert all(a in declared and b in declared for a, b in edges)
 
 
-def test_render_writes_dot_and_svg(tmp_path: Path) -> None:
-    """The output suffix picks the format; SVG goes through Graphviz's dot."""
+def test_render_gives_dot_text_and_svg() -> None:
+    """Dot text is Graphviz's source; SVG goes through Graphviz's dot program."""
     spec, _ = compile_pipeline(room_scan)
-    assert "digraph" in render(spec, tmp_path / "g.dot").read_text()
-    assert "<svg" in render(spec, tmp_path / "g.svg").read_text()
+    assert b"digraph" in render(spec, "dot")
+    assert b"<svg" in render(spec, "svg")
+
+
+def test_an_unknown_format_is_a_user_error() -> None:
+    """Asking for a .jpg says which formats exist."""
+    spec, _ = compile_pipeline(room_scan)
+    with pytest.raises(UserError, match="cannot draw"):
+        render(spec, "jpg")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from hypothesis import given, settings
@@ -81,16 +82,12 @@ def result_event(step: str, attempt: int, outcome: str) -> m.Event:
     return m.Failed(step, attempt, kind[outcome], outcome, retryable=outcome != "permanent")  # type: ignore[arg-type]
 
 
-@settings(max_examples=300, deadline=None)
-@given(plans(), st.data())
-def test_every_run_terminates_within_its_budget(plan: m.Plan, data: st.DataObject) -> None:
-    """Whatever the outcomes, a run ends in one Finish after at most sum(budget) dispatches."""
-    driver = Driver(plan)
+def random_steps(driver: Driver, data: st.DataObject) -> Iterator[tuple[str, int]]:
+    """Deliver a random pending result or due retry until the run finishes (bounded)."""
     driver.feed(m.Start())
-    limit = sum(s.max_attempts for s in plan.steps) * 3 + 5
-    for _ in range(limit):
+    for _ in range(sum(s.max_attempts for s in driver.plan.steps) * 3 + 5):
         if driver.finishes:
-            break
+            return
         choices = sorted(driver.in_flight) + sorted(driver.timers)
         assert choices, "a running run always has something in flight or waiting"
         step, attempt = data.draw(st.sampled_from(choices))
@@ -100,6 +97,16 @@ def test_every_run_terminates_within_its_budget(plan: m.Plan, data: st.DataObjec
         else:
             driver.in_flight.discard((step, attempt))
             driver.feed(result_event(step, attempt, data.draw(outcomes)))
+        yield step, attempt
+
+
+@settings(max_examples=300, deadline=None)
+@given(plans(), st.data())
+def test_every_run_terminates_within_its_budget(plan: m.Plan, data: st.DataObject) -> None:
+    """Whatever the outcomes, a run ends in one Finish after at most sum(budget) dispatches."""
+    driver = Driver(plan)
+    for _ in random_steps(driver, data):
+        pass
     assert driver.finishes, "the run did not terminate"
     final = driver.finishes[0].status
     assert final == driver.state.status
@@ -116,18 +123,7 @@ def test_every_run_terminates_within_its_budget(plan: m.Plan, data: st.DataObjec
 def test_duplicated_and_late_events_change_nothing(plan: m.Plan, data: st.DataObject) -> None:
     """Replaying any already-delivered event, or one for a superseded attempt, is a no-op."""
     driver = Driver(plan)
-    driver.feed(m.Start())
-    for _ in range(sum(s.max_attempts for s in plan.steps) * 3 + 5):
-        if driver.finishes:
-            break
-        choices = sorted(driver.in_flight) + sorted(driver.timers)
-        step, attempt = data.draw(st.sampled_from(choices))
-        if (step, attempt) in driver.timers:
-            driver.timers.discard((step, attempt))
-            driver.feed(m.RetryDue(step, attempt))
-        else:
-            driver.in_flight.discard((step, attempt))
-            driver.feed(result_event(step, attempt, data.draw(outcomes)))
+    for step, attempt in random_steps(driver, data):
         replay = data.draw(st.sampled_from(driver.delivered))
         if isinstance(replay, m.Start | m.Succeeded | m.Failed | m.RetryDue):
             after, commands = m.advance(plan, driver.state, replay)

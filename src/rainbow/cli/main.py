@@ -98,9 +98,9 @@ def _crash_report() -> Path:
     return path
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, data: str | bytes) -> None:
     try:
-        path.write_text(text)
+        path.write_bytes(data.encode() if isinstance(data, str) else data)
     except OSError as exc:
         raise UserError(
             f"cannot write {path}: {exc.strerror}", hint="check the folder exists"
@@ -168,7 +168,7 @@ def graph(
     from rainbow.dsl.graph import render as draw
 
     loaded = load(target, modules or [])
-    draw(loaded.spec, output)
+    _write(output, draw(loaded.spec, output.suffix.lstrip(".").lower()))
     err.print(f"wrote {output}", highlight=False)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from rainbow.errors import PlatformError, UserError
@@ -44,28 +43,22 @@ def to_dot(spec: PipelineSpec) -> Any:
     return dot
 
 
-def render(spec: PipelineSpec, out: Path) -> Path:
-    """Render to ``out``; its suffix (.svg, .png, .pdf, .dot) picks the format."""
+def render(spec: PipelineSpec, fmt: str) -> bytes:
+    """The drawing in ``fmt``: svg, png, pdf, or dot (Graphviz's own text)."""
     import graphviz
 
-    fmt = out.suffix.lstrip(".").lower()
-    if fmt not in ("svg", "png", "pdf", "dot"):
-        raise UserError(f"cannot draw to {out.name}", hint="use an .svg, .png, .pdf or .dot file")
+    if fmt not in FORMATS:
+        raise UserError(f"cannot draw to .{fmt}", hint="use an .svg, .png, .pdf or .dot file")
     dot = to_dot(spec)
     if fmt == "dot":
-        data = dot.source.encode()
-    else:
-        try:
-            data = dot.pipe(format=fmt)
-        except graphviz.ExecutableNotFound:
-            raise PlatformError(
-                "Graphviz's `dot` program is not installed; install it (Debian: apt-get install "
-                "graphviz) or write a .dot file"
-            ) from None
+        return dot.source.encode()
     try:
-        out.write_bytes(data)
-    except OSError as exc:
-        raise UserError(
-            f"cannot write {out}: {exc.strerror}", hint="check the folder exists"
+        return dot.pipe(format=fmt)
+    except graphviz.ExecutableNotFound:
+        raise PlatformError(
+            "Graphviz's `dot` program is not installed; install it (Debian: apt-get install "
+            "graphviz) or write a .dot file"
         ) from None
-    return out
+
+
+FORMATS = ("svg", "png", "pdf", "dot")
