@@ -12,7 +12,6 @@ import itertools
 import os
 import signal
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,15 +29,14 @@ from rainbow.engine.records import (
     Change,
     MetricValue,
     RunChanged,
-    RunCreated,
     StepChanged,
 )
 from rainbow.engine.store import Store
+from rainbow.engine.submission import new_runs
 from rainbow.engine.workunits import WorkUnit
 from rainbow.observe import metrics
 from rainbow.sdk.catalog import AnyModule
 from rainbow.sdk.messages import Result, Task
-from rainbow.spec.canonical import spec_to_dict
 from rainbow.spec.models import PipelineSpec, StepSpec
 
 FLUSH_INTERVAL_S = 0.1
@@ -164,29 +162,14 @@ class _Loop:
         self.started_attempts: set[tuple[str, str, int]] = set()
 
     def run(self, units: Sequence[WorkUnit]) -> list[RunOutcome]:
-        created = _now()
-        spec_json = spec_to_dict(self.spec)
-        defaults = {n: p.default for n, p in self.spec.inputs.items() if not p.required}
-        for seq, given in enumerate(units):
-            unit = WorkUnit(given.name, {**defaults, **given.inputs})
-            run_id = _new_run_id()
-            plan = m.Plan.from_spec(run_id, self.spec, self.engine.options.retry)
-            self.runs[run_id] = _Run(run_id, seq, unit, plan, m.RunState.initial(plan))
-            self.engine.record(
-                [
-                    RunCreated(
-                        run_id=run_id,
-                        pipeline=self.spec.name,
-                        spec_hash=self.spec.spec_hash,
-                        spec=spec_json,
-                        inputs=unit.inputs,
-                        unit=unit.name,
-                        engine="local",
-                        created_at=created,
-                        step_ids=[s.id for s in self.spec.steps],
-                    )
-                ]
+        records = new_runs(self.spec, units, engine="local")
+        for seq, record in enumerate(records):
+            plan = m.Plan.from_spec(record.run_id, self.spec, self.engine.options.retry)
+            unit = WorkUnit(record.unit, dict(record.inputs))
+            self.runs[record.run_id] = _Run(
+                record.run_id, seq, unit, plan, m.RunState.initial(plan)
             )
+        self.engine.record(records)
         self.engine.flush(force=True)
         self.waiting = deque(self.runs.values())
         try:
@@ -485,10 +468,6 @@ def _describe_exit(code: int | None, sig: int | None) -> str:
             name = "unknown"
         return f"signal {sig} {name}"
     return f"exit code {code}"
-
-
-def _new_run_id() -> str:
-    return uuid.uuid4().hex[:16]
 
 
 def _now() -> datetime:

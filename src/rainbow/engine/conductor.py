@@ -1,0 +1,356 @@
+"""The conductor: drives runs from events, whatever carries them (RabbitMQ, or a list in tests).
+
+For each event it locks the run, rebuilds the state machine's state from the ledger, applies the
+event, and writes everything that follows — the new state, timers, and the task messages to send —
+in that one transaction. Only after the commit are the messages published (and then removed from
+the outbox), and only after that is the event acknowledged by the caller. So a conductor killed at
+any moment loses nothing: an unacknowledged event is delivered again and changes nothing the second
+time, and messages left in the outbox are published by the next sweep.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from rainbow.engine import machine as m
+from rainbow.engine.inputs import pipeline_outputs, resolve
+from rainbow.engine.ledger import Instance, Ledger, OutboxMessage, Snapshot, Timer
+from rainbow.engine.records import (
+    AttemptFinished,
+    AttemptStarted,
+    AttemptStatus,
+    Change,
+    MetricValue,
+    RunChanged,
+    StepChanged,
+)
+from rainbow.sdk.messages import Result, Task
+
+log = logging.getLogger("rainbow.conductor")
+
+SWEEP_AFTER = timedelta(seconds=10)
+"""How old an unpublished message or an unstarted run must be before a sweep takes it over."""
+
+
+def queue_name(module: str, version: str) -> str:
+    """The instance queue of a module version: ``rainbow.segment.1.2``."""
+    return f"rainbow.{module}.{version}"
+
+
+def attempt_id(run_id: str, step: str, attempt: int) -> str:
+    return f"{run_id}:{step}:{attempt}"
+
+
+class Publisher(Protocol):
+    """Sends what the conductor decided: tasks to instance queues, stops to running attempts."""
+
+    def publish(self, messages: Sequence[OutboxMessage]) -> None:
+        """Publish and wait until the broker has them (publisher confirms)."""
+
+    def revoke(self, attempt_ids: Sequence[str]) -> None:
+        """Ask workers to stop these attempts if they run them."""
+
+
+@dataclass
+class _Decision:
+    """Everything one event leads to, written in the event's transaction."""
+
+    snapshot: Snapshot
+    now: datetime
+    changes: list[Change] = field(default_factory=list)
+    timers: list[Timer] = field(default_factory=list)
+    messages: list[OutboxMessage] = field(default_factory=list)
+    revokes: list[str] = field(default_factory=list)
+
+
+class Conductor:
+    def __init__(
+        self,
+        ledger: Ledger,
+        publisher: Publisher,
+        *,
+        retry: m.RetryPolicy | None = None,
+        watchdog_grace: float = 30.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.ledger = ledger
+        self.publisher = publisher
+        self.retry = retry or m.RetryPolicy()
+        self.watchdog_grace = watchdog_grace
+        self.clock = clock
+
+    # Events ----------------------------------------------------------------------------------
+
+    def handle(self, event: Mapping[str, Any]) -> None:
+        """Apply one event from the event queue. Safe to call again with the same event."""
+        kind = event.get("type")
+        if kind == "instance":
+            self._record_instance(event)
+            return
+        run_id = _run_of(event)
+        if run_id is None or kind not in _HANDLERS:
+            log.warning("ignoring malformed event %r", dict(event))
+            return
+        self._decide(run_id, lambda d: _HANDLERS[kind](self, d, event))
+
+    def tick(self) -> int:
+        """Fire due timers, start runs whose start event was lost, republish stranded messages.
+
+        Returns how many things it did, so a caller can tick again at once when busy.
+        """
+        now = self.clock()
+        done = 0
+        for timer in self.ledger.claim_due_timers(now):
+            self._decide(timer.run_id, functools.partial(self._fire, timer=timer))
+            done += 1
+        for run_id in self.ledger.unstarted_runs(now - SWEEP_AFTER):
+            self._decide(run_id, self._start)
+            done += 1
+        stranded = self.ledger.outbox_backlog(now - SWEEP_AFTER)
+        if stranded:
+            self._publish(stranded)
+            done += len(stranded)
+        return done
+
+    # Decisions -------------------------------------------------------------------------------
+
+    def _decide(self, run_id: str, decide: Callable[[_Decision], None]) -> None:
+        with self.ledger.locked(run_id) as snapshot:
+            if snapshot is None:
+                log.warning("event for unknown run %s ignored", run_id)
+                return
+            decision = _Decision(snapshot, self.clock())
+            decide(decision)
+            self.ledger.write(decision.changes)
+            self.ledger.add_timers(decision.timers)
+            stored = self.ledger.add_outbox(decision.messages)
+        self._publish(stored)
+        if decision.revokes:
+            self.publisher.revoke(decision.revokes)
+
+    def _publish(self, messages: Sequence[OutboxMessage]) -> None:
+        if messages:
+            self.publisher.publish(messages)
+            self.ledger.delete_outbox([message.id for message in messages])
+
+    def _start(self, decision: _Decision) -> None:
+        spec = decision.snapshot.spec
+        if decision.snapshot.state.status == "pending":
+            deadline = decision.now + timedelta(seconds=spec.timeout)
+            decision.timers.append(Timer(decision.snapshot.run_id, "deadline", deadline))
+            decision.snapshot = replace(decision.snapshot, started_at=decision.now)
+        self._advance(decision, m.Start())
+
+    def _started(self, decision: _Decision, event: Mapping[str, Any]) -> None:
+        step, attempt = str(event["step"]), int(event["attempt"])
+        if not _is_current(decision.snapshot, step, attempt):
+            return
+        spec = decision.snapshot.spec.step(step)
+        decision.changes.append(
+            AttemptStarted(
+                decision.snapshot.run_id, step, attempt, spec.module, spec.version, decision.now
+            )
+        )
+        expires = decision.now + timedelta(seconds=spec.timeout * 1.1 + self.watchdog_grace)
+        decision.timers.append(
+            Timer(decision.snapshot.run_id, "watchdog", expires, step=step, attempt=attempt)
+        )
+
+    def _result(self, decision: _Decision, event: Mapping[str, Any]) -> None:
+        result: Result = event["result"]
+        step, attempt = result["step"], result["attempt"]
+        if not _is_current(decision.snapshot, step, attempt):
+            return
+        error = result["error"]
+        self._finish_attempt(
+            decision,
+            step,
+            attempt,
+            result["status"],
+            duration_s=result["duration_s"],
+            metrics=[MetricValue(**mv) for mv in result["metrics"]],
+            timings=result["timings"],
+            error=error,
+        )
+        if error is None:
+            self._advance(decision, m.Succeeded(step, attempt, result["outputs"] or {}))
+            return
+        kind: m.FailureKind = "timeout" if result["status"] == "timed_out" else "error"
+        message = f"{error['type']}: {error['message']}"
+        failure = m.Failed(step, attempt, kind, message, error["retryable"], error["delay"])
+        self._advance(decision, failure)
+
+    def _lost(self, decision: _Decision, event: Mapping[str, Any]) -> None:
+        task: Task = event["task"]
+        step, attempt = task["step"], task["attempt"]
+        if not _is_current(decision.snapshot, step, attempt):
+            return
+        reason = str(event.get("reason") or "worker lost")
+        self._finish_attempt(
+            decision,
+            step,
+            attempt,
+            "worker_lost",
+            duration_s=0.0,
+            error={"type": "WorkerLost", "message": reason, "traceback": None},
+            exit_signal=event.get("signal"),
+        )
+        # The broker already redelivered it up to its delivery limit: a poison message.
+        self._advance(decision, m.Failed(step, attempt, "worker_lost", reason, retryable=False))
+
+    def _cancel(self, decision: _Decision, event: Mapping[str, Any]) -> None:
+        self._advance(decision, m.Cancel(str(event.get("reason") or "cancelled")))
+
+    def _fire(self, decision: _Decision, *, timer: Timer) -> None:
+        if timer.kind == "retry":
+            self._advance(decision, m.RetryDue(timer.step, timer.attempt))
+        elif timer.kind == "deadline":
+            self._advance(decision, m.DeadlineExceeded())
+        elif _is_current(decision.snapshot, timer.step, timer.attempt):
+            message = "no result came back in time: the worker or its host was lost"
+            self._finish_attempt(
+                decision,
+                timer.step,
+                timer.attempt,
+                "timed_out",
+                duration_s=0.0,
+                error={"type": "StepTimeout", "message": message, "traceback": None},
+            )
+            self._advance(decision, m.Failed(timer.step, timer.attempt, "timeout", message))
+
+    def _finish_attempt(
+        self,
+        decision: _Decision,
+        step: str,
+        attempt: int,
+        status: AttemptStatus,
+        *,
+        duration_s: float,
+        metrics: Sequence[MetricValue] = (),
+        timings: Mapping[str, float] | None = None,
+        error: Mapping[str, Any] | None = None,
+        exit_signal: int | None = None,
+    ) -> None:
+        run_id = decision.snapshot.run_id
+        spec = decision.snapshot.spec.step(step)
+        if (step, attempt) not in decision.snapshot.recorded_attempts and not any(
+            isinstance(c, AttemptStarted) and (c.step, c.attempt) == (step, attempt)
+            for c in decision.changes
+        ):
+            # The result overtook its "started" event (or that was lost): record both.
+            decision.changes.append(
+                AttemptStarted(run_id, step, attempt, spec.module, spec.version, decision.now)
+            )
+        decision.changes.append(
+            AttemptFinished(
+                run_id,
+                step,
+                attempt,
+                status,
+                decision.now,
+                duration_s,
+                metrics=tuple(metrics),
+                timings=dict(timings or {}),
+                error_type=error["type"] if error else None,
+                error_message=error["message"] if error else None,
+                traceback=error.get("traceback") if error else None,
+                exit_signal=exit_signal,
+            )
+        )
+
+    # The state machine -----------------------------------------------------------------------
+
+    def _advance(self, decision: _Decision, event: m.Event) -> None:
+        snapshot = decision.snapshot
+        plan = m.Plan.from_spec(snapshot.run_id, snapshot.spec, self.retry)
+        before = snapshot.state
+        state, commands = m.advance(plan, before, event)
+        decision.snapshot = snapshot.with_state(state)
+        run_id, now = snapshot.run_id, decision.now
+        if before.status == "pending" and state.status == "running":
+            decision.changes.append(RunChanged(run_id, "running", now))
+        for step_id, step in state.steps.items():
+            if before.steps.get(step_id) is not step:
+                decision.changes.append(
+                    StepChanged(run_id, step_id, step.status, step.attempt, step.outputs)
+                )
+        outputs = {sid: s.outputs for sid, s in state.steps.items()}
+        for command in commands:
+            if isinstance(command, m.Dispatch):
+                decision.messages.append(self._task_message(snapshot, command, outputs))
+            elif isinstance(command, m.ScheduleRetry):
+                due = now + timedelta(seconds=command.delay)
+                decision.timers.append(
+                    Timer(run_id, "retry", due, step=command.step, attempt=command.attempt)
+                )
+            elif isinstance(command, m.Abort):
+                decision.revokes.append(attempt_id(run_id, command.step, command.attempt))
+            else:
+                results = (
+                    pipeline_outputs(snapshot.spec, snapshot.inputs, outputs)
+                    if command.status == "succeeded"
+                    else {}
+                )
+                decision.changes.append(
+                    RunChanged(run_id, command.status, now, command.reason, results)
+                )
+
+    def _task_message(
+        self,
+        snapshot: Snapshot,
+        command: m.Dispatch,
+        outputs: Mapping[str, Mapping[str, Any] | None],
+    ) -> OutboxMessage:
+        step = snapshot.spec.step(command.step)
+        started = snapshot.started_at or self.clock()
+        deadline = started + timedelta(seconds=snapshot.spec.timeout)
+        task = Task(
+            run_id=snapshot.run_id,
+            step=step.id,
+            attempt=command.attempt,
+            module=step.module,
+            version=step.version,
+            inputs=resolve(step, snapshot.inputs, outputs),
+            timeout=step.timeout,
+            deadline=deadline.timestamp(),
+        )
+        return OutboxMessage(queue_name(step.module, step.version), dict(task))
+
+    def _record_instance(self, event: Mapping[str, Any]) -> None:
+        self.ledger.record_instance(
+            Instance(
+                module=str(event["module"]),
+                version=str(event["version"]),
+                worker=str(event["worker"]),
+                seen_at=self.clock(),
+                commit=str(event.get("commit") or ""),
+                interface=event.get("interface") or {},
+            )
+        )
+
+
+_HANDLERS: dict[str, Callable[[Conductor, _Decision, Mapping[str, Any]], None]] = {
+    "start": lambda c, d, e: c._start(d),
+    "started": Conductor._started,
+    "result": Conductor._result,
+    "lost": Conductor._lost,
+    "cancel": Conductor._cancel,
+}
+
+
+def _run_of(event: Mapping[str, Any]) -> str | None:
+    for holder in (event, event.get("result") or {}, event.get("task") or {}):
+        run_id = holder.get("run_id") if isinstance(holder, Mapping) else None
+        if isinstance(run_id, str):
+            return run_id
+    return None
+
+
+def _is_current(snapshot: Snapshot, step: str, attempt: int) -> bool:
+    state = snapshot.state.steps.get(step)
+    return state is not None and state.status == "running" and state.attempt == attempt

@@ -1,0 +1,167 @@
+"""What a conductor keeps durably beyond runs, steps and attempts: timers, an outbox, instances.
+
+A conductor may be killed at any moment, and several may run at once. So every decision it makes
+about a run happens inside :meth:`Ledger.locked` (a transaction holding the run's row lock), and
+everything that must happen later is written down in that same transaction:
+
+- **timers** (a retry due, a run deadline, an attempt's watchdog) fire from the database, not from
+  a process's memory, so they survive restarts; firing a timer twice is harmless because the state
+  machine ignores stale events;
+- the **outbox** holds the task messages a decision produced; they are published after commit and
+  deleted once the broker confirmed them, and a sweep republishes any a crash left behind;
+- **instances** are the workers that announced themselves, so a run waiting for a version that no
+  worker serves can say so.
+
+``control`` implements this with the Django ORM; :class:`MemoryLedger` is the in-memory twin.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+from rainbow.engine.machine import RunState, StepState
+from rainbow.engine.store import MemoryStore, Store
+from rainbow.spec.models import PipelineSpec
+
+TimerKind = Literal["retry", "deadline", "watchdog"]
+
+
+@dataclass(frozen=True)
+class Timer:
+    run_id: str
+    kind: TimerKind
+    due_at: datetime
+    step: str = ""
+    attempt: int = 0
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    queue: str
+    body: Mapping[str, Any]
+    id: int = 0
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A worker serving one module version, as it last announced itself."""
+
+    module: str
+    version: str
+    worker: str
+    seen_at: datetime
+    commit: str = ""
+    interface: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One run as the state machine needs it, read under the run's lock."""
+
+    run_id: str
+    spec: PipelineSpec
+    inputs: Mapping[str, Any]
+    state: RunState
+    started_at: datetime | None = None
+    recorded_attempts: frozenset[tuple[str, int]] = frozenset()
+    """(step, attempt) of the attempts that already have a record."""
+
+    def with_state(self, state: RunState) -> Snapshot:
+        return replace(self, state=state)
+
+
+class Ledger(Store, Protocol):
+    @contextmanager
+    def locked(self, run_id: str) -> Iterator[Snapshot | None]:
+        """A transaction holding the run's lock; writes made inside commit with it."""
+        yield None
+
+    def add_timers(self, timers: Sequence[Timer]) -> None: ...
+
+    def claim_due_timers(self, now: datetime, *, limit: int = 100) -> list[Timer]:
+        """Remove and return timers due by ``now`` that no other conductor is handling."""
+        ...
+
+    def add_outbox(self, messages: Sequence[OutboxMessage]) -> list[OutboxMessage]:
+        """Store messages to publish; returns them with their ids."""
+        ...
+
+    def outbox_backlog(self, older_than: datetime, *, limit: int = 100) -> list[OutboxMessage]: ...
+
+    def delete_outbox(self, ids: Sequence[int]) -> None: ...
+
+    def unstarted_runs(self, older_than: datetime, *, limit: int = 100) -> list[str]:
+        """Pending runs created before ``older_than``: their start event may have been lost."""
+        ...
+
+    def record_instance(self, instance: Instance) -> None: ...
+
+    def instances(self) -> list[Instance]: ...
+
+
+class MemoryLedger(MemoryStore):
+    """The in-memory twin of the Django ledger: same behaviour, one process, nothing durable."""
+
+    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        super().__init__()
+        self._lock = threading.RLock()
+        self._timers: list[Timer] = []
+        self._outbox: dict[int, tuple[OutboxMessage, datetime]] = {}
+        self._ids = itertools.count(1)
+        self._instances: dict[tuple[str, str, str], Instance] = {}
+        self.now = clock
+
+    @contextmanager
+    def locked(self, run_id: str) -> Iterator[Snapshot | None]:
+        with self._lock:
+            run = self._runs.get(run_id)
+            if run is None:
+                yield None
+                return
+            steps = {
+                step: StepState(s.status, s.attempts, s.outputs)  # type: ignore[arg-type]
+                for step, s in run.steps.items()
+            }
+            state = RunState(run.status, steps, run.reason)  # type: ignore[arg-type]
+            spec = PipelineSpec.model_validate(run.created.spec)
+            recorded = frozenset(run.attempts)
+            yield Snapshot(run_id, spec, run.created.inputs, state, run.started_at, recorded)
+
+    def add_timers(self, timers: Sequence[Timer]) -> None:
+        self._timers.extend(timers)
+
+    def claim_due_timers(self, now: datetime, *, limit: int = 100) -> list[Timer]:
+        due = sorted((t for t in self._timers if t.due_at <= now), key=lambda t: t.due_at)[:limit]
+        self._timers = [t for t in self._timers if t not in due]
+        return due
+
+    def add_outbox(self, messages: Sequence[OutboxMessage]) -> list[OutboxMessage]:
+        stored = []
+        for message in messages:
+            numbered = OutboxMessage(message.queue, message.body, next(self._ids))
+            self._outbox[numbered.id] = (numbered, self.now())
+            stored.append(numbered)
+        return stored
+
+    def outbox_backlog(self, older_than: datetime, *, limit: int = 100) -> list[OutboxMessage]:
+        return [m for m, at in self._outbox.values() if at <= older_than][:limit]
+
+    def delete_outbox(self, ids: Sequence[int]) -> None:
+        for message_id in ids:
+            self._outbox.pop(message_id, None)
+
+    def unstarted_runs(self, older_than: datetime, *, limit: int = 100) -> list[str]:
+        pending = self.list_runs(limit=10**9, status="pending")
+        return [r.run_id for r in pending if r.created_at <= older_than][:limit]
+
+    def record_instance(self, instance: Instance) -> None:
+        self._instances[(instance.module, instance.version, instance.worker)] = instance
+
+    def instances(self) -> list[Instance]:
+        return list(self._instances.values())

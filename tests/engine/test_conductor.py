@@ -1,0 +1,207 @@
+"""The conductor over an in-memory ledger and broker: events in, decisions durable, tasks out."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rainbow.dsl.compiler import compile_pipeline
+from rainbow.dsl.pipeline import PipelineDef
+from rainbow.engine.conductor import Conductor, queue_name
+from rainbow.engine.ledger import MemoryLedger, OutboxMessage
+from rainbow.engine.machine import RetryPolicy
+from rainbow.engine.submission import new_runs
+from rainbow.engine.workunits import WorkUnit
+from rainbow.sdk.catalog import modules_in
+from rainbow.sdk.invoke import WorkerEnv, invoke
+
+from . import modules_for_tests as fixtures
+
+MODULES = modules_in(vars(fixtures), depth=0)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class MemoryBroker:
+    """Queues as lists; the twin of the RabbitMQ publisher."""
+
+    def __init__(self) -> None:
+        self.queues: dict[str, deque[dict[str, Any]]] = {}
+        self.revoked: list[str] = []
+        self.fail_next = False
+
+    def publish(self, messages: Sequence[OutboxMessage]) -> None:
+        if self.fail_next:
+            self.fail_next = False
+            raise ConnectionError("broker unreachable")
+        for message in messages:
+            self.queues.setdefault(message.queue, deque()).append(dict(message.body))
+
+    def revoke(self, attempt_ids: Sequence[str]) -> None:
+        self.revoked.extend(attempt_ids)
+
+    def take(self) -> tuple[str, dict[str, Any]] | None:
+        for queue, messages in self.queues.items():
+            if messages:
+                return queue, messages.popleft()
+        return None
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> tuple[Conductor, MemoryLedger, MemoryBroker, Clock, WorkerEnv]:
+    clock = Clock()
+    ledger, broker = MemoryLedger(clock), MemoryBroker()
+    conductor = Conductor(ledger, broker, retry=RetryPolicy(0.5, 2.0), clock=clock)
+    env = WorkerEnv(assets_url=str(tmp_path / "assets"), work_root=tmp_path / "work")
+    return conductor, ledger, broker, clock, env
+
+
+def submit(ledger: MemoryLedger, pipeline: PipelineDef, *inputs: dict[str, Any]) -> list[str]:
+    spec, _ = compile_pipeline(pipeline)
+    records = new_runs(spec, [WorkUnit(f"u{i}", x) for i, x in enumerate(inputs)], engine="test")
+    ledger.write(records)
+    return [r.run_id for r in records]
+
+
+def work(conductor: Conductor, broker: MemoryBroker, env: WorkerEnv, limit: int = 100) -> int:
+    """Play every worker: take tasks, run them, send 'started' and 'result' events."""
+    handled = 0
+    while (taken := broker.take()) is not None and handled < limit:
+        _, task = taken
+        conductor.handle({"type": "started", **{k: task[k] for k in ("run_id", "step", "attempt")}})
+        conductor.handle({"type": "result", "result": invoke(MODULES[task["module"]], task, env)})  # type: ignore[arg-type]
+        handled += 1
+    return handled
+
+
+def test_a_run_flows_from_start_to_finish_through_instance_queues(world: Any) -> None:
+    """Start → tasks on rainbow.<module>.<version> → results → the run succeeds with outputs."""
+    conductor, ledger, broker, _, env = world
+    (run_id,) = submit(ledger, fixtures.diamond, {"x": 1})
+    conductor.handle({"type": "start", "run_id": run_id})
+    assert list(broker.queues) == [queue_name("add", "latest")]
+    assert work(conductor, broker, env) == 6
+    detail = ledger.get_run(run_id)
+    assert detail.summary.status == "succeeded"
+    assert detail.outputs == {"result": 11}
+    assert all(len(s.attempts) == 1 for s in detail.steps)
+
+
+def test_replayed_events_change_nothing(world: Any) -> None:
+    """Delivering every event twice gives the same records as delivering it once."""
+    conductor, ledger, broker, _, env = world
+    (run_id,) = submit(ledger, fixtures.diamond, {"x": 2})
+    conductor.handle({"type": "start", "run_id": run_id})
+    conductor.handle({"type": "start", "run_id": run_id})
+    while (taken := broker.take()) is not None:
+        _, task = taken
+        started = {"type": "started", **{k: task[k] for k in ("run_id", "step", "attempt")}}
+        result = {"type": "result", "result": invoke(MODULES[task["module"]], task, env)}
+        for event in (started, result, started, result):
+            conductor.handle(event)
+    detail = ledger.get_run(run_id)
+    assert detail.summary.status == "succeeded"
+    assert [len(s.attempts) for s in detail.steps] == [1] * 6
+
+
+def test_retries_wait_on_durable_timers(world: Any) -> None:
+    """A failed attempt is retried only when its timer is due, then the run succeeds."""
+    conductor, ledger, broker, clock, env = world
+    (run_id,) = submit(ledger, fixtures.flaky_chain, {"x": 3})
+    conductor.handle({"type": "start", "run_id": run_id})
+    work(conductor, broker, env)
+    assert broker.take() is None, "the retry must wait for its timer"
+    for _ in range(4):
+        clock.now += timedelta(seconds=5)
+        conductor.tick()
+        work(conductor, broker, env)
+    detail = ledger.get_run(run_id)
+    assert detail.summary.status == "succeeded"
+    assert [a.status for a in detail.steps[0].attempts] == ["failed", "failed", "succeeded"]
+
+
+def test_messages_a_crash_left_in_the_outbox_are_published_by_the_sweep(world: Any) -> None:
+    """If publishing fails after commit, the tick republishes the stored task later."""
+    conductor, ledger, broker, clock, env = world
+    (run_id,) = submit(ledger, fixtures.diamond, {"x": 1})
+    broker.fail_next = True
+    with pytest.raises(ConnectionError):
+        conductor.handle({"type": "start", "run_id": run_id})
+    assert broker.take() is None
+    clock.now += timedelta(seconds=11)
+    conductor.tick()
+    work(conductor, broker, env)
+    assert ledger.get_run(run_id).summary.status == "succeeded"
+
+
+def test_a_lost_start_event_is_recovered_by_the_sweep(world: Any) -> None:
+    """A pending run nobody started is started by a later tick."""
+    conductor, ledger, broker, clock, env = world
+    (run_id,) = submit(ledger, fixtures.diamond, {"x": 1})
+    clock.now = datetime.now(UTC) + timedelta(seconds=11)
+    conductor.tick()
+    work(conductor, broker, env)
+    assert ledger.get_run(run_id).summary.status == "succeeded"
+
+
+def test_a_poison_message_fails_its_step_with_the_brokers_reason(world: Any) -> None:
+    """A dead-lettered task fails its step at once with the reason, without retries."""
+    conductor, ledger, broker, _, _ = world
+    (run_id,) = submit(ledger, fixtures.crashes, {"how": "kill"})
+    conductor.handle({"type": "start", "run_id": run_id})
+    _, task = broker.take()
+    reason = "worker lost 3 times (signal 9)"
+    conductor.handle({"type": "lost", "task": task, "reason": reason, "signal": 9})
+    detail = ledger.get_run(run_id)
+    assert detail.summary.status == "failed" and reason in detail.summary.reason
+    (attempt,) = detail.steps[0].attempts
+    assert (attempt.status, attempt.exit_signal) == ("worker_lost", 9)
+
+
+def test_deadline_timer_times_the_run_out_and_revokes_what_runs(world: Any) -> None:
+    """A run past its deadline is timed out and its in-flight attempt revoked."""
+    conductor, ledger, broker, clock, _ = world
+    (run_id,) = submit(ledger, fixtures.deadline, {"seconds": 10})
+    conductor.handle({"type": "start", "run_id": run_id})
+    _, task = broker.take()
+    conductor.handle({"type": "started", "run_id": run_id, "step": task["step"], "attempt": 1})
+    clock.now += timedelta(seconds=1)
+    conductor.tick()
+    assert ledger.get_run(run_id).summary.status == "timed_out"
+    assert broker.revoked == [f"{run_id}:sleepy:1"]
+
+
+def test_the_watchdog_fails_an_attempt_whose_result_never_comes(world: Any) -> None:
+    """A started attempt with no result past its timeout is failed and retried."""
+    conductor, ledger, broker, clock, _ = world
+    (run_id,) = submit(ledger, fixtures.sleepy_pipeline, {"seconds": 1})
+    conductor.handle({"type": "start", "run_id": run_id})
+    assert broker.take() is not None
+    conductor.handle({"type": "started", "run_id": run_id, "step": "sleepy", "attempt": 1})
+    clock.now += timedelta(seconds=31)
+    conductor.tick()
+    attempt = ledger.get_run(run_id).steps[0].attempts[0]
+    assert attempt.status == "timed_out" and "no result" in attempt.error_message
+    clock.now += timedelta(seconds=5)
+    conductor.tick()
+    assert broker.take()[1]["attempt"] == 2
+
+
+def test_malformed_and_unknown_events_are_ignored(world: Any) -> None:
+    """Events without a run, of an unknown type or for an unknown run change nothing."""
+    conductor, ledger, _, _, _ = world
+    conductor.handle({"type": "result"})
+    conductor.handle({"type": "bogus", "run_id": "x"})
+    conductor.handle({"type": "start", "run_id": "nope"})
+    assert ledger.list_runs() == []
