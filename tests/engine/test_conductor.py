@@ -13,7 +13,7 @@ import pytest
 from rainbow.dsl.compiler import compile_pipeline
 from rainbow.dsl.pipeline import PipelineDef
 from rainbow.engine.conductor import Conductor, queue_name
-from rainbow.engine.ledger import MemoryLedger, OutboxMessage
+from rainbow.engine.ledger import Ledger, MemoryLedger, OutboxMessage
 from rainbow.engine.machine import RetryPolicy
 from rainbow.engine.submission import new_runs
 from rainbow.engine.workunits import WorkUnit
@@ -27,7 +27,7 @@ MODULES = modules_in(vars(fixtures), depth=0)
 
 class Clock:
     def __init__(self) -> None:
-        self.now = datetime(2026, 1, 1, tzinfo=UTC)
+        self.now = datetime.now(UTC)
 
     def __call__(self) -> datetime:
         return self.now
@@ -58,16 +58,31 @@ class MemoryBroker:
         return None
 
 
+DATABASE_FIXTURES = {"sqlite": "sqlite_database", "postgresql": "postgres_database"}
+
+
+@pytest.fixture(params=["memory", *DATABASE_FIXTURES])
+def ledger(request: pytest.FixtureRequest) -> Ledger:
+    if request.param == "memory":
+        return MemoryLedger()
+    alias = request.getfixturevalue(DATABASE_FIXTURES[request.param])
+    from rainbow.control.ledger import DjangoLedger  # importable once Django is configured
+
+    return DjangoLedger(using=alias)
+
+
 @pytest.fixture
-def world(tmp_path: Path) -> tuple[Conductor, MemoryLedger, MemoryBroker, Clock, WorkerEnv]:
+def world(
+    tmp_path: Path, ledger: Ledger
+) -> tuple[Conductor, Ledger, MemoryBroker, Clock, WorkerEnv]:
     clock = Clock()
-    ledger, broker = MemoryLedger(clock), MemoryBroker()
+    broker = MemoryBroker()
     conductor = Conductor(ledger, broker, retry=RetryPolicy(0.5, 2.0), clock=clock)
     env = WorkerEnv(assets_url=str(tmp_path / "assets"), work_root=tmp_path / "work")
     return conductor, ledger, broker, clock, env
 
 
-def submit(ledger: MemoryLedger, pipeline: PipelineDef, *inputs: dict[str, Any]) -> list[str]:
+def submit(ledger: Ledger, pipeline: PipelineDef, *inputs: dict[str, Any]) -> list[str]:
     spec, _ = compile_pipeline(pipeline)
     records = new_runs(spec, [WorkUnit(f"u{i}", x) for i, x in enumerate(inputs)], engine="test")
     ledger.write(records)
@@ -149,7 +164,7 @@ def test_a_lost_start_event_is_recovered_by_the_sweep(world: Any) -> None:
     """A pending run nobody started is started by a later tick."""
     conductor, ledger, broker, clock, env = world
     (run_id,) = submit(ledger, fixtures.diamond, {"x": 1})
-    clock.now = datetime.now(UTC) + timedelta(seconds=11)
+    clock.now += timedelta(seconds=11)
     conductor.tick()
     work(conductor, broker, env)
     assert ledger.get_run(run_id).summary.status == "succeeded"

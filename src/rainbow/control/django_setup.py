@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from rainbow.errors import PlatformError, UserError
 
 if TYPE_CHECKING:
+    from rainbow.control.ledger import DjangoLedger
     from rainbow.control.store import DjangoStore
 
 URL_VARIABLE = "RAINBOW_DATABASE_URL"
@@ -160,6 +161,15 @@ def open_store(database_url: str) -> DjangoStore:
     from rainbow.control.store import DjangoStore
 
     return DjangoStore()
+
+
+def open_ledger(database_url: str) -> DjangoLedger:
+    """Like :func:`open_store`, with the conductor's timers, outbox and instances."""
+    configure(database_url)
+    ensure_migrated()
+    from rainbow.control.ledger import DjangoLedger
+
+    return DjangoLedger()
 
 
 def _create_sqlite_folder(url: str, database: Mapping[str, Any]) -> None:

@@ -143,3 +143,62 @@ class Metric(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}={self.value:g}"
+
+
+class Timer(models.Model):
+    """Something the conductor must do at ``due_at``: a retry, a run deadline, a watchdog."""
+
+    run: models.ForeignKey[Run, Run] = models.ForeignKey(
+        Run, on_delete=models.CASCADE, related_name="timers"
+    )
+    run_id: str
+    kind: models.CharField[str, str] = models.CharField(max_length=16)
+    step: models.CharField[str, str] = models.CharField(max_length=200, blank=True)
+    attempt: models.IntegerField[int, int] = models.IntegerField(default=0)
+    due_at: models.DateTimeField[datetime, datetime] = models.DateTimeField()
+
+    class Meta:
+        db_table = "rainbow_timer"
+        indexes = (models.Index(fields=["due_at"], name="rainbow_timer_due"),)
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.run_id} {self.step}:{self.attempt} at {self.due_at}"
+
+
+class OutboxMessage(models.Model):
+    """A task message decided in a transaction, published after it commits."""
+
+    queue: models.CharField[str, str] = models.CharField(max_length=255)
+    body: models.JSONField[dict[str, Any], dict[str, Any]] = models.JSONField()
+    created_at: models.DateTimeField[datetime, datetime] = models.DateTimeField()
+
+    class Meta:
+        db_table = "rainbow_outbox"
+        indexes = (models.Index(fields=["created_at"], name="rainbow_outbox_age"),)
+
+    def __str__(self) -> str:
+        return f"{self.queue}: {self.body.get('run_id')}:{self.body.get('step')}"
+
+
+class Instance(models.Model):
+    """A worker serving one module version, as it last announced itself."""
+
+    module: models.CharField[str, str] = models.CharField(max_length=200)
+    version: models.CharField[str, str] = models.CharField(max_length=64)
+    worker: models.CharField[str, str] = models.CharField(
+        max_length=255, help_text="host and process of the worker"
+    )
+    commit: models.CharField[str, str] = models.CharField(max_length=64, blank=True)
+    interface: models.JSONField[dict[str, Any], dict[str, Any]] = models.JSONField(default=dict)
+    seen_at: models.DateTimeField[datetime, datetime] = models.DateTimeField()
+
+    class Meta:
+        db_table = "rainbow_instance"
+        constraints = (
+            models.UniqueConstraint(
+                fields=["module", "version", "worker"], name="rainbow_instance_unique_worker"
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.module}@{self.version} on {self.worker}"

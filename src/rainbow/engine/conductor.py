@@ -319,7 +319,7 @@ class Conductor:
             timeout=step.timeout,
             deadline=deadline.timestamp(),
         )
-        return OutboxMessage(queue_name(step.module, step.version), dict(task))
+        return OutboxMessage(queue_name(step.module, step.version), dict(task), self.clock())
 
     def _record_instance(self, event: Mapping[str, Any]) -> None:
         self.ledger.record_instance(

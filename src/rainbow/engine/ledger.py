@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from rainbow.engine.machine import RunState, StepState
@@ -45,6 +45,7 @@ class Timer:
 class OutboxMessage:
     queue: str
     body: Mapping[str, Any]
+    created_at: datetime
     id: int = 0
 
 
@@ -108,14 +109,13 @@ class Ledger(Store, Protocol):
 class MemoryLedger(MemoryStore):
     """The in-memory twin of the Django ledger: same behaviour, one process, nothing durable."""
 
-    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(self) -> None:
         super().__init__()
         self._lock = threading.RLock()
         self._timers: list[Timer] = []
-        self._outbox: dict[int, tuple[OutboxMessage, datetime]] = {}
+        self._outbox: dict[int, OutboxMessage] = {}
         self._ids = itertools.count(1)
         self._instances: dict[tuple[str, str, str], Instance] = {}
-        self.now = clock
 
     @contextmanager
     def locked(self, run_id: str) -> Iterator[Snapshot | None]:
@@ -144,13 +144,13 @@ class MemoryLedger(MemoryStore):
     def add_outbox(self, messages: Sequence[OutboxMessage]) -> list[OutboxMessage]:
         stored = []
         for message in messages:
-            numbered = OutboxMessage(message.queue, message.body, next(self._ids))
-            self._outbox[numbered.id] = (numbered, self.now())
+            numbered = replace(message, id=next(self._ids))
+            self._outbox[numbered.id] = numbered
             stored.append(numbered)
         return stored
 
     def outbox_backlog(self, older_than: datetime, *, limit: int = 100) -> list[OutboxMessage]:
-        return [m for m, at in self._outbox.values() if at <= older_than][:limit]
+        return [m for m in self._outbox.values() if m.created_at <= older_than][:limit]
 
     def delete_outbox(self, ids: Sequence[int]) -> None:
         for message_id in ids:

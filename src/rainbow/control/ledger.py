@@ -1,0 +1,119 @@
+"""The conductor's ledger on the Django ORM: the run store plus timers, outbox and instances.
+
+Import after :func:`rainbow.control.django_setup.configure` (``open_ledger`` does both).
+
+``locked`` is one transaction holding the run's row lock (``SELECT … FOR UPDATE``), so two
+conductors never decide about the same run at once; timers are claimed with ``SKIP LOCKED``, so
+conductors share them without waiting on each other. On SQLite every write transaction locks the
+whole database, which gives the same guarantees with one conductor's throughput.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+
+from django.db import transaction
+
+from rainbow.control import models
+from rainbow.control.store import DjangoStore
+from rainbow.engine.ledger import Instance, OutboxMessage, Snapshot, Timer
+from rainbow.engine.machine import RunState, StepState
+from rainbow.spec.models import PipelineSpec
+
+
+class DjangoLedger(DjangoStore):
+    @contextmanager
+    def locked(self, run_id: str) -> Iterator[Snapshot | None]:
+        with transaction.atomic(using=self._using):
+            run = (
+                models.Run.objects.using(self._using)
+                .select_for_update()
+                .filter(run_id=run_id)
+                .first()
+            )
+            if run is None:
+                yield None
+                return
+            steps = models.StepRun.objects.using(self._using).filter(run=run).order_by("position")
+            recorded = models.Attempt.objects.using(self._using).filter(step_run__run=run)
+            state = RunState(
+                run.status,  # type: ignore[arg-type]
+                {s.step: StepState(s.status, s.attempts, s.outputs) for s in steps},  # type: ignore[arg-type]
+                run.reason,
+            )
+            yield Snapshot(
+                run_id=run_id,
+                spec=PipelineSpec.model_validate(run.spec),
+                inputs=run.inputs,
+                state=state,
+                started_at=run.started_at,
+                recorded_attempts=frozenset(recorded.values_list("step_run__step", "attempt")),
+            )
+
+    def add_timers(self, timers: Sequence[Timer]) -> None:
+        models.Timer.objects.using(self._using).bulk_create(
+            [
+                models.Timer(
+                    run_id=t.run_id, kind=t.kind, step=t.step, attempt=t.attempt, due_at=t.due_at
+                )
+                for t in timers
+            ]
+        )
+
+    def claim_due_timers(self, now: datetime, *, limit: int = 100) -> list[Timer]:
+        with transaction.atomic(using=self._using):
+            due = list(
+                models.Timer.objects.using(self._using)
+                .select_for_update(skip_locked=True)
+                .filter(due_at__lte=now)
+                .order_by("due_at")[:limit]
+            )
+            models.Timer.objects.using(self._using).filter(pk__in=[t.pk for t in due]).delete()
+        return [
+            Timer(t.run_id, t.kind, t.due_at, step=t.step, attempt=t.attempt)  # type: ignore[arg-type]
+            for t in due
+        ]
+
+    def add_outbox(self, messages: Sequence[OutboxMessage]) -> list[OutboxMessage]:
+        rows = [
+            models.OutboxMessage(queue=m.queue, body=dict(m.body), created_at=m.created_at)
+            for m in messages
+        ]
+        # Ids come back from bulk_create on PostgreSQL and SQLite (RETURNING).
+        created = models.OutboxMessage.objects.using(self._using).bulk_create(rows)
+        return [OutboxMessage(r.queue, r.body, r.created_at, r.pk) for r in created]
+
+    def outbox_backlog(self, older_than: datetime, *, limit: int = 100) -> list[OutboxMessage]:
+        rows = models.OutboxMessage.objects.using(self._using).filter(created_at__lte=older_than)
+        return [
+            OutboxMessage(r.queue, r.body, r.created_at, r.pk) for r in rows.order_by("pk")[:limit]
+        ]
+
+    def delete_outbox(self, ids: Sequence[int]) -> None:
+        models.OutboxMessage.objects.using(self._using).filter(pk__in=ids).delete()
+
+    def unstarted_runs(self, older_than: datetime, *, limit: int = 100) -> list[str]:
+        pending = models.Run.objects.using(self._using).filter(
+            status="pending", created_at__lte=older_than
+        )
+        return list(pending.order_by("created_at").values_list("run_id", flat=True)[:limit])
+
+    def record_instance(self, instance: Instance) -> None:
+        models.Instance.objects.using(self._using).update_or_create(
+            module=instance.module,
+            version=instance.version,
+            worker=instance.worker,
+            defaults={
+                "commit": instance.commit,
+                "interface": dict(instance.interface),
+                "seen_at": instance.seen_at,
+            },
+        )
+
+    def instances(self) -> list[Instance]:
+        return [
+            Instance(i.module, i.version, i.worker, i.seen_at, i.commit, i.interface)
+            for i in models.Instance.objects.using(self._using).order_by("module", "version")
+        ]
