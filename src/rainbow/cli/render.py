@@ -183,6 +183,21 @@ def _values(values: Mapping[str, Any]) -> Text:
     return text
 
 
+def outcome_json(detail: RunDetail) -> dict[str, Any]:
+    """The per-run line of `rainbow run --json`."""
+    run = detail.summary
+    return {
+        "run_id": run.run_id,
+        "unit": run.unit,
+        "status": run.status,
+        "reason": run.reason,
+        "outputs": dict(detail.outputs) if detail.outputs is not None else None,
+        "steps": [
+            {"id": s.step, "status": s.status, "attempts": len(s.attempts)} for s in detail.steps
+        ],
+    }
+
+
 def detail_json(detail: RunDetail) -> dict[str, Any]:
     run = detail.summary
     return {

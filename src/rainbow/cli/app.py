@@ -1,0 +1,110 @@
+"""The ``rainbow`` Typer application, its consoles, and how user errors are shown."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from rainbow import settings as rb_settings
+from rainbow.cli import render
+from rainbow.errors import DiagnosticError, ModuleLoadError, PlatformError, RainbowError, UserError
+
+app = typer.Typer(
+    name="rainbow",
+    help="Ship research code as versioned, retried, observable pipelines.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+# Messages are never wrapped mid-path: users copy file:line from them.
+err = Console(stderr=True, soft_wrap=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ModulesOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--modules",
+        "-m",
+        help="Where module code lives: an import path, a .py file or a command module .toml "
+        "(repeatable). Modules the pipeline file imports are found without it.",
+    ),
+]
+
+
+def user_errors(command: F) -> F:
+    """Show Rainbow's errors as messages with hints, never as Rainbow's own traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except DiagnosticError as exc:
+            render.diagnostics(err, exc.diagnostics)
+            raise typer.Exit(2) from None
+        except ModuleLoadError as exc:
+            err.print(f"[red]error RB-E030:[/red] {exc.message}")
+            if exc.user_traceback:
+                err.print(exc.user_traceback.rstrip(), markup=False, highlight=False)
+            if exc.hint:
+                err.print(f"    hint: {exc.hint}", style="dim")
+            raise typer.Exit(2) from None
+        except UserError as exc:
+            err.print(f"[red]error:[/red] {exc.message}", highlight=False)
+            if exc.hint:
+                err.print(f"    hint: {exc.hint}", style="dim")
+            raise typer.Exit(2) from None
+        except PlatformError as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+        except RainbowError as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except Exception:
+            report = crash_report()
+            err.print(
+                "[red]internal error:[/red] Rainbow failed in a way it should not. "
+                f"The details are in {report}; please attach that file to a bug report."
+            )
+            raise typer.Exit(70) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def crash_report() -> Path:
+    settings = rb_settings.from_env()
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%f")
+    path = settings.logs_dir / f"crash-{stamp}-{os.getpid()}.txt"
+    path.write_text(f"argv: {sys.argv}\n\n{traceback.format_exc()}")
+    return path
+
+
+def write_file(path: Path, data: str | bytes) -> None:
+    try:
+        path.write_bytes(data.encode() if isinstance(data, str) else data)
+    except OSError as exc:
+        raise UserError(
+            f"cannot write {path}: {exc.strerror}", hint="check the folder exists"
+        ) from None
+
+
+def open_store(settings: rb_settings.Settings) -> Any:
+    from rainbow.control.django_setup import open_store
+
+    return open_store(settings.database_url)

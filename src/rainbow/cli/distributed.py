@@ -1,0 +1,96 @@
+"""Commands of the distributed engine: serve a module version, conduct runs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from rainbow import settings as rb_settings
+from rainbow.cli.app import app, err, user_errors
+from rainbow.diagnostics import Diagnostic, Location
+from rainbow.errors import DiagnosticError
+from rainbow.sdk.catalog import AnyModule, load_modules
+
+
+@app.command()
+@user_errors
+def worker(
+    target: Annotated[
+        str, typer.Argument(help="IMPORT_OR_FILE[:MODULE]: where the module lives, and which")
+    ],
+    version: Annotated[str, typer.Option(help="The version this worker serves: X.Y or latest")],
+    concurrency: Annotated[int, typer.Option(min=1, help="Attempts run at once")] = 1,
+) -> None:
+    """Serve one module version on its instance queue rainbow.<module>.<version>."""
+    import re
+
+    from rainbow.engine.celery.app import declare_shared_queues, make_app
+    from rainbow.engine.celery.worker import serve
+    from rainbow.observe import logging as rblog
+    from rainbow.sdk.invoke import WorkerEnv
+    from rainbow.spec.models import VERSION_PATTERN
+
+    if not re.match(VERSION_PATTERN, version):
+        raise DiagnosticError(
+            [Diagnostic("RB-E019", f"version {version!r} is not X.Y or latest", Location(), None)]
+        )
+    module = _pick_module(target)
+    settings = rb_settings.from_env()
+    rblog.configure()
+    celery_app = make_app(settings.broker_url)
+    declare_shared_queues(celery_app)
+    env = WorkerEnv(assets_url=settings.assets_url, work_root=settings.home / "work")
+    err.print(f"serving {module.name}@{version} on rainbow.{module.name}.{version}")
+    serve(celery_app, module, version, env, concurrency=concurrency)
+
+
+def _pick_module(target: str) -> AnyModule:
+    where, _, name = target.rpartition(":") if ":" in target else (target, "", "")
+    found = load_modules([where])
+    if name:
+        for module in found.values():
+            if name in (module.name, getattr(module, "__name__", None)):
+                return module
+    elif len(found) == 1:
+        return next(iter(found.values()))
+    names = ", ".join(sorted(found)) or "none"
+    problem = f"no module {name!r} in {where}" if name else f"{where} holds several modules"
+    if not found:
+        problem = f"no Rainbow module in {where}"
+    raise DiagnosticError(
+        [
+            Diagnostic(
+                "RB-E017",
+                problem,
+                Location(file=where),
+                f"pick one with {where}:MODULE (its name or function name); modules here: {names}",
+            )
+        ]
+    )
+
+
+@app.command()
+@user_errors
+def conductor() -> None:
+    """Drive runs from the event queue: dispatch, retry, time out, complete."""
+    import logging
+
+    from rainbow.control.django_setup import open_ledger
+    from rainbow.engine.celery.app import declare_shared_queues, make_app
+    from rainbow.engine.celery.publisher import CeleryPublisher
+    from rainbow.engine.celery.service import ConductorService
+    from rainbow.engine.conductor import Conductor
+    from rainbow.engine.machine import RetryPolicy
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = rb_settings.from_env()
+    ledger = open_ledger(settings.database_url)
+    celery_app = make_app(settings.broker_url)
+    declare_shared_queues(celery_app)
+    retry = RetryPolicy(base_delay=settings.retry_base_delay)
+    service = ConductorService(
+        celery_app, Conductor(ledger, CeleryPublisher(celery_app), retry=retry)
+    )
+    err.print(f"conducting runs in {settings.database_url} from {settings.broker_url}")
+    service.run()

@@ -1,0 +1,226 @@
+"""Commands on runs: run, runs, show, migrate."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from rainbow import settings as rb_settings
+from rainbow.cli import render
+from rainbow.cli.app import ModulesOption, app, err, open_store, out, user_errors
+from rainbow.cli.targets import Loaded, load, require_code
+from rainbow.engine.workunits import WorkUnit
+from rainbow.errors import UserError
+from rainbow.spec.models import PipelineSpec
+
+
+@app.command()
+@user_errors
+def run(
+    target: Annotated[str, typer.Argument(help="FILE.py[:FUNC] or SPEC.json")],
+    input_file: Annotated[
+        Path | None, typer.Option("--input", "-i", help="One work unit: UNIT.json")
+    ] = None,
+    corpus: Annotated[Path | None, typer.Option("--corpus", help="A folder of work units")] = None,
+    modules: ModulesOption = None,
+    engine: Annotated[str, typer.Option(help="local (embedded) or celery")] = "local",
+    wait: Annotated[
+        bool, typer.Option(help="celery: follow the runs to the end (local runs always do)")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON")] = False,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="local: worker processes (default: one per core)")
+    ] = None,
+    strict_versions: Annotated[
+        bool,
+        typer.Option(help="local: refuse pins (name@X.Y) that only the local code stands for"),
+    ] = False,
+) -> None:
+    """Run work units through a pipeline; exit 0 only if every run succeeded."""
+    from rainbow.engine.workunits import load_corpus, load_unit
+
+    if engine not in ("local", "celery"):
+        raise UserError(f"unknown engine {engine!r}", hint="use --engine local or --engine celery")
+    if (input_file is None) == (corpus is None):
+        raise UserError("give exactly one of --input UNIT.json or --corpus DIR")
+    settings = rb_settings.from_env()
+    loaded = load(target, modules or [])
+    render.diagnostics(err, loaded.warnings)
+    spec = loaded.spec
+    units = [load_unit(input_file, spec)] if input_file else load_corpus(corpus, spec)  # type: ignore[arg-type]
+    store = open_store(settings)
+    progress = _progress(spec.name, quiet=as_json)
+    with progress:
+        bar = progress.add_task("runs", total=len(units), failed=0)
+        failures = 0
+
+        def advance(status: str) -> None:
+            nonlocal failures
+            failures += status != "succeeded"
+            progress.update(bar, advance=1, failed=failures)
+
+        if engine == "local":
+            run_ids = _run_locally(
+                loaded, units, store, settings, workers, strict_versions, advance
+            )
+        else:
+            run_ids = _run_on_celery(spec, units, store, settings, wait=wait, advance=advance)
+    details = [store.get_run(run_id) for run_id in run_ids]
+    if as_json:
+        for detail in details:
+            sys.stdout.write(json.dumps(render.outcome_json(detail)) + "\n")
+    else:
+        summaries = [d.summary for d in details]
+        title = f"{spec.name} ({spec.spec_hash[7:19]}): {len(details)} run(s)"
+        out.print(render.runs_table(summaries, title=title, with_pipeline=False))
+        summary = render.metric_summary(summaries)
+        if summary is not None:
+            out.print(summary)
+        out.print(
+            f"outputs: {settings.assets_url}/<run>/  ·  logs: {settings.logs_dir / 'rainbow.log'}"
+            "  ·  details: rainbow show <run>",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if engine == "celery" and not wait:
+        return
+    if any(d.summary.status != "succeeded" for d in details):
+        raise typer.Exit(1)
+
+
+def _progress(name: str, *, quiet: bool) -> Progress:
+    return Progress(
+        TextColumn(f"[bold]{name}[/bold]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[failed]} failed"),
+        TimeElapsedColumn(),
+        console=err,
+        disable=quiet,
+        transient=False,
+    )
+
+
+def _run_locally(
+    loaded: Loaded,
+    units: list[WorkUnit],
+    store: Any,
+    settings: rb_settings.Settings,
+    workers: int | None,
+    strict_versions: bool,
+    advance: Callable[[str], None],
+) -> list[str]:
+    from rainbow.engine.local import LocalEngine, LocalOptions
+    from rainbow.engine.machine import RetryPolicy
+    from rainbow.observe import logging as rblog
+
+    stand_ins = require_code(loaded, strict_versions=strict_versions)
+    if stand_ins:
+        err.print(
+            f"note: running local code for {', '.join(stand_ins)} (no registry holds these "
+            "versions; --strict-versions refuses this)",
+            style="dim",
+            highlight=False,
+        )
+    rblog.configure(log_file=settings.logs_dir / "rainbow.log")
+    options = LocalOptions(
+        workers=workers or LocalOptions().workers,
+        assets_url=settings.assets_url,
+        work_root=settings.home / "work",
+        log_file=settings.logs_dir / "rainbow.log",
+        retry=RetryPolicy(base_delay=settings.retry_base_delay),
+    )
+    engine = LocalEngine(store, loaded.modules, options, on_finish=lambda o: advance(o.status))
+    return [outcome.run_id for outcome in engine.run(loaded.spec, units)]
+
+
+def _run_on_celery(
+    spec: PipelineSpec,
+    units: list[WorkUnit],
+    store: Any,
+    settings: rb_settings.Settings,
+    *,
+    wait: bool,
+    advance: Callable[[str], None],
+) -> list[str]:
+    from rainbow.engine.celery.app import declare_shared_queues, make_app
+    from rainbow.engine.celery.client import submit
+    from rainbow.engine.celery.client import wait as wait_for
+
+    app = make_app(settings.broker_url)
+    declare_shared_queues(app)
+    run_ids = submit(app, store, spec, units)
+    if wait:
+        wait_for(store, run_ids, on_finish=lambda summary: advance(summary.status))
+    return run_ids
+
+
+@app.command()
+@user_errors
+def runs(
+    limit: Annotated[int, typer.Option(help="How many runs, newest first")] = 20,
+    status: Annotated[str | None, typer.Option(help="Only runs with this status")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List recent runs."""
+    store = open_store(rb_settings.from_env())
+    found = store.list_runs(limit=limit, status=status)
+    if as_json:
+        for run_summary in found:
+            sys.stdout.write(
+                json.dumps(
+                    {
+                        "run_id": run_summary.run_id,
+                        "pipeline": run_summary.pipeline,
+                        "unit": run_summary.unit,
+                        "status": run_summary.status,
+                        "duration_s": run_summary.duration_s,
+                        "reason": run_summary.reason,
+                    }
+                )
+                + "\n"
+            )
+        return
+    if not found:
+        out.print("no runs yet: try `rainbow run FILE.py --input UNIT.json`")
+        return
+    out.print(render.runs_table(found))
+
+
+@app.command()
+@user_errors
+def show(
+    run_id: Annotated[str, typer.Argument(help="The run id (as `rainbow runs` lists)")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """One run: its steps, attempts, errors with tracebacks, durations and metrics."""
+    store = open_store(rb_settings.from_env())
+    detail = store.get_run(run_id)
+    if detail is None:
+        raise UserError(
+            f"no run {run_id!r} in the store (RB-E050)",
+            hint="`rainbow runs` lists run ids; RAINBOW_DATABASE_URL picks the store",
+        )
+    if as_json:
+        sys.stdout.write(json.dumps(render.detail_json(detail), indent=2) + "\n")
+        return
+    out.print(render.run_detail(detail))
+
+
+@app.command()
+@user_errors
+def migrate() -> None:
+    """Create or upgrade the run store's tables (SQLite by default)."""
+    from rainbow.control.django_setup import configure
+    from rainbow.control.django_setup import migrate as run_migrations
+
+    settings = rb_settings.from_env()
+    configure(settings.database_url)
+    run_migrations()
+    out.print(f"store ready: {settings.database_url}", highlight=False)

@@ -1,0 +1,42 @@
+"""The Celery application every Rainbow process shares: JSON only, late acks, one at a time."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from rainbow.engine.celery.topology import DEAD, EVENTS
+
+STEP_TASK = "rainbow.step"
+
+
+def make_app(broker_url: str) -> Celery:
+    app = Celery("rainbow", broker=broker_url, set_as_current=False)
+    app.conf.update(
+        # Pickle is never accepted: a message in any other format is rejected and logged.
+        task_serializer="json",
+        accept_content=["json"],
+        result_accept_content=["json"],
+        task_ignore_result=True,
+        # Ack after the attempt reported its result; a dead child's message goes back to the queue.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        # Quorum queues have no global QoS; Celery must use per-consumer prefetch instead.
+        worker_detect_quorum_queues=True,
+        task_create_missing_queues=False,
+        broker_transport_options={"confirm_publish": True},
+        broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        task_send_sent_event=False,
+    )
+    return app
+
+
+def declare_shared_queues(app: Celery) -> None:
+    """The event and dead-letter queues, declared by whoever comes first."""
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        for queue in (EVENTS, DEAD):
+            queue(channel).declare()

@@ -1,0 +1,88 @@
+"""The conductor process: consume events and dead letters, tick timers, until stopped."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from celery import Celery
+from kombu import Connection, Consumer, Message
+from kombu.mixins import ConsumerMixin
+
+from rainbow.engine.celery.topology import DEAD, DELIVERY_LIMIT, EVENTS
+from rainbow.engine.conductor import Conductor
+
+log = logging.getLogger("rainbow.conductor")
+
+TICK_S = 1.0
+
+
+class ConductorService(ConsumerMixin):
+    def __init__(self, app: Celery, conductor: Conductor, *, prefetch: int = 64) -> None:
+        self.connection: Connection = app.connection_for_read()
+        self.conductor = conductor
+        self.prefetch = prefetch
+        self._last_tick = 0.0
+
+    def get_consumers(self, consumer: Any, channel: Any) -> list[Consumer]:
+        events = consumer(
+            queues=[EVENTS],
+            callbacks=[self.on_event],
+            accept=["json"],
+            prefetch_count=self.prefetch,
+        )
+        dead = consumer(queues=[DEAD], callbacks=[self.on_dead], accept=["json"], prefetch_count=8)
+        for each in (events, dead):
+            each.on_decode_error = self.on_decode_error
+        return [events, dead]
+
+    def on_event(self, body: Any, message: Message) -> None:
+        if isinstance(body, dict):
+            self.conductor.handle(body)
+        else:
+            log.error("ignoring event that is not a JSON object: %r", body)
+        message.ack()
+
+    def on_dead(self, body: Any, message: Message) -> None:
+        task = _task_of(body)
+        if task is None:
+            log.error("dead-lettered message that is not a Rainbow task: %r", body)
+        else:
+            deliveries = _deliveries(message.headers or {})
+            reason = (
+                f"worker lost {deliveries} times: each delivery's process died before reporting"
+            )
+            self.conductor.handle({"type": "lost", "task": task, "reason": reason})
+        message.ack()
+
+    def on_decode_error(self, message: Message, exc: Exception) -> None:
+        # Pickle and malformed JSON are refused: logged and dropped, never executed.
+        log.error(
+            "rejected a message in %s (%s): %s", message.content_type, exc, message.body[:200]
+        )
+        message.ack()
+
+    def on_iteration(self) -> None:
+        now = time.monotonic()
+        if now - self._last_tick >= TICK_S:
+            self._last_tick = now
+            while self.conductor.tick():
+                pass
+
+
+def _task_of(body: Any) -> dict[str, Any] | None:
+    """The Rainbow task inside a Celery protocol-2 message body ``[args, kwargs, embed]``."""
+    if isinstance(body, list) and body and isinstance(body[0], list) and body[0]:
+        task = body[0][0]
+        if isinstance(task, dict) and {"run_id", "step", "attempt"} <= task.keys():
+            return task
+    return None
+
+
+def _deliveries(headers: dict[str, Any]) -> int:
+    count = headers.get("x-delivery-count")
+    if isinstance(count, int):
+        return count
+    deaths = headers.get("x-death") or []
+    return int(deaths[0].get("count", DELIVERY_LIMIT)) if deaths else DELIVERY_LIMIT

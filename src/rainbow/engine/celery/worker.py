@@ -1,0 +1,152 @@
+"""A worker: serves one module version on its instance queue, one attempt per message.
+
+Each message is one attempt. The worker tells the conductor it started, runs the module through
+the SDK's ``invoke`` (log context, asset sync, timeouts), publishes the result and only then acks
+(``acks_late``). If its process dies first, the message goes back to the queue; after
+``DELIVERY_LIMIT`` deliveries RabbitMQ dead-letters it and the conductor fails the step.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any
+
+from celery import Celery, signals
+
+from rainbow.engine.celery.app import STEP_TASK
+from rainbow.engine.celery.events import publish_event
+from rainbow.engine.celery.topology import instance_queue
+from rainbow.sdk.catalog import AnyModule
+from rainbow.sdk.invoke import WorkerEnv, invoke
+from rainbow.sdk.messages import Result, Task
+
+log = logging.getLogger("rainbow.worker")
+
+HEARTBEAT_S = 10.0
+_TASK_KEYS = ("run_id", "step", "attempt", "module", "version", "inputs", "timeout", "deadline")
+
+
+def register_step_task(app: Celery, module: AnyModule, env: WorkerEnv) -> None:
+    """The one task this worker runs: an attempt of ``module``."""
+
+    @app.task(name=STEP_TASK, acks_late=True, ignore_result=True)
+    def step(task: dict[str, Any]) -> None:
+        problem = _malformed(task, module)
+        if problem is not None:
+            log.error("rejected malformed task message %r: %s", task, problem)
+            if all(isinstance(task.get(k), str) for k in ("run_id", "step")):
+                publish_event(app, {"type": "result", "result": _refusal(task, problem)})
+            return
+        started = {k: task[k] for k in ("run_id", "step", "attempt")}
+        publish_event(app, {"type": "started", **started, "worker": worker_name()})
+        publish_event(app, {"type": "result", "result": invoke(module, Task(**task), env)})  # type: ignore[typeddict-item]
+
+
+def _malformed(task: Any, module: AnyModule) -> str | None:
+    if not isinstance(task, dict):
+        return f"expected a JSON object, got {type(task).__name__}"
+    missing = [k for k in _TASK_KEYS if k not in task]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    if task["module"] != module.name:
+        return f"this worker serves {module.name!r}, not {task['module']!r}"
+    return None
+
+
+def _refusal(task: dict[str, Any], problem: str) -> Result:
+    return Result(
+        run_id=task["run_id"],
+        step=task["step"],
+        attempt=int(task.get("attempt") or 0),
+        status="failed",
+        outputs=None,
+        metrics=[],
+        timings={},
+        duration_s=0.0,
+        error={
+            "type": "MalformedTask",
+            "message": f"the worker could not read the task: {problem}",
+            "traceback": None,
+            "retryable": False,
+            "delay": None,
+        },
+    )
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def code_commit(module: AnyModule) -> str:
+    """The git commit of the module's code, when it lives in a git checkout."""
+    where = Path(module.ref.file or ".").resolve().parent
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=where,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+class Announcer:
+    """Tells the conductor, now and every ``HEARTBEAT_S``, which module version this serves."""
+
+    def __init__(self, app: Celery, module: AnyModule, version: str) -> None:
+        self._event = {
+            "type": "instance",
+            "module": module.name,
+            "version": version,
+            "worker": worker_name(),
+            "commit": code_commit(module),
+            "interface": module.rainbow_interface.model_dump(mode="json"),
+        }
+        self._app = app
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="rainbow-announcer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                publish_event(self._app, self._event)
+            except Exception:  # the broker is away; the next beat tries again
+                log.warning("could not announce this instance", exc_info=True)
+            self._stop.wait(HEARTBEAT_S)
+
+
+def serve(
+    app: Celery, module: AnyModule, version: str, env: WorkerEnv, *, concurrency: int
+) -> None:
+    """Run a Celery worker for ``module@version`` until it is told to stop (SIGTERM: warm)."""
+    queue = instance_queue(module.name, version)
+    app.conf.task_queues = [queue]
+    register_step_task(app, module, env)
+    announcer = Announcer(app, module, version)
+    signals.worker_ready.connect(lambda **_: announcer.start(), weak=False)
+    signals.worker_shutdown.connect(lambda **_: announcer.stop(), weak=False)
+    worker = app.Worker(
+        queues=[queue.name],
+        concurrency=concurrency,
+        pool="prefork",
+        hostname=f"rainbow.{module.name}.{version}@{socket.gethostname()}",
+        loglevel="INFO",
+        without_gossip=True,
+        without_mingle=True,
+    )
+    worker.start()
