@@ -95,8 +95,14 @@ def _dotted_name(path: Path) -> str | None:
 
 
 def _load_error(target: str, exc: BaseException) -> ModuleLoadError:
+    hint = "the error is in your code; the traceback above shows where"
+    if isinstance(exc, ModuleNotFoundError):
+        hint = (
+            f"{target} imports {exc.name!r}, which Python cannot find from here: run from the "
+            "project's folder, put that folder on PYTHONPATH, or pass an import path"
+        )
     return ModuleLoadError(
         f"importing {target} failed: {type(exc).__name__}: {exc}{user_location(exc)}",
-        hint="the error is in your code; the traceback below shows where",
+        hint=hint,
         user_traceback=user_traceback(exc),
     )

@@ -46,6 +46,13 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         ) from None
 
 
+def _absolute_if_local(url: str, base: Path) -> str:
+    # A relative folder would mean something else in each module's working directory.
+    if "://" in url:
+        return url
+    return str((base / url).absolute())
+
+
 def from_env(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
     """Build the settings from environment variables (``os.environ`` by default)."""
     env = os.environ if env is None else env
@@ -54,7 +61,7 @@ def from_env(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> S
     return Settings(
         home=home,
         database_url=env.get("RAINBOW_DATABASE_URL") or f"sqlite:///{home / 'rainbow.sqlite3'}",
-        assets_url=env.get("RAINBOW_ASSETS_URL") or str(home / "assets"),
+        assets_url=_absolute_if_local(env.get("RAINBOW_ASSETS_URL") or str(home / "assets"), base),
         broker_url=env.get("RAINBOW_BROKER_URL") or "amqp://guest:guest@127.0.0.1:5672//",
         control_url=env.get("RAINBOW_URL") or None,
         retry_base_delay=_float(env, "RAINBOW_RETRY_BASE_DELAY", 1.0),

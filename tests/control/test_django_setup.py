@@ -138,7 +138,9 @@ def test_an_unreachable_postgresql_is_a_user_error_naming_the_variable(tmp_path:
     )
 
     message, hint, _ = output.split("\n")
-    assert message.startswith("RAINBOW_DATABASE_URL='postgresql://root:***@127.0.0.1:1/test'")
+    assert message.startswith(
+        "RB-E051: RAINBOW_DATABASE_URL='postgresql://root:***@127.0.0.1:1/test'"
+    )
     assert "cannot connect" in message
     assert "s3cret" not in output
     assert "PostgreSQL runs there" in hint

@@ -104,3 +104,22 @@ def deadline(seconds: float):
 @rb.pipeline(name="refusal")
 def refusal():
     return {"result": rb.step("refuse@latest").value}
+
+
+@rb.module(name="chatty", retries=0, timeout=10)
+def chatty(ctx: rb.Context, lines: int = 1000) -> Value:
+    for index in range(lines):
+        print(f"chatty line {index}")
+    return {"value": lines, "started": 0.0, "finished": 0.0}
+
+
+@rb.pipeline(name="chatter")
+def chatter(lines: int):
+    return {"result": rb.step("chatty@latest", lines=lines).value}
+
+
+@rb.pipeline(name="refusal-with-sibling")
+def refusal_with_sibling():
+    rb.step("add@latest", pause=0.3)
+    rb.step("refuse@latest")
+    return {}

@@ -175,3 +175,32 @@ def test_module_logs_are_logfmt_with_the_run_context_on_every_line(
     assert fields["level"] == "info"
     assert {"ts", "step", "module", "version", "attempt", "value"} <= set(fields)
     assert (fields["module"], fields["version"], fields["attempt"]) == ("add", "latest", "1")
+
+
+def test_aborted_attempts_are_never_left_running(tmp_path: Path) -> None:
+    """With one worker, a task queued behind a failing one is aborted and never recorded running."""
+    store = MemoryStore()
+    options = LocalOptions(
+        workers=1,
+        assets_url=str(tmp_path / "assets"),
+        work_root=tmp_path / "work",
+        log_file=tmp_path / "rainbow.log",
+    )
+    (outcome,) = run(LocalEngine(store, MODULES, options), fixtures.refusal_with_sibling, {})
+    assert outcome.status == "failed"
+    detail = store.get_run(outcome.run_id)
+    assert detail is not None
+    assert all(a.status != "running" for s in detail.steps for a in s.attempts)
+    assert not (tmp_path / "work" / outcome.run_id).exists()
+
+
+def test_a_slow_module_import_does_not_count_against_the_first_timeout(
+    engine: LocalEngine,
+) -> None:
+    """Module code is imported before the worker takes tasks, outside any step's timeout."""
+    from . import slow_import_modules
+
+    modules = modules_in(vars(slow_import_modules), depth=0)
+    slow = LocalEngine(engine.store, modules, engine.options)
+    (outcome,) = run(slow, slow_import_modules.slow_import, {})
+    assert outcome.status == "succeeded", outcome.reason

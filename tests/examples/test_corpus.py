@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -93,20 +92,3 @@ def test_furniture_removes_the_floor_it_hides_from_the_truth() -> None:
     assert canvas.floor[box_foot[1] - 2, box_foot[0]] == 255
     assert visible[box_foot[1] - 2, box_foot[0]] == 0
     assert visible[floor_beside[1], floor_beside[0]] == 255
-
-
-def test_eight_units_generate_well_within_two_seconds(tmp_path: Path) -> None:
-    """The corpus is cheap enough to regenerate in every test run and demo."""
-    started = time.perf_counter()
-    corpus.generate(tmp_path, UNITS, seed=3)
-    assert time.perf_counter() - started < 2.0
-
-
-def test_command_line_writes_units_and_prints_them(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """The command line writes --count units and prints one unit.json path per line."""
-    assert corpus.main([str(tmp_path), "--count", "2", "--seed", "4"]) == 0
-    printed = capsys.readouterr().out.splitlines()
-    assert printed == [str(tmp_path / f"unit-{index:03d}" / "unit.json") for index in range(2)]
-    assert all(Path(line).is_file() for line in printed)

@@ -201,3 +201,32 @@ def test_sys_exit_and_unpublishable_outputs_fail_for_good(env: WorkerEnv) -> Non
     assert exited is not None and not exited["retryable"] and "sys.exit(3)" in exited["message"]
     unjson = invoke(exits, task("exits", {"how": "object"}), env)["error"]
     assert unjson is not None and not unjson["retryable"] and "not JSON" in unjson["message"]
+
+
+class Measured(TypedDict):
+    area: float
+    mask: rb.Asset
+
+
+@rb.module(name="liar")
+def liar(ctx: rb.Context, how: str) -> Measured:
+    if how == "string":
+        return {"area": "three", "mask": ctx.new_asset("m.png")}  # type: ignore[typeddict-item]
+    if how == "path":
+        return {"area": 1, "mask": "/tmp/m.png"}  # type: ignore[typeddict-item]
+    return {"area": float("nan"), "mask": ctx.new_asset("m.png")}
+
+
+@pytest.mark.parametrize(
+    ("how", "expected"),
+    [
+        ("string", "'area' is declared number"),
+        ("path", "'mask' is declared asset"),
+        ("nan", "is not JSON"),
+    ],
+)
+def test_outputs_must_match_their_declared_types(env: WorkerEnv, how: str, expected: str) -> None:
+    """A wrongly typed, path-instead-of-asset or NaN output fails the attempt for good, named."""
+    error = invoke(liar, task("liar", {"how": how}), env)["error"]
+    assert error is not None and not error["retryable"]
+    assert expected in error["message"]

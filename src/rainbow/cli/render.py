@@ -60,10 +60,13 @@ def _number(value: float) -> str:
     return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
 
 
-def labelled(values: Sequence[MetricValue]) -> list[tuple[str, MetricValue]]:
-    """Label metrics by name, or step/name where several steps report the same name."""
+def labelled(
+    values: Sequence[MetricValue], *, context: Iterable[MetricValue] = ()
+) -> list[tuple[str, MetricValue]]:
+    """Label metrics by name, or step/name where several steps (in ``values`` or in ``context``,
+    e.g. the other runs of a table) report the same name."""
     steps_of: dict[str, set[str]] = {}
-    for metric in values:
+    for metric in [*values, *context]:
         steps_of.setdefault(metric.name, set()).add(metric.step)
     return [(f"{m.step}/{m.name}" if len(steps_of[m.name]) > 1 else m.name, m) for m in values]
 
@@ -72,9 +75,11 @@ def metric_text(values: Sequence[MetricValue]) -> str:
     return "  ".join(f"{label}={_number(m.value)}" for label, m in labelled(values))
 
 
-def headline(values: Sequence[MetricValue], limit: int = 2) -> str:
+def headline(
+    values: Sequence[MetricValue], context: Sequence[MetricValue] = (), limit: int = 2
+) -> str:
     """Quality metrics (better=high) first: a table row has room for a few; `show` has all."""
-    ranked = sorted(labelled(values), key=lambda item: item[1].better != "high")
+    ranked = sorted(labelled(values, context=context), key=lambda item: item[1].better != "high")
     shown = "\n".join(f"{label}={_number(m.value)}" for label, m in ranked[:limit])
     hidden = len(ranked) - limit
     return f"{shown}\n(+{hidden} more)" if hidden > 0 else shown
@@ -91,6 +96,7 @@ def runs_table(
     table.add_column("status", no_wrap=True)
     table.add_column("duration", justify="right", no_wrap=True)
     table.add_column("metrics / reason")
+    every_metric = [m for run in runs for m in run.metrics]
     for run in runs:
         cells: list[Any] = [run.run_id, run.unit]
         if with_pipeline:
@@ -98,7 +104,9 @@ def runs_table(
         cells += [
             status(run.status),
             seconds(run.duration_s),
-            headline(run.metrics) or (run.reason or "")[:160],
+            Text(run.reason or "", style="red")
+            if run.status != "succeeded" and run.reason
+            else headline(run.metrics, every_metric),
         ]
         table.add_row(*cells)
     return table
@@ -108,8 +116,9 @@ def metric_summary(runs: Sequence[RunSummary]) -> Table | None:
     """Mean, min and max of each metric over the runs, with the direction that is better."""
     values: dict[str, list[float]] = {}
     better: dict[str, str] = {}
+    every_metric = [m for run in runs for m in run.metrics]
     for run in runs:
-        for label, metric in labelled(run.metrics):
+        for label, metric in labelled(run.metrics, context=every_metric):
             values.setdefault(label, []).append(metric.value)
             better[label] = metric.better
     if not values:
@@ -143,8 +152,9 @@ def run_detail(detail: RunDetail) -> Group:
     if detail.outputs:
         head.add_row("outputs", _values(detail.outputs))
     steps = Table(title="steps")
-    for column in ("step", "status", "attempt", "module", "duration", "metrics / error"):
-        steps.add_column(column)
+    for column in ("step", "status", "attempt", "module", "duration"):
+        steps.add_column(column, no_wrap=True)
+    steps.add_column("metrics / error")
     tracebacks: list[Any] = []
     for step in detail.steps:
         if not step.attempts:

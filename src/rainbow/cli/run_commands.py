@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -55,6 +56,8 @@ def run(
     spec = loaded.spec
     units = [load_unit(input_file, spec)] if input_file else load_corpus(corpus, spec)  # type: ignore[arg-type]
     store = open_store(settings)
+    # A SIGTERM (CI cancelling, `timeout`, an orchestrator) stops runs as cleanly as Ctrl-C.
+    signal.signal(signal.SIGTERM, _interrupt)
     progress = _progress(spec.name, quiet=as_json)
     with progress:
         bar = progress.add_task("runs", total=len(units), failed=0)
@@ -92,6 +95,13 @@ def run(
         return
     if any(d.summary.status != "succeeded" for d in details):
         raise typer.Exit(1)
+
+
+RUN_STATUSES = ("pending", "running", "succeeded", "failed", "timed_out", "cancelled")
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _progress(name: str, *, quiet: bool) -> Progress:
@@ -164,11 +174,15 @@ def _run_on_celery(
 @app.command()
 @user_errors
 def runs(
-    limit: Annotated[int, typer.Option(help="How many runs, newest first")] = 20,
-    status: Annotated[str | None, typer.Option(help="Only runs with this status")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many runs, newest first")] = 20,
+    status: Annotated[
+        str | None, typer.Option(help=f"Only runs with this status: {', '.join(RUN_STATUSES)}")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List recent runs."""
+    if status is not None and status not in RUN_STATUSES:
+        raise UserError(f"no run status {status!r}", hint=f"statuses are {', '.join(RUN_STATUSES)}")
     store = open_store(rb_settings.from_env())
     found = store.list_runs(limit=limit, status=status)
     if as_json:

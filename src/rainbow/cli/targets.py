@@ -6,6 +6,8 @@ a compiled spec; ``--modules`` adds import paths, .py files or command-module .t
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,7 @@ from rainbow.dsl.pipeline import PipelineDef
 from rainbow.errors import DiagnosticError, UserError
 from rainbow.loading import import_file
 from rainbow.sdk.catalog import AnyModule, load_modules, modules_in
+from rainbow.sdk.command import CommandModule
 from rainbow.spec.models import PipelineSpec
 from rainbow.spec.validate import validate
 from rainbow.spec.wiring import WiringPolicy
@@ -102,6 +105,17 @@ def require_code(loaded: Loaded, *, strict_versions: bool) -> list[str]:
     notes: list[str] = []
     for index, step in enumerate(loaded.spec.steps):
         where = Location(json_path=f"$.steps[{index}].module")
+        module = loaded.modules.get(step.module)
+        if isinstance(module, CommandModule) and not _runnable(module.argv()[0]):
+            problems.append(
+                Diagnostic(
+                    "RB-E033",
+                    f"step {step.id!r}: command {module.argv()[0]!r} of module {step.module!r} "
+                    "does not exist or is not executable",
+                    Location(file=str(module.config_path)),
+                    "build it (see the module's README or Makefile) or fix `command`",
+                )
+            )
         if step.module not in loaded.modules:
             problems.append(
                 Diagnostic(
@@ -127,3 +141,9 @@ def require_code(loaded: Loaded, *, strict_versions: bool) -> list[str]:
     if problems:
         raise DiagnosticError(problems)
     return sorted(set(notes))
+
+
+def _runnable(command: str) -> bool:
+    if "/" in command:
+        return os.access(command, os.X_OK) and Path(command).is_file()
+    return shutil.which(command) is not None

@@ -91,7 +91,7 @@ def database_settings(database_url: str) -> dict[str, Any]:
     engine = database.get("ENGINE")
     if engine not in _DEFAULT_OPTIONS:
         raise UserError(
-            f"{URL_VARIABLE}={_redact(database_url)!r} is not a SQLite or PostgreSQL URL",
+            f"RB-E051: {URL_VARIABLE}={_redact(database_url)!r} is not a SQLite or PostgreSQL URL",
             hint=_URL_HINT,
         )
     database["OPTIONS"] = {**_DEFAULT_OPTIONS[engine], **database.get("OPTIONS", {})}
@@ -107,7 +107,7 @@ def connect(database: str = "default") -> None:
         connections[database].ensure_connection()
     except ImproperlyConfigured as exc:  # the PostgreSQL driver is missing
         raise UserError(
-            f"{URL_VARIABLE}={_url_of(database)!r}: {exc}",
+            f"RB-E051: {URL_VARIABLE}={_url_of(database)!r}: {exc}",
             hint="install the driver: pip install 'psycopg[binary]'",
         ) from None
     except DatabaseError as exc:
@@ -117,7 +117,7 @@ def connect(database: str = "default") -> None:
             hint = "check that PostgreSQL runs there and that user, password and database are right"
         reason = " ".join(str(exc).split())  # drivers' messages span lines
         raise UserError(
-            f"{URL_VARIABLE}={_url_of(database)!r}: cannot connect: {reason}",
+            f"RB-E051: {URL_VARIABLE}={_url_of(database)!r}: cannot connect: {reason}",
             hint=f"{hint}, or {_URL_HINT}",
         ) from None
 
@@ -180,7 +180,7 @@ def _create_sqlite_folder(url: str, database: Mapping[str, Any]) -> None:
         Path(name).parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(
-            f"{URL_VARIABLE}={_redact(url)!r}: cannot create the folder for the SQLite file: {exc}",
+            f"RB-E051: {URL_VARIABLE}={_redact(url)!r}: cannot create the SQLite file's folder: {exc}",
             hint=_URL_HINT,
         ) from None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import os
+import shutil
 import signal
 import time
 from collections import deque
@@ -159,7 +160,8 @@ class _Loop:
         self.counter = itertools.count()
         self.outcomes: dict[str, RunOutcome] = {}
         self.waiting: deque[_Run] = deque()
-        self.started_attempts: set[tuple[str, str, int]] = set()
+        self.started_attempts: dict[tuple[str, str, int], float] = {}
+        """When each attempt began running (monotonic), for the durations of aborted ones."""
 
     def run(self, units: Sequence[WorkUnit]) -> list[RunOutcome]:
         records = new_runs(self.spec, units, engine="local")
@@ -184,10 +186,10 @@ class _Loop:
                     self._on_pool_event(event)
                 self._fire_timers()
         except KeyboardInterrupt:
-            self._cancel_unfinished("interrupted by the user (Ctrl-C)")
+            self._cancel_unfinished("interrupted (Ctrl-C or SIGTERM)")
             raise
         except BaseException as exc:
-            self._cancel_unfinished(f"internal error in the local engine: {exc!r}")
+            self._cancel_unfinished(f"the local engine stopped: {exc}")
             raise
         finally:
             self.engine.flush(force=True)
@@ -275,7 +277,8 @@ class _Loop:
         heapq.heapify(self.ready)
         self.pool.abort(wanted)
         for run_id, step, attempt in keys:
-            if (run_id, step, attempt) not in self.started_attempts:
+            began = self.started_attempts.get((run_id, step, attempt))
+            if began is None:
                 continue
             self.engine.record(
                 [
@@ -285,7 +288,7 @@ class _Loop:
                         attempt,
                         "aborted",
                         now,
-                        0.0,
+                        time.monotonic() - began,
                         error_type="Aborted",
                         error_message=self.runs[run_id].state.reason,
                     )
@@ -303,8 +306,11 @@ class _Loop:
         self.engine.record(
             [RunChanged(run.run_id, command.status, now, reason=command.reason, outputs=outputs)]
         )
-        duration = run.finished - run.started
-        metrics.RUN_DURATION.labels(self.spec.name, command.status).observe(duration)
+        duration = run.finished - run.started if run.started else 0.0
+        if run.started:
+            metrics.RUN_DURATION.labels(self.spec.name, command.status).observe(duration)
+        # Attempt workdirs are removed as attempts end; this takes the run's empty folders.
+        shutil.rmtree(self.engine.options.work_root / run.run_id, ignore_errors=True)
         outcome = RunOutcome(
             run_id=run.run_id,
             unit=run.unit.name,
@@ -323,7 +329,14 @@ class _Loop:
     def _on_pool_event(self, event: PoolEvent) -> None:
         if isinstance(event, Started):
             task = event.task
-            self.started_attempts.add(key_of(task))
+            run = self.runs[task["run_id"]]
+            step = run.state.steps[task["step"]]
+            if run.state.status != "running" or (step.status, step.attempt) != (
+                "running",
+                task["attempt"],
+            ):
+                return  # aborted while it waited behind another task: it never runs
+            self.started_attempts[key_of(task)] = time.monotonic()
             self.engine.record(
                 [
                     AttemptStarted(

@@ -22,10 +22,12 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from rainbow.engine.worker_process import worker_main
+from rainbow.engine.worker_process import READY, worker_main
+from rainbow.errors import UserError
 from rainbow.sdk.messages import Result, Task
 
 TaskKey = tuple[str, str, int]
+MAX_IMPORT_DEATHS = 3
 
 
 def key_of(task: Task | Result) -> TaskKey:
@@ -71,6 +73,8 @@ class _Worker:
     conn: Connection
     queue: deque[Task] = field(default_factory=deque)
     head_started: float = 0.0
+    ready: bool = False
+    """Set when the worker has imported its module code and takes tasks."""
 
 
 class WorkerPool:
@@ -97,6 +101,7 @@ class WorkerPool:
         self._workers: list[_Worker] = []
         self._discarded: set[TaskKey] = set()
         self._events: list[PoolEvent] = []
+        self._deaths_while_importing = 0
         self._requeue: list[Task] = []
 
     def start(self) -> None:
@@ -116,10 +121,11 @@ class WorkerPool:
 
     @property
     def capacity(self) -> int:
-        return sum(self.depth - len(w.queue) for w in self._workers)
+        return sum(self.depth - len(w.queue) for w in self._workers if w.ready)
 
     def submit(self, task: Task) -> None:
-        index = min(range(len(self._workers)), key=lambda i: len(self._workers[i].queue))
+        ready = [i for i, w in enumerate(self._workers) if w.ready]
+        index = min(ready, key=lambda i: len(self._workers[i].queue))
         worker = self._workers[index]
         if len(worker.queue) >= self.depth:
             raise RuntimeError("pool is full; check capacity before submitting")
@@ -151,16 +157,26 @@ class WorkerPool:
 
     def poll(self, timeout: float) -> tuple[list[PoolEvent], list[Task]]:
         """Wait up to ``timeout`` s; return what happened and the tasks to submit again."""
-        handles: list[Any] = [w.conn for w in self._workers if w.queue]
+        handles: list[Any] = [w.conn for w in self._workers if w.queue or not w.ready]
         handles += [w.process.sentinel for w in self._workers]
         # Events already waiting (from submit) are returned at once, without blocking.
         ready = set(wait(handles, timeout=0 if self._events else max(timeout, 0)))
         for worker in self._workers:
-            if worker.queue and worker.conn in ready:
+            if worker.conn in ready and not worker.ready:
+                self._await_ready(worker)
+            elif worker.queue and worker.conn in ready:
                 self._drain(worker)
         now = time.monotonic()
         for index, worker in enumerate(self._workers):
             if worker.process.sentinel in ready:
+                if not worker.ready:
+                    self._deaths_while_importing += 1
+                    if self._deaths_while_importing >= MAX_IMPORT_DEATHS:
+                        raise UserError(
+                            "worker processes die while importing the module code "
+                            f"(exit code {worker.process.exitcode})",
+                            hint="import the module file in plain Python to see why",
+                        )
                 self._drain(worker)
                 self._replace(index, lost=True)
             elif worker.queue and now >= self._hard_deadline(worker):
@@ -171,6 +187,12 @@ class WorkerPool:
         events, requeue = self._events, self._requeue
         self._events, self._requeue = [], []
         return events, requeue
+
+    def _await_ready(self, worker: _Worker) -> None:
+        try:
+            worker.ready = worker.conn.recv_bytes() == READY
+        except (EOFError, OSError):
+            return  # it died while importing; the sentinel check replaces it
 
     def _drain(self, worker: _Worker) -> None:
         while worker.queue:

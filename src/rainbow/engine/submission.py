@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from rainbow.engine.records import RunCreated
 from rainbow.engine.workunits import WorkUnit
@@ -23,7 +23,7 @@ def with_defaults(spec: PipelineSpec, unit: WorkUnit) -> WorkUnit:
 
 
 def new_runs(spec: PipelineSpec, units: Sequence[WorkUnit], *, engine: str) -> list[RunCreated]:
-    """One pending run per unit, all created at the same instant."""
+    """One pending run per unit; creation times a microsecond apart keep the units' order."""
     created = datetime.now(UTC)
     spec_json = spec_to_dict(spec)
     step_ids = [s.id for s in spec.steps]
@@ -36,8 +36,8 @@ def new_runs(spec: PipelineSpec, units: Sequence[WorkUnit], *, engine: str) -> l
             inputs=with_defaults(spec, unit).inputs,
             unit=unit.name,
             engine=engine,
-            created_at=created,
+            created_at=created + timedelta(microseconds=index),
             step_ids=step_ids,
         )
-        for unit in units
+        for index, unit in enumerate(units)
     ]

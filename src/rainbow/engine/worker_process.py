@@ -7,6 +7,7 @@ every outcome into a result. Only the executor kills it (timeouts, aborts) or se
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -29,27 +30,60 @@ def worker_main(
     # Ctrl-C then reaches only the executor, which decides what to stop.
     os.setpgid(0, 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
     rblog.configure(log_file=Path(log_file))
+    _send_output_to(Path(log_file))
     worker_env = WorkerEnv(assets_url=env["assets_url"], work_root=Path(env["work_root"]))
-    loaded: dict[str, AnyModule] = {}
+    # Import module code before taking tasks, so a slow import (a model, torch) does not eat
+    # into the first attempt's timeout; a failure is reported on each task of that module.
+    loaded: dict[str, AnyModule | RainbowError] = {}
+    for name, ref in refs.items():
+        try:
+            loaded[name] = load_ref(ModuleRef(**ref), name)
+        except RainbowError as exc:
+            loaded[name] = exc
+    try:
+        conn.send_bytes(READY)
+    except OSError:
+        return
     while True:
         try:
             data = conn.recv_bytes()
         except (EOFError, OSError):
             return
         task: Task = json.loads(data)
-        name = task["module"]
-        try:
-            module = loaded.get(name) or load_ref(ModuleRef(**refs[name]), name)
-        except RainbowError as exc:
-            result = _load_failure(task, exc)
+        module = loaded[task["module"]]
+        if isinstance(module, RainbowError):
+            result = _load_failure(task, module)
         else:
-            loaded[name] = module
             result = invoke(module, task, worker_env)
         try:
             conn.send_bytes(json.dumps(result).encode())
         except OSError:
             return  # the executor is gone or stopped waiting for us
+
+
+READY = b'{"ready": true}'
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this worker if the executor dies (kill -9 leaves no orphans)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return  # not Linux: orphans are reaped when their pipe closes
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _send_output_to(log_file: Path) -> None:
+    """Module prints go to the log file: the terminal belongs to the progress bar and --json."""
+    fd = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
 
 
 def _load_failure(task: Task, exc: RainbowError) -> Result:

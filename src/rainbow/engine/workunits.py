@@ -58,7 +58,16 @@ def load_corpus(folder: Path, spec: PipelineSpec) -> list[WorkUnit]:
             f"no work units in {folder}",
             hint="a corpus holds *.json units, or sub-folders each with a unit.json",
         )
-    return [load_unit(f, spec) for f in files]
+    units: list[WorkUnit] = []
+    problems: list[Diagnostic] = []
+    for file in files:
+        try:
+            units.append(load_unit(file, spec))
+        except DiagnosticError as exc:
+            problems.extend(exc.diagnostics)
+    if problems:
+        raise DiagnosticError(problems)
+    return units
 
 
 def bind_inputs(data: Any, spec: PipelineSpec, *, base: Path, file: str) -> dict[str, Any]:
@@ -96,7 +105,18 @@ def bind_inputs(data: Any, spec: PipelineSpec, *, base: Path, file: str) -> dict
                     )
                 )
                 continue
-            bound[name] = {"$asset": _absolute(value, base)}
+            location = _absolute(value, base)
+            if "://" not in location and not Path(location).is_file():
+                problems.append(
+                    Diagnostic(
+                        "RB-E041",
+                        f"input {name!r}: {location} does not exist or is not a file",
+                        where,
+                        "asset paths are relative to the unit's folder",
+                    )
+                )
+                continue
+            bound[name] = {"$asset": location}
         elif not accepts(port.type, type_of_literal(value)):
             problems.append(
                 Diagnostic(

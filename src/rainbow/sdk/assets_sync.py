@@ -39,7 +39,9 @@ class AssetStore:
         if is_local_url(asset.url):
             path = local_path_of(asset.url)
             if not path.is_file() or not os.access(path, os.R_OK):
-                raise UnreadableAsset(f"input {name!r}: asset {asset.url} does not exist (RB-E041)")
+                raise UnreadableAsset(
+                    f"input {name!r}: asset {asset.url} does not exist or cannot be read (RB-E041)"
+                )
             return Asset(url=asset.url, local=path)
         target = ctx.workdir / "in" / name / asset.name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -59,11 +61,12 @@ class AssetStore:
                 published[name] = {"$asset": self._upload(name, value, ctx)}
                 continue
             try:
-                json.dumps(value)
+                json.dumps(value, allow_nan=False)
             except (TypeError, ValueError):
                 raise OutputError(
-                    f"output {name!r} of module {ctx.module!r} is a {type(value).__name__}, "
-                    "which is not JSON; return str, numbers, bool, lists, dicts or rb.Asset"
+                    f"output {name!r} of module {ctx.module!r} ({type(value).__name__} "
+                    f"{value!r:.60}) is not JSON; return str, finite numbers, bool, lists, dicts "
+                    "or rb.Asset"
                 ) from None
             published[name] = value
         return published
@@ -83,8 +86,12 @@ class AssetStore:
             shutil.move(local, dest)
             return str(dest)
         url = f"{self.base_url}/{key}"
-        fs, path = fsspec.core.url_to_fs(url)
-        fs.put(str(local), path)
+        try:
+            fs, path = fsspec.core.url_to_fs(url)
+            fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+            fs.put(str(local), path)
+        except (OSError, ValueError) as exc:
+            raise OSError(f"publishing output {name!r} to {url} failed: {exc}") from exc
         return url
 
 

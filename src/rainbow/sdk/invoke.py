@@ -22,6 +22,9 @@ from rainbow.sdk.command import CommandModule
 from rainbow.sdk.command_runner import CommandFailed, run_command
 from rainbow.sdk.context import Context
 from rainbow.sdk.messages import ErrorInfo, Result, Task
+from rainbow.sdk.module import PythonModule
+from rainbow.spec.asset import Asset
+from rainbow.spec.types import accepts, type_of_literal
 from rainbow.tracebacks import user_traceback
 
 
@@ -65,14 +68,22 @@ def step_budget(task: Task) -> float:
 def call_module(invocation: Invocation) -> dict[str, Any]:
     module = invocation.module
     if isinstance(module, CommandModule):
-        return run_command(module, invocation.inputs, invocation.ctx, step_budget(invocation.task))
-    returned = module.fn(invocation.ctx, **invocation.inputs)
+        outputs = run_command(
+            module, invocation.inputs, invocation.ctx, step_budget(invocation.task)
+        )
+    else:
+        outputs = _as_outputs(module, module.fn(invocation.ctx, **invocation.inputs))
+    check_outputs(module, outputs)
+    return outputs
+
+
+def _as_outputs(module: PythonModule, returned: Any) -> dict[str, Any]:
     if returned is None:
         return {}
     if hasattr(returned, "model_dump"):
         returned = dict(returned)
     if not isinstance(returned, dict):
-        raise TypeError(
+        raise OutputError(
             f"module {module.name!r} returned {type(returned).__name__}; "
             "a module returns a dict of its outputs"
         )
@@ -110,12 +121,11 @@ def invoke(module: AnyModule, task: Task, env: WorkerEnv) -> Result:
     status = "succeeded"
     try:
         outputs = _run_chain(chain, invocation)
-        _check_outputs(module, outputs)
     except StepTimeout as exc:
         status, error = "timed_out", _error(exc, retryable=True)
     except Retry as exc:
         status, error = "failed", _error(exc, retryable=True, delay=exc.delay)
-    except (PermanentError, UnreadableAsset, _MissingOutputs, OutputError) as exc:
+    except (PermanentError, UnreadableAsset, OutputError) as exc:
         status, error = "failed", _error(exc, retryable=False)
     except SystemExit as exc:
         message = f"the module called sys.exit({exc.code!r}); a module returns or raises instead"
@@ -150,20 +160,24 @@ def _run_chain(chain: list[Middleware], invocation: Invocation) -> dict[str, Any
     return at(0)(invocation)
 
 
-class _MissingOutputs(Exception):
-    pass
-
-
-def _check_outputs(module: AnyModule, outputs: dict[str, Any]) -> None:
+def check_outputs(module: AnyModule, outputs: dict[str, Any]) -> None:
+    """Outputs match the declared interface: the next step must get what the spec promised."""
     declared = module.rainbow_interface.outputs
     if declared is None:
         return
     missing = sorted(set(declared) - set(outputs))
     if missing:
-        raise _MissingOutputs(
+        raise OutputError(
             f"module {module.name!r} did not return its declared output(s) {', '.join(missing)}; "
             f"it returned {sorted(outputs) or 'nothing'}"
         )
+    for name, port in declared.items():
+        given = "asset" if isinstance(outputs[name], Asset) else type_of_literal(outputs[name])
+        if not accepts(port.type, given):
+            raise OutputError(
+                f"module {module.name!r}: output {name!r} is declared {port.type} but the module "
+                f"returned {type(outputs[name]).__name__} {outputs[name]!r:.80}"
+            )
 
 
 def _error(
