@@ -180,7 +180,8 @@ def _create_sqlite_folder(url: str, database: Mapping[str, Any]) -> None:
         Path(name).parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(
-            f"RB-E051: {URL_VARIABLE}={_redact(url)!r}: cannot create the SQLite file's folder: {exc}",
+            f"RB-E051: {URL_VARIABLE}={_redact(url)!r}: "
+            f"cannot create the SQLite file's folder: {exc}",
             hint=_URL_HINT,
         ) from None
 
