@@ -105,6 +105,7 @@ def write_file(path: Path, data: str | bytes) -> None:
 
 
 def open_store(settings: rb_settings.Settings) -> Any:
-    from rainbow.control.django_setup import open_store
+    """The run store, with the conductor's tables (instances) readable too."""
+    from rainbow.control.django_setup import open_ledger
 
-    return open_store(settings.database_url)
+    return open_ledger(settings.database_url)

@@ -25,6 +25,7 @@ STATUS_STYLE = {
     "running": "cyan",
     "retrying": "cyan",
     "pending": "dim",
+    "queued": "yellow",
     "waiting": "dim",
 }
 
@@ -139,13 +140,16 @@ def metric_summary(runs: Sequence[RunSummary]) -> Table | None:
     return table
 
 
-def run_detail(detail: RunDetail) -> Group:
+def run_detail(detail: RunDetail, waiting: Mapping[str, str] | None = None) -> Group:
     run = detail.summary
     head = Table.grid(padding=(0, 2))
     head.add_row("run", run.run_id)
     head.add_row("pipeline", f"{run.pipeline} ({run.spec_hash[:19]})")
     head.add_row("unit", run.unit)
-    head.add_row("status", status(run.status))
+    moving = any(a.status == "running" for s in detail.steps for a in s.attempts)
+    head.add_row("status", status("queued" if waiting and not moving else run.status))
+    for step_id, reason in (waiting or {}).items():
+        head.add_row("waiting", Text(f"{step_id}: {reason}", style="yellow"))
     head.add_row("duration", seconds(run.duration_s))
     if run.reason:
         head.add_row("reason", Text(run.reason, style="red"))

@@ -6,6 +6,7 @@ import json
 import signal
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +17,7 @@ from rainbow import settings as rb_settings
 from rainbow.cli import render
 from rainbow.cli.app import ModulesOption, app, err, open_store, out, user_errors
 from rainbow.cli.targets import Loaded, load, require_code
+from rainbow.engine.waiting import waiting_reasons
 from rainbow.engine.workunits import WorkUnit
 from rainbow.errors import UserError
 from rainbow.spec.models import PipelineSpec
@@ -221,10 +223,12 @@ def show(
             f"no run {run_id!r} in the store (RB-E050)",
             hint="`rainbow runs` lists run ids; RAINBOW_DATABASE_URL picks the store",
         )
+    waiting = waiting_reasons(detail, store.instances(), datetime.now(UTC))
     if as_json:
-        sys.stdout.write(json.dumps(render.detail_json(detail), indent=2) + "\n")
+        shown = {**render.detail_json(detail), "waiting": waiting}
+        sys.stdout.write(json.dumps(shown, indent=2) + "\n")
         return
-    out.print(render.run_detail(detail))
+    out.print(render.run_detail(detail, waiting))
 
 
 @app.command()

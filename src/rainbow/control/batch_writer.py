@@ -237,5 +237,6 @@ def _new_attempt(
         "module": started.module,
         "version": started.version,
         "started_at": started.started_at,
+        "worker": started.worker,
         **(_finish_fields(finished) if finished else unfinished),
     }

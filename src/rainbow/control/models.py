@@ -102,6 +102,9 @@ class Attempt(models.Model):
     timings: models.JSONField[dict[str, float], dict[str, float]] = models.JSONField(
         default=dict, help_text="Seconds spent per ctx.timeout block."
     )
+    worker: models.CharField[str, str] = models.CharField(
+        max_length=255, blank=True, default="", help_text="The worker that ran it (host:pid)."
+    )
 
     class Meta:
         db_table = "rainbow_attempt"

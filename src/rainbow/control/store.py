@@ -138,6 +138,7 @@ def _attempt_view(attempt: Attempt, metrics: Sequence[MetricValue]) -> AttemptVi
         exit_signal=attempt.exit_signal,
         metrics=tuple(metrics),
         timings=attempt.timings,
+        worker=attempt.worker,
     )
 
 

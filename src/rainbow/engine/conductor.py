@@ -153,7 +153,13 @@ class Conductor:
         spec = decision.snapshot.spec.step(step)
         decision.changes.append(
             AttemptStarted(
-                decision.snapshot.run_id, step, attempt, spec.module, spec.version, decision.now
+                decision.snapshot.run_id,
+                step,
+                attempt,
+                spec.module,
+                spec.version,
+                decision.now,
+                worker=str(event.get("worker") or ""),
             )
         )
         expires = decision.now + timedelta(seconds=spec.timeout * 1.1 + self.watchdog_grace)

@@ -67,6 +67,8 @@ class AttemptStarted:
     module: str
     version: str
     started_at: datetime
+    worker: str = ""
+    """Which worker process ran it (host:pid), for tracing a step to an instance."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ class AttemptView:
     exit_signal: int | None
     metrics: Sequence[MetricValue]
     timings: Mapping[str, float]
+    worker: str = ""
 
 
 @dataclass(frozen=True)

@@ -116,6 +116,7 @@ class MemoryStore:
                 exit_signal=None,
                 metrics=(),
                 timings={},
+                worker=change.worker,
             )
         else:
             self._finish_attempt(run, change)

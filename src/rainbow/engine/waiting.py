@@ -1,0 +1,38 @@
+"""Why a distributed run is not moving: which steps wait in a queue, and does anyone serve it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from rainbow.engine.conductor import queue_name
+from rainbow.engine.ledger import Instance
+from rainbow.engine.records import RunDetail
+
+LIVE_WITHIN = timedelta(seconds=30)
+"""An instance that announced itself this recently is alive (workers announce every 10 s)."""
+
+
+def waiting_reasons(
+    detail: RunDetail, instances: Sequence[Instance], now: datetime
+) -> dict[str, str]:
+    """For each step whose attempt waits in its queue, why; empty when nothing waits."""
+    if detail.summary.status not in ("pending", "running"):
+        return {}
+    pins = {s["id"]: (s["module"], s["version"]) for s in detail.spec.get("steps", [])}
+    live = {(i.module, i.version) for i in instances if now - i.seen_at <= LIVE_WITHIN}
+    reasons = {}
+    for step in detail.steps:
+        running = step.attempts and step.attempts[-1].status == "running"
+        if step.status != "running" or running or step.step not in pins:
+            continue
+        module, version = pins[step.step]
+        queue = queue_name(module, version)
+        if (module, version) in live:
+            reasons[step.step] = f"queued on {queue}: every {module}@{version} worker is busy"
+        else:
+            reasons[step.step] = (
+                f"queued on {queue}: no live instance of {module}@{version}; "
+                f"start one with `rainbow worker <module code> --version {version}`"
+            )
+    return reasons
