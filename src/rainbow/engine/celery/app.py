@@ -27,6 +27,9 @@ def make_app(broker_url: str) -> Celery:
         broker_transport_options={"confirm_publish": True},
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
+        worker_consumer="rainbow.engine.celery.consumer:RainbowConsumer",
+        # A step cut off from the broker cannot ack: stop it rather than finish work that reruns.
+        worker_cancel_long_running_tasks_on_connection_loss=True,
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
         task_send_sent_event=False,

@@ -12,7 +12,9 @@ from kombu import Exchange, Queue
 
 from rainbow.engine.conductor import queue_name
 
-DELIVERY_LIMIT = 3
+DELIVERY_LIMIT = 5
+"""A poison guard, not a retry policy: every return of a message counts (a dead child, a broker
+restart, a cold shutdown), so the limit leaves room for incidents; the conductor decides retries."""
 TASKS = Exchange("rainbow.tasks", type="direct", durable=True)
 EVENTS_EXCHANGE = Exchange("rainbow.events", type="direct", durable=True)
 DEAD_EXCHANGE = Exchange("rainbow.dead", type="fanout", durable=True)

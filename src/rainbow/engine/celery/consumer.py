@@ -1,0 +1,35 @@
+"""The worker's message consumer, adjusted for Rainbow's guarantees.
+
+- A message that cannot be decoded (pickle, malformed JSON) is *rejected* to the dead-letter
+  exchange instead of Celery's default ack, so it is logged and kept, never executed and never
+  silently lost.
+- Celery's native delayed delivery (28 extra queues, automatic with quorum queues) is left out:
+  Rainbow never delays a message in the broker; the conductor holds retry timers durably.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from celery.worker.consumer import Consumer
+
+log = logging.getLogger("rainbow.worker")
+
+
+class RainbowConsumer(Consumer):
+    class Blueprint(Consumer.Blueprint):
+        default_steps: ClassVar[list[str]] = [
+            step
+            for step in Consumer.Blueprint.default_steps
+            if not step.endswith("delayed_delivery:DelayedDelivery")
+        ]
+
+    def on_decode_error(self, message: Any, exc: Exception) -> None:
+        log.error(
+            "rejected an undecodable message (%s, %s): %r",
+            message.content_type,
+            exc,
+            message.body[:200],
+        )
+        message.reject(requeue=False)
