@@ -197,6 +197,9 @@ class Conductor:
         if not _is_current(decision.snapshot, step, attempt):
             return
         reason = str(event.get("reason") or "worker lost")
+        signal = event.get("signal") or self._last_signal(decision.snapshot.run_id, step)
+        if signal is not None:
+            reason = f"{reason} (signal {signal})"
         self._finish_attempt(
             decision,
             step,
@@ -204,13 +207,41 @@ class Conductor:
             "worker_lost",
             duration_s=0.0,
             error={"type": "WorkerLost", "message": reason, "traceback": None},
-            exit_signal=event.get("signal"),
+            exit_signal=signal,
         )
         # The broker already redelivered it up to its delivery limit: a poison message.
         self._advance(decision, m.Failed(step, attempt, "worker_lost", reason, retryable=False))
 
+    def _worker_lost(self, decision: _Decision, event: Mapping[str, Any]) -> None:
+        """A child died running this attempt; the broker delivers it again (no state change)."""
+        step, attempt = str(event["step"]), int(event["attempt"])
+        if not _is_current(decision.snapshot, step, attempt):
+            return
+        signal = event.get("signal")
+        self._finish_attempt(
+            decision,
+            step,
+            attempt,
+            "worker_lost",
+            duration_s=0.0,
+            error={
+                "type": "WorkerLost",
+                "message": f"worker lost (signal {signal}); the broker delivers it again",
+                "traceback": None,
+            },
+            exit_signal=signal if isinstance(signal, int) else None,
+        )
+
     def _cancel(self, decision: _Decision, event: Mapping[str, Any]) -> None:
         self._advance(decision, m.Cancel(str(event.get("reason") or "cancelled")))
+
+    def _last_signal(self, run_id: str, step: str) -> int | None:
+        """The signal that killed the last recorded attempt of ``step``, if one did."""
+        detail = self.ledger.get_run(run_id)
+        for view in detail.steps if detail else ():
+            if view.step == step and view.attempts:
+                return view.attempts[-1].exit_signal
+        return None
 
     def _fire(self, decision: _Decision, *, timer: Timer) -> None:
         if timer.kind == "retry":
@@ -345,6 +376,7 @@ _HANDLERS: dict[str, Callable[[Conductor, _Decision, Mapping[str, Any]], None]] 
     "started": Conductor._started,
     "result": Conductor._result,
     "lost": Conductor._lost,
+    "worker_lost": Conductor._worker_lost,
     "cancel": Conductor._cancel,
 }
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import subprocess
 import threading
 from pathlib import Path
 from typing import Any
 
+from billiard.exceptions import WorkerLostError
 from celery import Celery, signals
+from celery.worker.request import Request
 
 from rainbow.engine.celery.app import STEP_TASK
 from rainbow.engine.celery.events import publish_event
@@ -34,7 +37,7 @@ _TASK_KEYS = ("run_id", "step", "attempt", "module", "version", "inputs", "timeo
 def register_step_task(app: Celery, module: AnyModule, env: WorkerEnv) -> None:
     """The one task this worker runs: an attempt of ``module``."""
 
-    @app.task(name=STEP_TASK, acks_late=True, ignore_result=True)
+    @app.task(name=STEP_TASK, acks_late=True, ignore_result=True, Request=StepRequest)
     def step(task: dict[str, Any]) -> None:
         problem = _malformed(task, module)
         if problem is not None:
@@ -45,6 +48,35 @@ def register_step_task(app: Celery, module: AnyModule, env: WorkerEnv) -> None:
         started = {k: task[k] for k in ("run_id", "step", "attempt")}
         publish_event(app, {"type": "started", **started, "worker": worker_name()})
         publish_event(app, {"type": "result", "result": invoke(module, Task(**task), env)})  # type: ignore[typeddict-item]
+
+
+class StepRequest(Request):
+    """Runs in the worker's main process: tells the conductor when a child died mid-attempt.
+
+    The message itself goes back to the queue (``task_reject_on_worker_lost``) and is delivered
+    again; the conductor records the loss, with its signal, on the attempt.
+    """
+
+    def on_failure(
+        self, exc_info: Any, send_failed_event: bool = True, return_ok: bool = False
+    ) -> None:
+        error = getattr(exc_info, "exception", None)
+        task = self.args[0] if self.args else None
+        if isinstance(error, WorkerLostError) and isinstance(task, dict):
+            found = re.search(r"signal (\d+)", str(error))
+            event = {
+                "type": "worker_lost",
+                "run_id": task.get("run_id"),
+                "step": task.get("step"),
+                "attempt": task.get("attempt"),
+                "signal": int(found.group(1)) if found else None,
+                "message": str(error),
+            }
+            try:
+                publish_event(self.task.app, event)
+            except Exception:  # the redelivery still happens; the record is only less precise
+                log.warning("could not report a lost worker", exc_info=True)
+        super().on_failure(exc_info, send_failed_event=send_failed_event, return_ok=return_ok)
 
 
 def _malformed(task: Any, module: AnyModule) -> str | None:
