@@ -327,6 +327,19 @@ class Conductor:
                 )
             elif isinstance(command, m.Abort):
                 decision.revokes.append(attempt_id(run_id, command.step, command.attempt))
+                if (command.step, command.attempt) in snapshot.recorded_attempts:
+                    decision.changes.append(
+                        AttemptFinished(
+                            run_id,
+                            command.step,
+                            command.attempt,
+                            "aborted",
+                            now,
+                            0.0,
+                            error_type="Aborted",
+                            error_message=state.reason,
+                        )
+                    )
             else:
                 results = (
                     pipeline_outputs(snapshot.spec, snapshot.inputs, outputs)

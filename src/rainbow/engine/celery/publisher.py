@@ -14,7 +14,8 @@ from rainbow.engine.ledger import OutboxMessage
 
 log = logging.getLogger("rainbow.conductor")
 
-HARD_LIMIT_GRACE_S = 5.0
+HARD_LIMIT_FACTOR = 1.1
+"""Modules get StepTimeout at their timeout; Celery kills one that ignores it 10 % later."""
 
 
 class CeleryPublisher:
@@ -33,8 +34,7 @@ class CeleryPublisher:
                 task_id=attempt_id(task["run_id"], task["step"], task["attempt"]),
                 queue=queue,
                 declare=[queue],
-                # The module gets StepTimeout at its timeout; Celery kills what ignores it.
-                time_limit=task["timeout"] * 1.1 + HARD_LIMIT_GRACE_S,
+                time_limit=task["timeout"] * HARD_LIMIT_FACTOR,
                 retry=True,
                 retry_policy={"max_retries": None, "interval_start": 0.5, "interval_max": 5},
             )

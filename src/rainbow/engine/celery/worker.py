@@ -15,7 +15,7 @@ import socket
 import subprocess
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from billiard.exceptions import WorkerLostError
 from celery import Celery, signals
@@ -43,7 +43,10 @@ def register_step_task(app: Celery, module: AnyModule, env: WorkerEnv) -> None:
         if problem is not None:
             log.error("rejected malformed task message %r: %s", task, problem)
             if all(isinstance(task.get(k), str) for k in ("run_id", "step")):
-                publish_event(app, {"type": "result", "result": _refusal(task, problem)})
+                refusal = _failure(
+                    task, "MalformedTask", f"the worker could not read it: {problem}"
+                )
+                publish_event(app, {"type": "result", "result": refusal})
             return
         started = {k: task[k] for k in ("run_id", "step", "attempt")}
         publish_event(app, {"type": "started", **started, "worker": worker_name()})
@@ -78,6 +81,19 @@ class StepRequest(Request):
                 log.warning("could not report a lost worker", exc_info=True)
         super().on_failure(exc_info, send_failed_event=send_failed_event, return_ok=return_ok)
 
+    def on_timeout(self, soft: bool, timeout: float) -> None:
+        task = self.args[0] if self.args else None
+        if not soft and isinstance(task, dict) and isinstance(task.get("run_id"), str):
+            message = (
+                f"killed after {timeout:g}s: past its timeout and deaf to it (SIGALRM blocked?)"
+            )
+            result = _failure(task, "StepTimeout", message, retryable=True, status="timed_out")
+            try:
+                publish_event(self.task.app, {"type": "result", "result": result})
+            except Exception:  # the watchdog fails the attempt later instead
+                log.warning("could not report a hard time limit", exc_info=True)
+        super().on_timeout(soft, timeout)
+
 
 def _malformed(task: Any, module: AnyModule) -> str | None:
     if not isinstance(task, dict):
@@ -90,28 +106,39 @@ def _malformed(task: Any, module: AnyModule) -> str | None:
     return None
 
 
-def _refusal(task: dict[str, Any], problem: str) -> Result:
+def _failure(
+    task: dict[str, Any],
+    error_type: str,
+    message: str,
+    *,
+    retryable: bool = False,
+    status: Literal["failed", "timed_out"] = "failed",
+) -> Result:
     return Result(
         run_id=task["run_id"],
         step=task["step"],
         attempt=int(task.get("attempt") or 0),
-        status="failed",
+        status=status,
         outputs=None,
         metrics=[],
         timings={},
         duration_s=0.0,
         error={
-            "type": "MalformedTask",
-            "message": f"the worker could not read the task: {problem}",
+            "type": error_type,
+            "message": message,
             "traceback": None,
-            "retryable": False,
+            "retryable": retryable,
             "delay": None,
         },
     )
 
 
+_identity: str | None = None
+
+
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """host:pid of the worker's main process, the same in its prefork children."""
+    return _identity or f"{socket.gethostname()}:{os.getpid()}"
 
 
 def code_commit(module: AnyModule) -> str:
@@ -166,6 +193,8 @@ def serve(
     app: Celery, module: AnyModule, version: str, env: WorkerEnv, *, concurrency: int
 ) -> None:
     """Run a Celery worker for ``module@version`` until it is told to stop (SIGTERM: warm)."""
+    global _identity  # noqa: PLW0603 - set once, before the pool forks, so children report it
+    _identity = f"{socket.gethostname()}:{os.getpid()}"
     queue = instance_queue(module.name, version)
     app.conf.task_queues = [queue]
     register_step_task(app, module, env)
