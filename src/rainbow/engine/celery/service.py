@@ -46,13 +46,13 @@ class ConductorService(ConsumerMixin):
 
     def on_dead(self, body: Any, message: Message) -> None:
         task = _task_of(body)
-        if task is None:
-            log.error("dead-lettered message that is not a Rainbow task: %r", body)
+        why = (message.headers or {}).get("x-first-death-reason")
+        if task is None or why != "delivery_limit":
+            # Rejected by a worker (undecodable, not a Rainbow task): kept for the log only.
+            log.error("dead letter (%s) that is not a lost Rainbow task: %r", why, body)
         else:
-            deliveries = _deliveries(message.headers or {})
-            reason = (
-                f"worker lost {deliveries} times: each delivery's process died before reporting"
-            )
+            # The limit counts redeliveries: the first delivery plus DELIVERY_LIMIT more.
+            reason = f"worker lost {DELIVERY_LIMIT + 1} times"
             self.conductor.handle({"type": "lost", "task": task, "reason": reason})
         message.ack()
 
@@ -78,11 +78,3 @@ def _task_of(body: Any) -> dict[str, Any] | None:
         if isinstance(task, dict) and {"run_id", "step", "attempt"} <= task.keys():
             return task
     return None
-
-
-def _deliveries(headers: dict[str, Any]) -> int:
-    count = headers.get("x-delivery-count")
-    if isinstance(count, int):
-        return count
-    deaths = headers.get("x-death") or []
-    return int(deaths[0].get("count", DELIVERY_LIMIT)) if deaths else DELIVERY_LIMIT

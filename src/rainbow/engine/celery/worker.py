@@ -64,6 +64,7 @@ class StepRequest(Request):
         self, exc_info: Any, send_failed_event: bool = True, return_ok: bool = False
     ) -> None:
         error = getattr(exc_info, "exception", None)
+        error = getattr(error, "exc", error)  # unwrap billiard's ExceptionWithTraceback
         task = self.args[0] if self.args else None
         if isinstance(error, WorkerLostError) and isinstance(task, dict):
             found = re.search(r"signal (\d+)", str(error))

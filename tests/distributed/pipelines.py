@@ -1,0 +1,34 @@
+"""Pipelines pinned to versions, over the test modules, for the distributed tests."""
+
+from __future__ import annotations
+
+import rainbow as rb
+from tests.engine import modules_for_tests  # noqa: F401  (the modules' interfaces)
+
+
+@rb.pipeline(name="pair-v11")
+def pair_v11(x: int):
+    first = rb.step("add@1.1", value=x)
+    return {"result": rb.step("add@1.1", value=first.value).value}
+
+
+@rb.pipeline(name="pair-latest")
+def pair_latest(x: int, pause: float = 0.0):
+    first = rb.step("add@latest", value=x, pause=pause)
+    return {"result": rb.step("add@latest", value=first.value, pause=pause).value}
+
+
+@rb.pipeline(name="poison")
+def poison():
+    return {"result": rb.step("crash@latest", how="kill").value}
+
+
+@rb.pipeline(name="hang")
+def hang(seconds: float):
+    return {"result": rb.step("sleepy@latest", seconds=seconds, timeout=2, retries=1).value}
+
+
+@rb.pipeline(name="short-deadline", timeout=2)
+def short_deadline(seconds: float):
+    slow = rb.step("sleepy@latest", seconds=seconds, timeout=30, retries=0)
+    return {"result": rb.step("add@latest", value=slow.value).value}
