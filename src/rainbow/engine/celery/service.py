@@ -57,7 +57,7 @@ class ConductorService(ConsumerMixin):
         message.ack()
 
     def on_decode_error(self, message: Message, exc: Exception) -> None:
-        # Pickle and malformed JSON are refused: logged and dropped, never executed.
+        # Pickle and malformed JSON are refused: logged with their start, never executed.
         log.error(
             "rejected a message in %s (%s): %s", message.content_type, exc, message.body[:200]
         )
