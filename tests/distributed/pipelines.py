@@ -32,3 +32,8 @@ def hang(seconds: float):
 def short_deadline(seconds: float):
     slow = rb.step("sleepy@latest", seconds=seconds, timeout=30, retries=0)
     return {"result": rb.step("add@latest", value=slow.value).value}
+
+
+@rb.pipeline(name="deaf")
+def deaf(seconds: float):
+    return {"result": rb.step("stubborn@latest", seconds=seconds, timeout=2, retries=0).value}

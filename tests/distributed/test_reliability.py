@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import time
 from typing import Any
 
 import pytest
 from kombu import Connection, Exchange, Producer
 
 from tests.distributed import pipelines
-from tests.distributed.conftest import Cluster
+from tests.distributed.conftest import Cluster, rabbitmqctl
 
 pytestmark = pytest.mark.slow
 
@@ -85,3 +87,113 @@ def test_pickle_and_malformed_json_are_rejected_and_the_worker_keeps_working(
     conductor_log = (cluster.home / "conductor.log").read_text()
     assert "rejected a message in application/x-python-serialize" in conductor_log
     assert "rejected a message in application/json" in conductor_log
+
+
+def finished_count(cluster: Cluster, run_ids: list[str]) -> int:
+    return sum(
+        1 for s in cluster.store.list_runs(limit=len(run_ids) + 10) if s.status == "succeeded"
+    )
+
+
+def wait_until(predicate: Any, timeout: float = 60) -> None:
+    give_up = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < give_up, "timed out waiting"
+        time.sleep(0.1)
+
+
+def assert_recorded_once(cluster: Cluster, run_ids: list[str], units: list[dict[str, Any]]) -> None:
+    """Every run succeeded with the right result; every step has exactly one attempt record."""
+    for run_id, unit in zip(run_ids, units, strict=True):
+        detail = cluster.store.get_run(run_id)
+        assert detail is not None and detail.summary.status == "succeeded", detail
+        assert detail.outputs == {"result": unit["x"] + 2}
+        for step in detail.steps:
+            assert [(a.attempt, a.status) for a in step.attempts] == [(1, "succeeded")]
+
+
+def test_kill_9_of_a_worker_mid_load_loses_nothing(cluster: Cluster) -> None:
+    """200 runs complete although one of two workers is killed with SIGKILL in the middle."""
+    cluster.conductor()
+    cluster.worker("add", "latest", name="doomed")
+    cluster.worker("add", "latest", name="survivor")
+    units = [{"x": i, "pause": 0.01} for i in range(200)]
+    run_ids = cluster.submit(pipelines.pair_latest, units)
+    wait_until(lambda: finished_count(cluster, run_ids) >= 30)
+    cluster.kill("doomed")
+    cluster.wait(run_ids, timeout=180)
+    assert_recorded_once(cluster, run_ids, units)
+
+
+def test_kill_9_of_the_conductor_mid_load_then_restart(cluster: Cluster) -> None:
+    """All runs complete after the conductor is killed and another starts; no task ran twice."""
+    cluster.conductor("first")
+    cluster.worker("add", "latest", concurrency=2)
+    units = [{"x": i, "pause": 0.01} for i in range(200)]
+    run_ids = cluster.submit(pipelines.pair_latest, units)
+    wait_until(lambda: finished_count(cluster, run_ids) >= 50)
+    cluster.kill("first")
+    cluster.conductor("second")
+    cluster.wait(run_ids, timeout=180)
+    assert_recorded_once(cluster, run_ids, units)
+    executed = re.findall(
+        r"Task rainbow\.step\[([^\]]+)\] succeeded",
+        (cluster.home / "worker-add-latest.log").read_text(),
+    )
+    assert len(executed) == len(set(executed)), "a task was dispatched twice to completion"
+
+
+def test_a_hanging_module_is_stopped_at_its_timeout_retried_then_failed(cluster: Cluster) -> None:
+    """A step sleeping past its 2 s timeout is stopped within 10 %, retried once, then fails."""
+    cluster.conductor()
+    cluster.worker("sleepy", "latest")
+    (run_id,) = cluster.submit(pipelines.hang, [{"seconds": 60}])
+    (summary,) = cluster.wait([run_id], timeout=60)
+    assert summary.status == "failed"
+    attempts = [a for _, a in attempts_of(cluster, run_id)]
+    assert [a.status for a in attempts] == ["timed_out", "timed_out"]
+    assert all(1.9 <= (a.duration_s or 0) <= 2.2 for a in attempts), attempts
+
+
+def test_a_module_deaf_to_its_timeout_is_killed_at_the_hard_limit(cluster: Cluster) -> None:
+    """A step blocking SIGALRM is killed by Celery's hard limit and recorded as timed out."""
+    cluster.conductor()
+    cluster.worker("stubborn", "latest")
+    (run_id,) = cluster.submit(pipelines.deaf, [{"seconds": 60}])
+    started = time.monotonic()
+    (summary,) = cluster.wait([run_id], timeout=60)
+    assert summary.status == "failed"
+    assert time.monotonic() - started < 15
+    (attempt,) = [a for _, a in attempts_of(cluster, run_id)]
+    assert attempt.status == "timed_out" and "deaf to it" in (attempt.error_message or "")
+
+
+def test_a_run_past_its_deadline_times_out_and_its_step_is_stopped(cluster: Cluster) -> None:
+    """A 2 s run deadline ends the run at once; the running step is revoked or stopped."""
+    cluster.conductor()
+    cluster.worker("sleepy", "latest")
+    cluster.worker("add", "latest")
+    (run_id,) = cluster.submit(pipelines.short_deadline, [{"seconds": 60}])
+    started = time.monotonic()
+    (summary,) = cluster.wait([run_id], timeout=60)
+    assert summary.status == "timed_out"
+    assert time.monotonic() - started < 10
+    (attempt,) = [a for step, a in attempts_of(cluster, run_id) if step == "sleepy"]
+    assert attempt.status in ("aborted", "timed_out")
+
+
+def test_a_broker_restart_during_a_load_loses_nothing(cluster: Cluster) -> None:
+    """Workers and the conductor reconnect after RabbitMQ restarts; every run completes."""
+    cluster.conductor()
+    cluster.worker("add", "latest", concurrency=2)
+    units = [{"x": i, "pause": 0.02} for i in range(100)]
+    run_ids = cluster.submit(pipelines.pair_latest, units)
+    wait_until(lambda: finished_count(cluster, run_ids) >= 10)
+    rabbitmqctl("stop_app")
+    try:
+        time.sleep(3)
+    finally:
+        rabbitmqctl("start_app")
+        rabbitmqctl("await_startup")
+    cluster.wait(run_ids, timeout=180)
+    assert_recorded_once(cluster, run_ids, units)

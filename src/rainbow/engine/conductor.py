@@ -183,6 +183,10 @@ class Conductor:
             timings=result["timings"],
             error=error,
         )
+        if self._past_deadline(decision):
+            # The worker cuts a step at the run's deadline too; that is the run timing out.
+            self._advance(decision, m.DeadlineExceeded())
+            return
         if error is None:
             self._advance(decision, m.Succeeded(step, attempt, result["outputs"] or {}))
             return
@@ -190,6 +194,11 @@ class Conductor:
         message = f"{error['type']}: {error['message']}"
         failure = m.Failed(step, attempt, kind, message, error["retryable"], error["delay"])
         self._advance(decision, failure)
+
+    def _past_deadline(self, decision: _Decision) -> bool:
+        started = decision.snapshot.started_at
+        limit = timedelta(seconds=decision.snapshot.spec.timeout)
+        return started is not None and decision.now >= started + limit
 
     def _lost(self, decision: _Decision, event: Mapping[str, Any]) -> None:
         task: Task = event["task"]
