@@ -32,3 +32,15 @@ def user_location(exc: BaseException) -> str:
     """`` at FILE:LINE`` of the innermost user frame, or an empty string."""
     frames = user_frames(exc)
     return f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+
+
+def raised_by_user_code(exc: BaseException) -> bool:
+    """Whether the innermost frame that raised ``exc`` is the user's (not Rainbow, a library or
+    the standard library): ``sys.exit()`` in a module, not a worker framework shutting down."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return False
+    where = frames[-1].filename
+    return not (
+        where.startswith(RAINBOW_DIR) or "site-packages" in where or "/lib/python3" in where
+    )

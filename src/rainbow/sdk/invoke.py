@@ -25,7 +25,7 @@ from rainbow.sdk.messages import ErrorInfo, Result, Task
 from rainbow.sdk.module import PythonModule
 from rainbow.spec.asset import Asset
 from rainbow.spec.types import accepts, type_of_literal
-from rainbow.tracebacks import user_traceback
+from rainbow.tracebacks import raised_by_user_code, user_traceback
 
 
 @dataclass
@@ -128,6 +128,8 @@ def invoke(module: AnyModule, task: Task, env: WorkerEnv) -> Result:
     except (PermanentError, UnreadableAsset, OutputError) as exc:
         status, error = "failed", _error(exc, retryable=False)
     except SystemExit as exc:
+        if not raised_by_user_code(exc):
+            raise  # the worker itself is being shut down: not this attempt's outcome
         message = f"the module called sys.exit({exc.code!r}); a module returns or raises instead"
         status, error = "failed", _error(PermanentError(message), retryable=False)
     except CommandFailed as exc:

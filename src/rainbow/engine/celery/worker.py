@@ -206,7 +206,8 @@ def serve(
         queues=[queue.name],
         concurrency=concurrency,
         pool="prefork",
-        hostname=f"rainbow.{module.name}.{version}@{socket.gethostname()}",
+        # One node per process: two workers of one version on a host must not share a name.
+        hostname=f"rainbow.{module.name}.{version}.{os.getpid()}@{socket.gethostname()}",
         loglevel="INFO",
         without_gossip=True,
         without_mingle=True,
