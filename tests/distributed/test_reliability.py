@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 import time
 from typing import Any
 
@@ -136,10 +137,7 @@ def test_kill_9_of_the_conductor_mid_load_then_restart(cluster: Cluster) -> None
     cluster.conductor("second")
     cluster.wait(run_ids, timeout=180)
     assert_recorded_once(cluster, run_ids, units)
-    executed = re.findall(
-        r"Task rainbow\.step\[([^\]]+)\] succeeded",
-        (cluster.home / "worker-add-latest.log").read_text(),
-    )
+    executed = executed_task_ids(cluster)
     assert len(executed) == len(set(executed)), "a task was dispatched twice to completion"
 
 
@@ -197,3 +195,38 @@ def test_a_broker_restart_during_a_load_loses_nothing(cluster: Cluster) -> None:
         rabbitmqctl("await_startup")
     cluster.wait(run_ids, timeout=180)
     assert_recorded_once(cluster, run_ids, units)
+
+
+def executed_task_ids(cluster: Cluster) -> list[str]:
+    logs = "".join(p.read_text() for p in cluster.home.glob("*.log"))
+    return re.findall(r"Task rainbow\.step\[([^\]]+)\] succeeded", logs)
+
+
+def test_two_conductors_share_the_work_without_double_dispatch(cluster: Cluster) -> None:
+    """Two conductors on one PostgreSQL database drive 200 runs; no task runs twice."""
+    cluster.conductor("first")
+    cluster.conductor("second")
+    cluster.worker("add", "latest", concurrency=2)
+    units = [{"x": i, "pause": 0.0} for i in range(200)]
+    run_ids = cluster.submit(pipelines.pair_latest, units)
+    cluster.wait(run_ids, timeout=180)
+    assert_recorded_once(cluster, run_ids, units)
+    executed = executed_task_ids(cluster)
+    assert len(executed) == len(set(executed)) == 2 * len(run_ids)
+
+
+def test_sigterm_lets_a_worker_finish_what_it_holds(cluster: Cluster) -> None:
+    """A worker told to stop (SIGTERM, as an autoscaler does) finishes its step; nothing reruns."""
+    cluster.conductor()
+    cluster.worker("add", "latest", name="leaving")
+    (run_id,) = cluster.submit(pipelines.pair_latest, [{"x": 1, "pause": 3.0}])
+    wait_until(
+        lambda: any(a.status == "running" for _, a in attempts_of(cluster, run_id)), timeout=30
+    )
+    cluster.kill("leaving", signal.SIGTERM)
+    cluster.worker("add", "latest", name="arriving")
+    (summary,) = cluster.wait([run_id], timeout=60)
+    assert summary.status == "succeeded"
+    assert_recorded_once(cluster, [run_id], [{"x": 1}])
+    executed = executed_task_ids(cluster)
+    assert len(executed) == len(set(executed)) == 2

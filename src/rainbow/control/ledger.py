@@ -10,7 +10,7 @@ whole database, which gives the same guarantees with one conductor's throughput.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -85,11 +85,24 @@ class DjangoLedger(DjangoStore):
         created = models.OutboxMessage.objects.using(self._using).bulk_create(rows)
         return [OutboxMessage(r.queue, r.body, r.created_at, r.pk) for r in created]
 
-    def outbox_backlog(self, older_than: datetime, *, limit: int = 100) -> list[OutboxMessage]:
-        rows = models.OutboxMessage.objects.using(self._using).filter(created_at__lte=older_than)
-        return [
-            OutboxMessage(r.queue, r.body, r.created_at, r.pk) for r in rows.order_by("pk")[:limit]
-        ]
+    def republish_stranded(
+        self,
+        older_than: datetime,
+        publish: Callable[[Sequence[OutboxMessage]], None],
+        *,
+        limit: int = 100,
+    ) -> int:
+        with transaction.atomic(using=self._using):
+            rows = list(
+                models.OutboxMessage.objects.using(self._using)
+                .select_for_update(skip_locked=True)
+                .filter(created_at__lte=older_than)
+                .order_by("pk")[:limit]
+            )
+            if rows:
+                publish([OutboxMessage(r.queue, r.body, r.created_at, r.pk) for r in rows])
+                self.delete_outbox([r.pk for r in rows])
+        return len(rows)
 
     def delete_outbox(self, ids: Sequence[int]) -> None:
         models.OutboxMessage.objects.using(self._using).filter(pk__in=ids).delete()

@@ -111,10 +111,7 @@ class Conductor:
         for run_id in self.ledger.unstarted_runs(now - SWEEP_AFTER):
             self._decide(run_id, self._start)
             done += 1
-        stranded = self.ledger.outbox_backlog(now - SWEEP_AFTER)
-        if stranded:
-            self._publish(stranded)
-            done += len(stranded)
+        done += self.ledger.republish_stranded(now - SWEEP_AFTER, self.publisher.publish)
         return done
 
     # Decisions -------------------------------------------------------------------------------

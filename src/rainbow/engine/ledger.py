@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -93,7 +93,16 @@ class Ledger(Store, Protocol):
         """Store messages to publish; returns them with their ids."""
         ...
 
-    def outbox_backlog(self, older_than: datetime, *, limit: int = 100) -> list[OutboxMessage]: ...
+    def republish_stranded(
+        self,
+        older_than: datetime,
+        publish: Callable[[Sequence[OutboxMessage]], None],
+        *,
+        limit: int = 100,
+    ) -> int:
+        """Publish outbox messages older than ``older_than`` and delete them, holding them
+        locked meanwhile so two conductors never both republish one. Returns how many."""
+        ...
 
     def delete_outbox(self, ids: Sequence[int]) -> None: ...
 
@@ -149,8 +158,19 @@ class MemoryLedger(MemoryStore):
             stored.append(numbered)
         return stored
 
-    def outbox_backlog(self, older_than: datetime, *, limit: int = 100) -> list[OutboxMessage]:
-        return [m for m in self._outbox.values() if m.created_at <= older_than][:limit]
+    def republish_stranded(
+        self,
+        older_than: datetime,
+        publish: Callable[[Sequence[OutboxMessage]], None],
+        *,
+        limit: int = 100,
+    ) -> int:
+        with self._lock:
+            stranded = [m for m in self._outbox.values() if m.created_at <= older_than][:limit]
+            if stranded:
+                publish(stranded)
+                self.delete_outbox([m.id for m in stranded])
+            return len(stranded)
 
     def delete_outbox(self, ids: Sequence[int]) -> None:
         for message_id in ids:
