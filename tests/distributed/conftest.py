@@ -74,11 +74,16 @@ class Cluster:
         self.processes[name] = process
         return process
 
-    def conductor(self, name: str = "conductor") -> subprocess.Popen[bytes]:
-        return self.start(name, "conductor")
+    def conductor(self, name: str = "conductor", *extra: str) -> subprocess.Popen[bytes]:
+        return self.start(name, "conductor", *extra)
 
     def worker(
-        self, module: str, version: str, *, name: str | None = None, concurrency: int = 1
+        self,
+        module: str,
+        version: str,
+        *extra: str,
+        name: str | None = None,
+        concurrency: int = 1,
     ) -> subprocess.Popen[bytes]:
         label = name or f"worker-{module}-{version}"
         process = self.start(
@@ -89,6 +94,7 @@ class Cluster:
             version,
             "--concurrency",
             str(concurrency),
+            *extra,
         )
         self.await_instance(module, version, process.pid)
         return process

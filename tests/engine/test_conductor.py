@@ -12,9 +12,10 @@ import pytest
 
 from rainbow.dsl.compiler import compile_pipeline
 from rainbow.dsl.pipeline import PipelineDef
-from rainbow.engine.conductor import Conductor, queue_name
+from rainbow.engine.conductor import Conductor
 from rainbow.engine.ledger import Ledger, MemoryLedger, OutboxMessage
 from rainbow.engine.machine import RetryPolicy
+from rainbow.engine.naming import queue_name
 from rainbow.engine.submission import new_runs
 from rainbow.engine.workunits import WorkUnit
 from rainbow.sdk.catalog import modules_in

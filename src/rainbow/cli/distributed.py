@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+import tempfile
 from typing import Annotated
 
 import typer
@@ -12,6 +15,11 @@ from rainbow.diagnostics import Diagnostic, Location
 from rainbow.errors import DiagnosticError
 from rainbow.sdk.catalog import AnyModule, load_modules
 
+MetricsPort = Annotated[
+    int | None,
+    typer.Option(min=1, max=65535, help="Serve Prometheus metrics on http://:PORT/metrics"),
+]
+
 
 @app.command()
 @user_errors
@@ -21,10 +29,13 @@ def worker(
     ],
     version: Annotated[str, typer.Option(help="The version this worker serves: X.Y or latest")],
     concurrency: Annotated[int, typer.Option(min=1, help="Attempts run at once")] = 1,
+    metrics_port: MetricsPort = None,
 ) -> None:
     """Serve one module version on its instance queue rainbow.<module>.<version>."""
-    import re
-
+    if metrics_port is not None:
+        # Children record metrics in files the main process aggregates; this must be set
+        # before prometheus_client is imported.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="rainbow-metrics-")
     from rainbow.engine.celery.app import declare_shared_queues, make_app
     from rainbow.engine.celery.worker import serve
     from rainbow.observe import logging as rblog
@@ -41,6 +52,10 @@ def worker(
     celery_app = make_app(settings.broker_url)
     declare_shared_queues(celery_app)
     env = WorkerEnv(assets_url=settings.assets_url, work_root=settings.home / "work")
+    if metrics_port is not None:
+        from rainbow.observe.metrics import serve as serve_metrics
+
+        serve_metrics(metrics_port)
     err.print(f"serving {module.name}@{version} on rainbow.{module.name}.{version}")
     serve(celery_app, module, version, env, concurrency=concurrency)
 
@@ -72,7 +87,7 @@ def _pick_module(target: str) -> AnyModule:
 
 @app.command()
 @user_errors
-def conductor() -> None:
+def conductor(metrics_port: MetricsPort = None) -> None:
     """Drive runs from the event queue: dispatch, retry, time out, complete."""
     import logging
 
@@ -92,5 +107,15 @@ def conductor() -> None:
     service = ConductorService(
         celery_app, Conductor(ledger, CeleryPublisher(celery_app), retry=retry)
     )
-    err.print(f"conducting runs in {settings.database_url} from {settings.broker_url}")
+    if metrics_port is not None:
+        from rainbow.observe.metrics import serve as serve_metrics
+
+        serve_metrics(metrics_port)
+    err.print(
+        f"conducting runs in {_redact(settings.database_url)} from {_redact(settings.broker_url)}"
+    )
     service.run()
+
+
+def _redact(url: str) -> str:
+    return re.sub(r"//([^:/@]+):[^@/]+@", r"//\1:***@", url)

@@ -17,7 +17,6 @@ from rainbow import settings as rb_settings
 from rainbow.cli import render
 from rainbow.cli.app import ModulesOption, app, err, open_store, out, user_errors
 from rainbow.cli.targets import Loaded, load, require_code
-from rainbow.engine.waiting import waiting_reasons
 from rainbow.engine.workunits import WorkUnit
 from rainbow.errors import UserError
 from rainbow.spec.models import PipelineSpec
@@ -223,6 +222,8 @@ def show(
             f"no run {run_id!r} in the store (RB-E050)",
             hint="`rainbow runs` lists run ids; RAINBOW_DATABASE_URL picks the store",
         )
+    from rainbow.engine.waiting import waiting_reasons
+
     waiting = waiting_reasons(detail, store.instances(), datetime.now(UTC))
     if as_json:
         shown = {**render.detail_json(detail), "waiting": waiting}

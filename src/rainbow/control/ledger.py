@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Count
 
 from rainbow.control import models
 from rainbow.control.store import DjangoStore
@@ -130,3 +131,12 @@ class DjangoLedger(DjangoStore):
             Instance(i.module, i.version, i.worker, i.seen_at, i.commit, i.interface)
             for i in models.Instance.objects.using(self._using).order_by("module", "version")
         ]
+
+    def running_attempts(self) -> dict[tuple[str, str], int]:
+        rows = (
+            models.Attempt.objects.using(self._using)
+            .filter(status="running")
+            .values_list("module", "version")
+            .annotate(count=Count("id"))
+        )
+        return {(module, version): count for module, version, count in rows}

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from rainbow.engine import machine as m
 from rainbow.engine.inputs import pipeline_outputs, resolve
 from rainbow.engine.ledger import Instance, Ledger, OutboxMessage, Snapshot, Timer
+from rainbow.engine.naming import attempt_id, queue_name
 from rainbow.engine.records import (
     AttemptFinished,
     AttemptStarted,
@@ -29,21 +30,13 @@ from rainbow.engine.records import (
     RunChanged,
     StepChanged,
 )
+from rainbow.observe import metrics as prom
 from rainbow.sdk.messages import Result, Task
 
 log = logging.getLogger("rainbow.conductor")
 
 SWEEP_AFTER = timedelta(seconds=10)
 """How old an unpublished message or an unstarted run must be before a sweep takes it over."""
-
-
-def queue_name(module: str, version: str) -> str:
-    """The instance queue of a module version: ``rainbow.segment.1.2``."""
-    return f"rainbow.{module}.{version}"
-
-
-def attempt_id(run_id: str, step: str, attempt: int) -> str:
-    return f"{run_id}:{step}:{attempt}"
 
 
 class Publisher(Protocol):
@@ -281,6 +274,10 @@ class Conductor:
     ) -> None:
         run_id = decision.snapshot.run_id
         spec = decision.snapshot.spec.step(step)
+        if status == "timed_out":
+            prom.TIMEOUTS.labels(spec.module, spec.version).inc()
+        elif status == "worker_lost":
+            prom.WORKER_LOST.labels(spec.module, spec.version).inc()
         if (step, attempt) not in decision.snapshot.recorded_attempts and not any(
             isinstance(c, AttemptStarted) and (c.step, c.attempt) == (step, attempt)
             for c in decision.changes
@@ -327,6 +324,8 @@ class Conductor:
             if isinstance(command, m.Dispatch):
                 decision.messages.append(self._task_message(snapshot, command, outputs))
             elif isinstance(command, m.ScheduleRetry):
+                retried = snapshot.spec.step(command.step)
+                prom.RETRIES.labels(retried.module, retried.version).inc()
                 due = now + timedelta(seconds=command.delay)
                 decision.timers.append(
                     Timer(run_id, "retry", due, step=command.step, attempt=command.attempt)
@@ -355,6 +354,9 @@ class Conductor:
                 decision.changes.append(
                     RunChanged(run_id, command.status, now, command.reason, results)
                 )
+                if snapshot.started_at is not None:
+                    took = (now - snapshot.started_at).total_seconds()
+                    prom.RUN_DURATION.labels(snapshot.spec.name, command.status).observe(took)
 
     def _task_message(
         self,
@@ -374,6 +376,7 @@ class Conductor:
             inputs=resolve(step, snapshot.inputs, outputs),
             timeout=step.timeout,
             deadline=deadline.timestamp(),
+            queued_at=self.clock().timestamp(),
         )
         return OutboxMessage(queue_name(step.module, step.version), dict(task), self.clock())
 

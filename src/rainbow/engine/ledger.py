@@ -112,6 +112,10 @@ class Ledger(Store, Protocol):
 
     def record_instance(self, instance: Instance) -> None: ...
 
+    def running_attempts(self) -> dict[tuple[str, str], int]:
+        """Attempts a worker is running now, by (module, version): a queue's unacked messages."""
+        ...
+
     def instances(self) -> list[Instance]: ...
 
 
@@ -185,3 +189,12 @@ class MemoryLedger(MemoryStore):
 
     def instances(self) -> list[Instance]:
         return list(self._instances.values())
+
+    def running_attempts(self) -> dict[tuple[str, str], int]:
+        counts: dict[tuple[str, str], int] = {}
+        for run in self._runs.values():
+            for attempt in run.attempts.values():
+                if attempt.status == "running":
+                    key = (attempt.module, attempt.version)
+                    counts[key] = counts.get(key, 0) + 1
+        return counts

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from rainbow.engine.conductor import queue_name
 from rainbow.engine.ledger import Instance
+from rainbow.engine.naming import queue_name
 from rainbow.engine.records import RunDetail
 
 LIVE_WITHIN = timedelta(seconds=30)

@@ -1,12 +1,25 @@
-"""Prometheus metrics. Every timeout has a histogram: step, run and ``ctx.timeout`` blocks."""
+"""Prometheus metrics. Every timeout has a histogram: step, run and ``ctx.timeout`` blocks.
+
+Processes expose them with :func:`serve`. A Celery worker forks children that record attempts,
+so it runs in prometheus_client's multiprocess mode: ``PROMETHEUS_MULTIPROC_DIR`` must be set
+before this module is first imported (the ``rainbow worker`` command does that).
+"""
 
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Mapping
 from typing import Any
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    multiprocess,
+    start_http_server,
+)
 
 _BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 
@@ -27,6 +40,23 @@ RUN_DURATION = Histogram(
     "Duration of runs",
     ["pipeline", "status"],
     buckets=_BUCKETS,
+)
+QUEUE_WAIT = Histogram(
+    "rainbow_queue_wait_seconds",
+    "Time an attempt waited in its instance queue before a worker started it",
+    ["module", "version"],
+    buckets=_BUCKETS,
+)
+QUEUE_DEPTH = Gauge(
+    "rainbow_queue_depth",
+    "Attempts waiting in or held from an instance queue (ready + unacked)",
+    ["module", "version"],
+    multiprocess_mode="livemax",
+)
+REJECTED = Counter(
+    "rainbow_rejected_messages_total",
+    "Messages refused as undecodable (pickle, malformed JSON) or not Rainbow's",
+    ["where"],
 )
 RETRIES = Counter("rainbow_retries_total", "Step attempts that were retried", ["module", "version"])
 TIMEOUTS = Counter("rainbow_timeouts_total", "Step attempts that timed out", ["module", "version"])
@@ -56,3 +86,14 @@ def record_attempt(
         TIMEOUTS.labels(module, version).inc()
     elif status == "worker_lost":
         WORKER_LOST.labels(module, version).inc()
+
+
+def serve(port: int) -> None:
+    """Expose ``/metrics`` on ``port`` from a background thread (aggregating children's files
+    in multiprocess mode)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        start_http_server(port, registry=registry)
+    else:
+        start_http_server(port)

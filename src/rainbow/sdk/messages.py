@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 
 class Task(TypedDict):
@@ -14,6 +14,7 @@ class Task(TypedDict):
     inputs: dict[str, Any]
     timeout: float
     deadline: float  # epoch seconds at which the whole run times out
+    queued_at: NotRequired[float]  # epoch seconds the task was dispatched (distributed engine)
 
 
 class ErrorInfo(TypedDict):

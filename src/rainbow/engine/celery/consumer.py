@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 
 from celery.worker.consumer import Consumer
 
+from rainbow.observe.metrics import REJECTED
+
 log = logging.getLogger("rainbow.worker")
 
 
@@ -32,4 +34,5 @@ class RainbowConsumer(Consumer):
             exc,
             message.body[:200],
         )
+        REJECTED.labels("worker").inc()
         message.reject(requeue=False)

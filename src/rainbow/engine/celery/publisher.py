@@ -9,8 +9,8 @@ from celery import Celery
 
 from rainbow.engine.celery.app import STEP_TASK
 from rainbow.engine.celery.topology import instance_queue
-from rainbow.engine.conductor import attempt_id
 from rainbow.engine.ledger import OutboxMessage
+from rainbow.engine.naming import attempt_id
 
 log = logging.getLogger("rainbow.conductor")
 

@@ -7,23 +7,28 @@ import time
 from typing import Any
 
 from celery import Celery
-from kombu import Connection, Consumer, Message
+from kombu import Connection, Consumer, Message, Queue
+from kombu.exceptions import ChannelError
 from kombu.mixins import ConsumerMixin
 
-from rainbow.engine.celery.topology import DEAD, DELIVERY_LIMIT, EVENTS
+from rainbow.engine.celery.topology import DEAD, DELIVERY_LIMIT, EVENTS, instance_queue
 from rainbow.engine.conductor import Conductor
+from rainbow.observe.metrics import QUEUE_DEPTH, REJECTED
 
 log = logging.getLogger("rainbow.conductor")
 
 TICK_S = 1.0
+MEASURE_S = 5.0
 
 
 class ConductorService(ConsumerMixin):
     def __init__(self, app: Celery, conductor: Conductor, *, prefetch: int = 64) -> None:
+        self.app = app
         self.connection: Connection = app.connection_for_read()
         self.conductor = conductor
         self.prefetch = prefetch
         self._last_tick = 0.0
+        self._last_measure = 0.0
 
     def get_consumers(self, consumer: Any, channel: Any) -> list[Consumer]:
         events = consumer(
@@ -61,6 +66,7 @@ class ConductorService(ConsumerMixin):
         log.error(
             "rejected a message in %s (%s): %s", message.content_type, exc, message.body[:200]
         )
+        REJECTED.labels("conductor").inc()
         message.ack()
 
     def on_iteration(self) -> None:
@@ -69,6 +75,34 @@ class ConductorService(ConsumerMixin):
             self._last_tick = now
             while self.conductor.tick():
                 pass
+        if now - self._last_measure >= MEASURE_S:
+            self._last_measure = now
+            self.measure_queues()
+
+    def measure_queues(self) -> None:
+        """Queue depth per instance: ready messages (a passive declare counts only those) plus
+        the attempts workers hold, from the conductor's own records."""
+        ledger = self.conductor.ledger
+        running = ledger.running_attempts()
+        pins = set(running) | {(i.module, i.version) for i in ledger.instances()}
+        try:
+            with self.app.connection_for_write() as connection:
+                for module, version in sorted(pins):
+                    ready = _ready_messages(connection, instance_queue(module, version))
+                    depth = ready + running.get((module, version), 0)
+                    QUEUE_DEPTH.labels(module, version).set(depth)
+        except OSError:
+            log.warning("could not measure queue depths", exc_info=True)
+
+
+def _ready_messages(connection: Connection, queue: Queue) -> int:
+    try:
+        # A passive declare of a missing queue closes its channel: one channel per queue.
+        with connection.channel() as channel:
+            _, ready, _ = queue(channel).queue_declare(passive=True)
+    except ChannelError:
+        return 0
+    return int(ready)
 
 
 def _task_of(body: Any) -> dict[str, Any] | None:

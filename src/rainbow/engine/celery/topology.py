@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from kombu import Exchange, Queue
 
-from rainbow.engine.conductor import queue_name
+from rainbow.engine.naming import queue_name
 
 DELIVERY_LIMIT = 5
 """A poison guard, not a retry policy: every return of a message counts (a dead child, a broker

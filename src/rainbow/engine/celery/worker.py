@@ -14,6 +14,7 @@ import re
 import socket
 import subprocess
 import threading
+import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,6 +25,7 @@ from celery.worker.request import Request
 from rainbow.engine.celery.app import STEP_TASK
 from rainbow.engine.celery.events import publish_event
 from rainbow.engine.celery.topology import instance_queue
+from rainbow.observe import metrics
 from rainbow.sdk.catalog import AnyModule
 from rainbow.sdk.invoke import WorkerEnv, invoke
 from rainbow.sdk.messages import Result, Task
@@ -49,8 +51,19 @@ def register_step_task(app: Celery, module: AnyModule, env: WorkerEnv) -> None:
                 publish_event(app, {"type": "result", "result": refusal})
             return
         started = {k: task[k] for k in ("run_id", "step", "attempt")}
+        if isinstance(task.get("queued_at"), int | float):
+            waited = max(0.0, time.time() - task["queued_at"])
+            metrics.QUEUE_WAIT.labels(module.name, task["version"]).observe(waited)
         publish_event(app, {"type": "started", **started, "worker": worker_name()})
-        publish_event(app, {"type": "result", "result": invoke(module, Task(**task), env)})  # type: ignore[typeddict-item]
+        result = invoke(module, Task(**task), env)  # type: ignore[typeddict-item]
+        metrics.record_attempt(
+            module=module.name,
+            version=task["version"],
+            status=result["status"],
+            duration_s=result["duration_s"],
+            timings=result["timings"],
+        )
+        publish_event(app, {"type": "result", "result": result})
 
 
 class StepRequest(Request):
