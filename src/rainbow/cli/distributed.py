@@ -94,7 +94,7 @@ def conductor(metrics_port: MetricsPort = None) -> None:
     from rainbow.control.django_setup import open_ledger
     from rainbow.engine.celery.app import declare_shared_queues, make_app
     from rainbow.engine.celery.publisher import CeleryPublisher
-    from rainbow.engine.celery.service import ConductorService
+    from rainbow.engine.celery.service import ConductorService, run_service
     from rainbow.engine.conductor import Conductor
     from rainbow.engine.machine import RetryPolicy
 
@@ -114,7 +114,7 @@ def conductor(metrics_port: MetricsPort = None) -> None:
     err.print(
         f"conducting runs in {_redact(settings.database_url)} from {_redact(settings.broker_url)}"
     )
-    service.run()
+    run_service(service)
 
 
 def _redact(url: str) -> str:

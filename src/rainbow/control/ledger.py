@@ -10,6 +10,7 @@ whole database, which gives the same guarantees with one conductor's throughput.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -19,39 +20,44 @@ from django.db.models import Count
 
 from rainbow.control import models
 from rainbow.control.store import DjangoStore
-from rainbow.engine.ledger import Instance, OutboxMessage, Snapshot, Timer
+from rainbow.engine.ledger import Instance, OutboxMessage, Snapshot, Timer, parsed_spec
 from rainbow.engine.machine import RunState, StepState
-from rainbow.spec.models import PipelineSpec
 
 
 class DjangoLedger(DjangoStore):
     @contextmanager
-    def locked(self, run_id: str) -> Iterator[Snapshot | None]:
+    def locked_many(self, run_ids: Sequence[str]) -> Iterator[dict[str, Snapshot]]:
+        ids = sorted(run_ids)
         with transaction.atomic(using=self._using):
-            run = (
+            runs = list(
                 models.Run.objects.using(self._using)
                 .select_for_update()
-                .filter(run_id=run_id)
-                .first()
+                .filter(run_id__in=ids)
+                .order_by("run_id")
             )
-            if run is None:
-                yield None
-                return
-            steps = models.StepRun.objects.using(self._using).filter(run=run).order_by("position")
-            recorded = models.Attempt.objects.using(self._using).filter(step_run__run=run)
-            state = RunState(
-                run.status,  # type: ignore[arg-type]
-                {s.step: StepState(s.status, s.attempts, s.outputs) for s in steps},  # type: ignore[arg-type]
-                run.reason,
+            steps: dict[str, dict[str, StepState]] = defaultdict(dict)
+            step_rows = models.StepRun.objects.using(self._using).filter(run_id__in=ids)
+            for row in step_rows.order_by("run_id", "position"):
+                steps[row.run_id][row.step] = StepState(row.status, row.attempts, row.outputs)  # type: ignore[arg-type]
+            recorded: dict[str, set[tuple[str, int]]] = defaultdict(set)
+            attempt_rows = models.Attempt.objects.using(self._using).filter(
+                step_run__run_id__in=ids
             )
-            yield Snapshot(
-                run_id=run_id,
-                spec=PipelineSpec.model_validate(run.spec),
-                inputs=run.inputs,
-                state=state,
-                started_at=run.started_at,
-                recorded_attempts=frozenset(recorded.values_list("step_run__step", "attempt")),
-            )
+            for run_id, step, number in attempt_rows.values_list(
+                "step_run__run_id", "step_run__step", "attempt"
+            ):
+                recorded[run_id].add((step, number))
+            yield {
+                run.run_id: Snapshot(
+                    run_id=run.run_id,
+                    spec=parsed_spec(run.spec_hash, run.spec),
+                    inputs=run.inputs,
+                    state=RunState(run.status, steps[run.run_id], run.reason),  # type: ignore[arg-type]
+                    started_at=run.started_at,
+                    recorded_attempts=frozenset(recorded[run.run_id]),
+                )
+                for run in runs
+            }
 
     def add_timers(self, timers: Sequence[Timer]) -> None:
         models.Timer.objects.using(self._using).bulk_create(

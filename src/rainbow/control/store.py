@@ -87,6 +87,10 @@ class DjangoStore:
             steps=steps,
         )
 
+    def run_statuses(self, run_ids: Sequence[str]) -> dict[str, str]:
+        rows = Run.objects.using(self._using).filter(run_id__in=list(run_ids))
+        return dict(rows.values_list("run_id", "status"))
+
     def list_runs(self, *, limit: int = 50, status: str | None = None) -> list[RunSummary]:
         runs = Run.objects.using(self._using).only(*_SUMMARY_FIELDS)
         if status is not None:

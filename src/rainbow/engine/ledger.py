@@ -79,9 +79,10 @@ class Snapshot:
 
 class Ledger(Store, Protocol):
     @contextmanager
-    def locked(self, run_id: str) -> Iterator[Snapshot | None]:
-        """A transaction holding the run's lock; writes made inside commit with it."""
-        yield None
+    def locked_many(self, run_ids: Sequence[str]) -> Iterator[dict[str, Snapshot]]:
+        """A transaction holding these runs' locks (taken in id order, so two conductors never
+        deadlock); the snapshots of those that exist. Writes made inside commit with it."""
+        yield {}
 
     def add_timers(self, timers: Sequence[Timer]) -> None: ...
 
@@ -119,6 +120,20 @@ class Ledger(Store, Protocol):
     def instances(self) -> list[Instance]: ...
 
 
+def parsed_spec(spec_hash: str, data: Mapping[str, Any]) -> PipelineSpec:
+    """The spec model for a stored spec, parsed once per pipeline version, not once per event."""
+    cached = _SPECS.get(spec_hash)
+    if cached is None:
+        cached = PipelineSpec.model_validate(data)
+        if len(_SPECS) >= 256:
+            _SPECS.clear()
+        _SPECS[spec_hash] = cached
+    return cached
+
+
+_SPECS: dict[str, PipelineSpec] = {}
+
+
 class MemoryLedger(MemoryStore):
     """The in-memory twin of the Django ledger: same behaviour, one process, nothing durable."""
 
@@ -131,20 +146,22 @@ class MemoryLedger(MemoryStore):
         self._instances: dict[tuple[str, str, str], Instance] = {}
 
     @contextmanager
-    def locked(self, run_id: str) -> Iterator[Snapshot | None]:
+    def locked_many(self, run_ids: Sequence[str]) -> Iterator[dict[str, Snapshot]]:
         with self._lock:
-            run = self._runs.get(run_id)
-            if run is None:
-                yield None
-                return
-            steps = {
-                step: StepState(s.status, s.attempts, s.outputs)  # type: ignore[arg-type]
-                for step, s in run.steps.items()
+            yield {
+                run_id: self._snapshot(run_id) for run_id in sorted(run_ids) if run_id in self._runs
             }
-            state = RunState(run.status, steps, run.reason)  # type: ignore[arg-type]
-            spec = PipelineSpec.model_validate(run.created.spec)
-            recorded = frozenset(run.attempts)
-            yield Snapshot(run_id, spec, run.created.inputs, state, run.started_at, recorded)
+
+    def _snapshot(self, run_id: str) -> Snapshot:
+        run = self._runs[run_id]
+        steps = {
+            step: StepState(s.status, s.attempts, s.outputs)  # type: ignore[arg-type]
+            for step, s in run.steps.items()
+        }
+        state = RunState(run.status, steps, run.reason)  # type: ignore[arg-type]
+        spec = parsed_spec(run.created.spec_hash, run.created.spec)
+        recorded = frozenset(run.attempts)
+        return Snapshot(run_id, spec, run.created.inputs, state, run.started_at, recorded)
 
     def add_timers(self, timers: Sequence[Timer]) -> None:
         self._timers.extend(timers)

@@ -44,6 +44,9 @@ class Store(Protocol):
     def list_runs(self, *, limit: int = 50, status: str | None = None) -> list[RunSummary]:
         """The newest runs first."""
 
+    def run_statuses(self, run_ids: Sequence[str]) -> dict[str, str]:
+        """The status of each of these runs that exists, in one cheap read (for pollers)."""
+
 
 class _Inconsistent(Exception):
     pass
@@ -182,6 +185,9 @@ class MemoryStore:
             spec=run.created.spec,
             steps=steps,
         )
+
+    def run_statuses(self, run_ids: Sequence[str]) -> dict[str, str]:
+        return {r: self._runs[r].status for r in run_ids if r in self._runs}
 
     def list_runs(self, *, limit: int = 50, status: str | None = None) -> list[RunSummary]:
         runs = [r for r in self._runs.values() if status is None or r.status == status]

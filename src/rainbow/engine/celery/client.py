@@ -15,7 +15,6 @@ from rainbow.engine.workunits import WorkUnit
 from rainbow.spec.models import PipelineSpec
 
 FINISHED = frozenset({"succeeded", "failed", "timed_out", "cancelled"})
-POLL_BATCH = 20
 
 
 def submit(app: Celery, store: Store, spec: PipelineSpec, units: Sequence[WorkUnit]) -> list[str]:
@@ -38,26 +37,18 @@ def wait(
     poll_s: float = 0.25,
     timeout_s: float | None = None,
 ) -> list[RunSummary]:
-    """Poll the store until every run has finished (or ``timeout_s`` passed); newest state last."""
-    pending = list(run_ids)
-    done: dict[str, RunSummary] = {}
+    """Poll the store until every run has finished (or ``timeout_s`` passed)."""
+    pending = set(run_ids)
     give_up = None if timeout_s is None else time.monotonic() + timeout_s
     while pending and (give_up is None or time.monotonic() < give_up):
-        # Runs finish roughly in submission order: look at the oldest few, not all, each poll.
-        still = []
-        for index, run_id in enumerate(pending):
-            detail = store.get_run(run_id) if index < POLL_BATCH else None
-            if detail is not None and detail.summary.status in FINISHED:
-                done[run_id] = detail.summary
-                if on_finish is not None:
+        finished = [r for r, s in store.run_statuses(list(pending)).items() if s in FINISHED]
+        for run_id in finished:
+            pending.discard(run_id)
+            if on_finish is not None:
+                detail = store.get_run(run_id)
+                if detail is not None:
                     on_finish(detail.summary)
-            else:
-                still.append(run_id)
-        if len(still) == len(pending):
+        if pending:
             time.sleep(poll_s)
-        pending = still
-    for run_id in pending:
-        detail = store.get_run(run_id)
-        if detail is not None:
-            done[run_id] = detail.summary
-    return [done[r] for r in run_ids if r in done]
+    details = [store.get_run(run_id) for run_id in run_ids]
+    return [d.summary for d in details if d is not None]

@@ -19,6 +19,9 @@ log = logging.getLogger("rainbow.conductor")
 
 TICK_S = 1.0
 MEASURE_S = 5.0
+BATCH = 64
+BATCH_WINDOW_S = 0.01
+"""Events are applied in batches of up to BATCH, or whatever arrived within BATCH_WINDOW_S."""
 
 
 class ConductorService(ConsumerMixin):
@@ -29,6 +32,8 @@ class ConductorService(ConsumerMixin):
         self.prefetch = prefetch
         self._last_tick = 0.0
         self._last_measure = 0.0
+        self._pending: list[tuple[dict[str, Any], Message]] = []
+        self._pending_since = 0.0
 
     def get_consumers(self, consumer: Any, channel: Any) -> list[Consumer]:
         events = consumer(
@@ -43,11 +48,23 @@ class ConductorService(ConsumerMixin):
         return [events, dead]
 
     def on_event(self, body: Any, message: Message) -> None:
-        if isinstance(body, dict):
-            self.conductor.handle(body)
-        else:
+        if not isinstance(body, dict):
             log.error("ignoring event that is not a JSON object: %r", body)
-        message.ack()
+            message.ack()
+            return
+        if not self._pending:
+            self._pending_since = time.monotonic()
+        self._pending.append((body, message))
+        if len(self._pending) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Apply the buffered events, then ack them: recorded before acknowledged."""
+        batch, self._pending = self._pending, []
+        if batch:
+            self.conductor.handle_many([body for body, _ in batch])
+            for _, message in batch:
+                message.ack()
 
     def on_dead(self, body: Any, message: Message) -> None:
         task = _task_of(body)
@@ -58,6 +75,7 @@ class ConductorService(ConsumerMixin):
         else:
             # The limit counts redeliveries: the first delivery plus DELIVERY_LIMIT more.
             reason = f"worker lost {DELIVERY_LIMIT + 1} times"
+            self.flush()  # events that came before this one are applied first
             self.conductor.handle({"type": "lost", "task": task, "reason": reason})
         message.ack()
 
@@ -71,6 +89,8 @@ class ConductorService(ConsumerMixin):
 
     def on_iteration(self) -> None:
         now = time.monotonic()
+        if self._pending and now - self._pending_since >= BATCH_WINDOW_S:
+            self.flush()
         if now - self._last_tick >= TICK_S:
             self._last_tick = now
             while self.conductor.tick():
@@ -112,3 +132,9 @@ def _task_of(body: Any) -> dict[str, Any] | None:
         if isinstance(task, dict) and {"run_id", "step", "attempt"} <= task.keys():
             return task
     return None
+
+
+def run_service(service: ConductorService) -> None:
+    """Consume until stopped, waking often enough that a half-full batch waits no longer than
+    BATCH_WINDOW_S."""
+    service.run(safety_interval=BATCH_WINDOW_S)
