@@ -37,3 +37,9 @@ def short_deadline(seconds: float):
 @rb.pipeline(name="deaf")
 def deaf(seconds: float):
     return {"result": rb.step("stubborn@latest", seconds=seconds, timeout=2, retries=0).value}
+
+
+@rb.pipeline(name="flaky-once")
+def flaky_once(x: int):
+    first = rb.step("flaky@latest", value=x, fail_times=1, retries=0)
+    return {"result": rb.step("add@latest", value=first.value).value}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import signal
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -230,3 +232,27 @@ def test_sigterm_lets_a_worker_finish_what_it_holds(cluster: Cluster) -> None:
     assert_recorded_once(cluster, [run_id], [{"x": 1}])
     executed = executed_task_ids(cluster)
     assert len(executed) == len(set(executed)) == 2
+
+
+def test_rainbow_retry_resumes_a_failed_run_from_its_failed_step(cluster: Cluster) -> None:
+    """`rainbow retry RUN --wait` reruns the failed step (a new attempt) and the run succeeds."""
+    cluster.conductor()
+    cluster.worker("flaky", "latest")
+    cluster.worker("add", "latest")
+    (run_id,) = cluster.submit(pipelines.flaky_once, [{"x": 5}])
+    (summary,) = cluster.wait([run_id], timeout=60)
+    assert summary.status == "failed"
+    done = subprocess.run(
+        [sys.executable, "-m", "rainbow", "retry", run_id, "--wait"],
+        env=cluster.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    detail = cluster.store.get_run(run_id)
+    assert detail is not None and detail.summary.status == "succeeded"
+    flaky = next(s for s in detail.steps if s.step == "flaky")
+    assert [(a.attempt, a.status) for a in flaky.attempts] == [(1, "failed"), (2, "succeeded")]
+    assert detail.outputs == {"result": 6}

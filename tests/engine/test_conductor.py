@@ -225,3 +225,50 @@ def test_malformed_and_unknown_events_are_ignored(world: Any) -> None:
     conductor.handle({"type": "bogus", "run_id": "x"})
     conductor.handle({"type": "start", "run_id": "nope"})
     assert ledger.list_runs() == []
+
+
+def test_retry_resumes_a_failed_run_from_its_failed_steps(world: Any) -> None:
+    """After a permanent failure, a retry event reruns the failed step with a fresh budget,
+    keeps what succeeded, and every attempt stays recorded."""
+    conductor, ledger, broker, clock, env = world
+    (run_id,) = submit(ledger, fixtures.flaky_chain, {"x": 3})
+    conductor.handle({"type": "start", "run_id": run_id})
+    _, task = broker.take()
+    error = {"type": "PermanentError", "message": "bad", "traceback": None, "retryable": False}
+    failure = {
+        **{k: task[k] for k in ("run_id", "step", "attempt")},
+        "status": "failed",
+        "outputs": None,
+        "metrics": [],
+        "timings": {},
+        "duration_s": 0.1,
+        "error": {**error, "delay": None},
+    }
+    conductor.handle({"type": "result", "result": failure})
+    assert ledger.get_run(run_id).summary.status == "failed"
+    conductor.handle({"type": "retry", "run_id": run_id})
+    assert ledger.get_run(run_id).summary.status == "running"
+    for _ in range(4):
+        work(conductor, broker, env)
+        clock.now += timedelta(seconds=5)
+        conductor.tick()
+    detail = ledger.get_run(run_id)
+    assert detail.summary.status == "succeeded", detail.summary.reason
+    # Attempt numbers go on after the resume (flaky fails while ctx.attempt <= 2).
+    assert [(a.attempt, a.status) for a in detail.steps[0].attempts] == [
+        (1, "failed"),
+        (2, "failed"),
+        (3, "succeeded"),
+    ]
+    assert detail.outputs == {"result": 4}
+
+
+def test_retry_of_a_succeeded_run_changes_nothing(world: Any) -> None:
+    """Only failed, timed-out or cancelled runs resume."""
+    conductor, ledger, broker, _, env = world
+    (run_id,) = submit(ledger, fixtures.diamond, {"x": 1})
+    conductor.handle({"type": "start", "run_id": run_id})
+    work(conductor, broker, env)
+    conductor.handle({"type": "retry", "run_id": run_id})
+    assert broker.take() is None
+    assert ledger.get_run(run_id).summary.status == "succeeded"

@@ -56,7 +56,9 @@ class Driver:
         if isinstance(command, m.Dispatch):
             for up in self.upstream[command.step]:
                 assert self.state.steps[up].status == "succeeded", "dispatched before its inputs"
-            assert command.attempt <= self.budget[command.step], "attempted beyond its policy"
+            first = self.state.steps[command.step].first_attempt
+            used = command.attempt - first + 1
+            assert used <= self.budget[command.step], "attempted beyond its policy"
             assert command.attempt == self.attempts.get(command.step, 0) + 1
             self.attempts[command.step] = command.attempt
             self.in_flight.add((command.step, command.attempt))
@@ -177,3 +179,33 @@ def test_permanent_failure_fails_the_run_without_retrying() -> None:
     assert state.status == "failed"
     assert commands[-1] == m.Finish("failed", "step 'a' failed after 1 attempt: bad input")
     assert state.steps["b"].status == "cancelled"
+
+
+@settings(max_examples=200, deadline=None)
+@given(plans(), st.data())
+def test_a_resumed_run_reruns_only_what_did_not_succeed(plan: m.Plan, data: st.DataObject) -> None:
+    """Resuming a failed run keeps succeeded steps, gives the others a fresh budget, and ends."""
+    driver = Driver(plan)
+    for _ in random_steps(driver, data):
+        pass
+    if driver.state.status == "succeeded":
+        assert m.advance(plan, driver.state, m.Resume()) == (driver.state, [])
+        return
+    succeeded = {sid for sid, s in driver.state.steps.items() if s.status == "succeeded"}
+    driver.finishes.clear()
+    commands = driver.feed(m.Resume())
+    assert driver.state.status == "running" and driver.state.reason is None
+    assert not {c.step for c in commands if isinstance(c, m.Dispatch)} & succeeded
+    limit = sum(s.max_attempts for s in plan.steps) * 3 + 5
+    for _ in range(limit):
+        if driver.finishes:
+            break
+        step, attempt = data.draw(st.sampled_from(sorted(driver.in_flight) + sorted(driver.timers)))
+        if (step, attempt) in driver.timers:
+            driver.timers.discard((step, attempt))
+            driver.feed(m.RetryDue(step, attempt))
+        else:
+            driver.in_flight.discard((step, attempt))
+            driver.feed(result_event(step, attempt, data.draw(outcomes)))
+    assert driver.finishes, "the resumed run did not terminate"
+    assert all(driver.state.steps[sid].status == "succeeded" for sid in succeeded)

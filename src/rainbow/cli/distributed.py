@@ -12,7 +12,7 @@ import typer
 from rainbow import settings as rb_settings
 from rainbow.cli.app import app, err, user_errors
 from rainbow.diagnostics import Diagnostic, Location
-from rainbow.errors import DiagnosticError
+from rainbow.errors import DiagnosticError, UserError
 from rainbow.sdk.catalog import AnyModule, load_modules
 
 MetricsPort = Annotated[
@@ -119,3 +119,45 @@ def conductor(metrics_port: MetricsPort = None) -> None:
 
 def _redact(url: str) -> str:
     return re.sub(r"//([^:/@]+):[^@/]+@", r"//\1:***@", url)
+
+
+@app.command()
+@user_errors
+def retry(
+    run_id: Annotated[str, typer.Argument(help="A failed, timed-out or cancelled run")],
+    wait: Annotated[bool, typer.Option(help="Follow the run to its end")] = False,
+) -> None:
+    """Resume a distributed run from its failed steps, reusing what succeeded."""
+    from rainbow.cli.app import open_store
+    from rainbow.engine.celery.app import declare_shared_queues, make_app
+    from rainbow.engine.celery.client import wait_for_resumed
+    from rainbow.engine.celery.events import publish_event
+
+    settings = rb_settings.from_env()
+    store = open_store(settings)
+    detail = store.get_run(run_id)
+    if detail is None:
+        raise UserError(
+            f"no run {run_id!r} in the store (RB-E050)",
+            hint="`rainbow runs` lists run ids; RAINBOW_DATABASE_URL picks the store",
+        )
+    summary = detail.summary
+    if summary.engine != "celery":
+        raise UserError(
+            f"run {run_id} ran on the {summary.engine} engine; retry resumes distributed runs",
+            hint="run the work unit again with `rainbow run`",
+        )
+    if summary.status not in ("failed", "timed_out", "cancelled"):
+        raise UserError(
+            f"run {run_id} is {summary.status}; only failed, timed-out or cancelled runs resume"
+        )
+    celery_app = make_app(settings.broker_url)
+    declare_shared_queues(celery_app)
+    publish_event(celery_app, {"type": "retry", "run_id": run_id})
+    failed = [s.step for s in detail.steps if s.status != "succeeded"]
+    err.print(f"resuming {run_id} from {', '.join(failed)}; the conductor takes it from here")
+    if wait:
+        final = wait_for_resumed(store, run_id, summary.finished_at)
+        err.print(f"{run_id}: {final}")
+        if final != "succeeded":
+            raise typer.Exit(1)

@@ -72,6 +72,7 @@ class BatchWriter:
                         "status": state.status if state else "waiting",
                         "attempts": state.attempts if state else 0,
                         "outputs": state.outputs if state else None,
+                        "first_attempt": state.first_attempt if state else 1,
                     }
                 )
         insert_each(self._using, Run, runs)
@@ -120,6 +121,7 @@ class BatchWriter:
                 "status": state.status,
                 "attempts": state.attempts,
                 "outputs": state.outputs,
+                "first_attempt": state.first_attempt,
             }
             for (run_id, step), state in self._batch.steps.items()
             if run_id not in self._batch.created

@@ -20,7 +20,14 @@ from django.db.models import Count
 
 from rainbow.control import models
 from rainbow.control.store import DjangoStore
-from rainbow.engine.ledger import Instance, OutboxMessage, Snapshot, Timer, parsed_spec
+from rainbow.engine.ledger import (
+    Instance,
+    OutboxMessage,
+    Snapshot,
+    Timer,
+    TimerKind,
+    parsed_spec,
+)
 from rainbow.engine.machine import RunState, StepState
 
 
@@ -38,7 +45,12 @@ class DjangoLedger(DjangoStore):
             steps: dict[str, dict[str, StepState]] = defaultdict(dict)
             step_rows = models.StepRun.objects.using(self._using).filter(run_id__in=ids)
             for row in step_rows.order_by("run_id", "position"):
-                steps[row.run_id][row.step] = StepState(row.status, row.attempts, row.outputs)  # type: ignore[arg-type]
+                steps[row.run_id][row.step] = StepState(
+                    row.status,  # type: ignore[arg-type]
+                    row.attempts,
+                    row.outputs,
+                    row.first_attempt,
+                )
             recorded: dict[str, set[tuple[str, int]]] = defaultdict(set)
             attempt_rows = models.Attempt.objects.using(self._using).filter(
                 step_run__run_id__in=ids
@@ -47,6 +59,12 @@ class DjangoLedger(DjangoStore):
                 "step_run__run_id", "step_run__step", "attempt"
             ):
                 recorded[run_id].add((step, number))
+            deadline_rows = models.Timer.objects.using(self._using).filter(
+                run_id__in=ids, kind="deadline"
+            )
+            deadlines: dict[str, datetime] = {}
+            for run_id, due in deadline_rows.values_list("run_id", "due_at"):
+                deadlines[run_id] = min(due, deadlines.get(run_id, due))
             yield {
                 run.run_id: Snapshot(
                     run_id=run.run_id,
@@ -55,6 +73,7 @@ class DjangoLedger(DjangoStore):
                     state=RunState(run.status, steps[run.run_id], run.reason),  # type: ignore[arg-type]
                     started_at=run.started_at,
                     recorded_attempts=frozenset(recorded[run.run_id]),
+                    deadline_at=deadlines.get(run.run_id),
                 )
                 for run in runs
             }
@@ -68,6 +87,9 @@ class DjangoLedger(DjangoStore):
                 for t in timers
             ]
         )
+
+    def cancel_timers(self, run_id: str, kind: TimerKind) -> None:
+        models.Timer.objects.using(self._using).filter(run_id=run_id, kind=kind).delete()
 
     def claim_due_timers(self, now: datetime, *, limit: int = 100) -> list[Timer]:
         with transaction.atomic(using=self._using):

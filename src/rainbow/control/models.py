@@ -65,6 +65,9 @@ class StepRun(models.Model):
     status: models.CharField[str, str] = models.CharField(max_length=16)
     attempts: models.PositiveIntegerField[int, int] = models.PositiveIntegerField(default=0)
     outputs: models.JSONField[JSONObject, JSONObject] = models.JSONField(null=True)
+    first_attempt: models.PositiveIntegerField[int, int] = models.PositiveIntegerField(
+        default=1, help_text="The attempt the retry budget counts from (after a resume)."
+    )
 
     class Meta:
         db_table = "rainbow_step_run"

@@ -149,12 +149,23 @@ class Conductor:
             self.ledger.delete_outbox([message.id for message in messages])
 
     def _start(self, decision: _Decision) -> None:
-        spec = decision.snapshot.spec
         if decision.snapshot.state.status == "pending":
-            deadline = decision.now + timedelta(seconds=spec.timeout)
-            decision.timers.append(Timer(decision.snapshot.run_id, "deadline", deadline))
+            self._new_deadline(decision)
             decision.snapshot = replace(decision.snapshot, started_at=decision.now)
         self._advance(decision, m.Start())
+
+    def _resume(self, decision: _Decision) -> None:
+        """``rainbow retry``: run a finished, unsuccessful run again from its failed steps."""
+        if decision.snapshot.state.status not in ("failed", "timed_out", "cancelled"):
+            return
+        self.ledger.cancel_timers(decision.snapshot.run_id, "deadline")
+        self._new_deadline(decision)
+        self._advance(decision, m.Resume())
+
+    def _new_deadline(self, decision: _Decision) -> None:
+        deadline = decision.now + timedelta(seconds=decision.snapshot.spec.timeout)
+        decision.timers.append(Timer(decision.snapshot.run_id, "deadline", deadline))
+        decision.snapshot = replace(decision.snapshot, deadline_at=deadline)
 
     def _started(self, decision: _Decision, event: Mapping[str, Any]) -> None:
         step, attempt = str(event["step"]), int(event["attempt"])
@@ -206,9 +217,8 @@ class Conductor:
         self._advance(decision, failure)
 
     def _past_deadline(self, decision: _Decision) -> bool:
-        started = decision.snapshot.started_at
-        limit = timedelta(seconds=decision.snapshot.spec.timeout)
-        return started is not None and decision.now >= started + limit
+        deadline = decision.snapshot.deadline_at
+        return deadline is not None and decision.now >= deadline
 
     def _lost(self, decision: _Decision, event: Mapping[str, Any]) -> None:
         task: Task = event["task"]
@@ -332,12 +342,14 @@ class Conductor:
         state, commands = m.advance(plan, before, event)
         decision.snapshot = snapshot.with_state(state)
         run_id, now = snapshot.run_id, decision.now
-        if before.status == "pending" and state.status == "running":
+        if before.status != "running" and state.status == "running":
             decision.changes.append(RunChanged(run_id, "running", now))
         for step_id, step in state.steps.items():
             if before.steps.get(step_id) is not step:
                 decision.changes.append(
-                    StepChanged(run_id, step_id, step.status, step.attempt, step.outputs)
+                    StepChanged(
+                        run_id, step_id, step.status, step.attempt, step.outputs, step.first_attempt
+                    )
                 )
         outputs = {sid: s.outputs for sid, s in state.steps.items()}
         for command in commands:
@@ -385,8 +397,7 @@ class Conductor:
         outputs: Mapping[str, Mapping[str, Any] | None],
     ) -> OutboxMessage:
         step = snapshot.spec.step(command.step)
-        started = snapshot.started_at or self.clock()
-        deadline = started + timedelta(seconds=snapshot.spec.timeout)
+        deadline = snapshot.deadline_at or self.clock() + timedelta(seconds=snapshot.spec.timeout)
         task = Task(
             run_id=snapshot.run_id,
             step=step.id,
@@ -415,6 +426,7 @@ class Conductor:
 
 _HANDLERS: dict[str, Callable[..., None]] = {
     "start": lambda conductor, decision, event: conductor._start(decision),
+    "retry": lambda conductor, decision, event: conductor._resume(decision),
     "started": Conductor._started,
     "result": Conductor._result,
     "lost": Conductor._lost,

@@ -71,6 +71,8 @@ class Snapshot:
     state: RunState
     started_at: datetime | None = None
     recorded_attempts: frozenset[tuple[str, int]] = frozenset()
+    deadline_at: datetime | None = None
+    """When the run times out: the due time of its pending deadline timer."""
     """(step, attempt) of the attempts that already have a record."""
 
     def with_state(self, state: RunState) -> Snapshot:
@@ -85,6 +87,10 @@ class Ledger(Store, Protocol):
         yield {}
 
     def add_timers(self, timers: Sequence[Timer]) -> None: ...
+
+    def cancel_timers(self, run_id: str, kind: TimerKind) -> None:
+        """Drop the run's pending timers of ``kind`` (a resumed run gets a new deadline)."""
+        ...
 
     def claim_due_timers(self, now: datetime, *, limit: int = 100) -> list[Timer]:
         """Remove and return timers due by ``now`` that no other conductor is handling."""
@@ -155,16 +161,28 @@ class MemoryLedger(MemoryStore):
     def _snapshot(self, run_id: str) -> Snapshot:
         run = self._runs[run_id]
         steps = {
-            step: StepState(s.status, s.attempts, s.outputs)  # type: ignore[arg-type]
+            step: StepState(s.status, s.attempts, s.outputs, s.first_attempt)  # type: ignore[arg-type]
             for step, s in run.steps.items()
         }
         state = RunState(run.status, steps, run.reason)  # type: ignore[arg-type]
         spec = parsed_spec(run.created.spec_hash, run.created.spec)
         recorded = frozenset(run.attempts)
-        return Snapshot(run_id, spec, run.created.inputs, state, run.started_at, recorded)
+        deadlines = [t.due_at for t in self._timers if (t.run_id, t.kind) == (run_id, "deadline")]
+        return Snapshot(
+            run_id,
+            spec,
+            run.created.inputs,
+            state,
+            run.started_at,
+            recorded,
+            min(deadlines, default=None),
+        )
 
     def add_timers(self, timers: Sequence[Timer]) -> None:
         self._timers.extend(timers)
+
+    def cancel_timers(self, run_id: str, kind: TimerKind) -> None:
+        self._timers = [t for t in self._timers if (t.run_id, t.kind) != (run_id, kind)]
 
     def claim_due_timers(self, now: datetime, *, limit: int = 100) -> list[Timer]:
         due = sorted((t for t in self._timers if t.due_at <= now), key=lambda t: t.due_at)[:limit]

@@ -225,7 +225,11 @@ class _Loop:
         for sid in changed:
             step = state.steps[sid]
             self.engine.record(
-                [StepChanged(run.run_id, sid, step.status, step.attempt, step.outputs)]
+                [
+                    StepChanged(
+                        run.run_id, sid, step.status, step.attempt, step.outputs, step.first_attempt
+                    )
+                ]
             )
         aborts = []
         for command in commands:

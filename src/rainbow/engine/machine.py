@@ -66,6 +66,9 @@ class StepState:
     status: StepStatus = "waiting"
     attempt: int = 0
     outputs: Mapping[str, Any] | None = None
+    first_attempt: int = 1
+    """The attempt this step's retry budget counts from: a resumed run gives failed steps a new
+    budget while their attempt numbers go on (every attempt keeps its own record)."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,12 @@ class Cancel:
     reason: str
 
 
-Event = Start | Succeeded | Failed | RetryDue | DeadlineExceeded | Cancel
+@dataclass(frozen=True)
+class Resume:
+    """Run a failed, timed-out or cancelled run again from the steps that did not succeed."""
+
+
+Event = Start | Succeeded | Failed | RetryDue | DeadlineExceeded | Cancel | Resume
 
 
 # Commands ------------------------------------------------------------------------------------
@@ -158,6 +166,8 @@ def advance(plan: Plan, state: RunState, event: Event) -> tuple[RunState, list[C
     """Apply one event; return the new state and what the executor must do."""
     if isinstance(event, Start):
         return _start(plan, state)
+    if isinstance(event, Resume):
+        return _resume(plan, state)
     if state.status != "running":
         return state, []
     if isinstance(event, Succeeded):
@@ -175,12 +185,34 @@ def _start(plan: Plan, state: RunState) -> tuple[RunState, list[Command]]:
     if state.status != "pending":
         return state, []
     steps = dict(state.steps)
+    commands = _dispatch_ready(plan, steps)
+    return replace(state, status="running", steps=steps), commands
+
+
+def _resume(plan: Plan, state: RunState) -> tuple[RunState, list[Command]]:
+    if state.status not in ("failed", "timed_out", "cancelled"):
+        return state, []
+    steps = {
+        step_id: step
+        if step.status == "succeeded"
+        else StepState("waiting", step.attempt, None, first_attempt=step.attempt + 1)
+        for step_id, step in state.steps.items()
+    }
+    commands = _dispatch_ready(plan, steps)
+    return replace(state, status="running", steps=steps, reason=None), commands
+
+
+def _dispatch_ready(plan: Plan, steps: dict[str, StepState]) -> list[Command]:
+    """Dispatch every waiting step whose inputs all exist (mutates ``steps``)."""
     commands: list[Command] = []
     for step in plan.steps:
-        if not step.upstream:
-            steps[step.id] = StepState(status="running", attempt=1)
-            commands.append(Dispatch(step.id, 1))
-    return replace(state, status="running", steps=steps), commands
+        current = steps[step.id]
+        if current.status == "waiting" and all(
+            steps[up].status == "succeeded" for up in step.upstream
+        ):
+            steps[step.id] = replace(current, status="running", attempt=current.attempt + 1)
+            commands.append(Dispatch(step.id, current.attempt + 1))
+    return commands
 
 
 def _is_current(state: RunState, step: str, attempt: int) -> bool:
@@ -192,14 +224,9 @@ def _succeeded(plan: Plan, state: RunState, event: Succeeded) -> tuple[RunState,
     if not _is_current(state, event.step, event.attempt):
         return state, []
     steps = dict(state.steps)
-    steps[event.step] = StepState("succeeded", event.attempt, dict(event.outputs))
-    commands: list[Command] = []
-    for step in plan.steps:
-        if steps[step.id].status == "waiting" and all(
-            steps[up].status == "succeeded" for up in step.upstream
-        ):
-            steps[step.id] = StepState(status="running", attempt=1)
-            commands.append(Dispatch(step.id, 1))
+    done = steps[event.step]
+    steps[event.step] = replace(done, status="succeeded", outputs=dict(event.outputs))
+    commands = _dispatch_ready(plan, steps)
     if all(s.status == "succeeded" for s in steps.values()):
         return replace(state, status="succeeded", steps=steps), [*commands, Finish("succeeded")]
     return replace(state, steps=steps), commands
@@ -210,15 +237,17 @@ def _failed(plan: Plan, state: RunState, event: Failed) -> tuple[RunState, list[
         return state, []
     budget = next(s.max_attempts for s in plan.steps if s.id == event.step)
     steps = dict(state.steps)
-    if event.retryable and event.attempt < budget:
-        steps[event.step] = StepState("retrying", event.attempt)
+    current = steps[event.step]
+    used = event.attempt - current.first_attempt + 1
+    if event.retryable and used < budget:
+        steps[event.step] = replace(current, status="retrying")
         delay = event.delay
         if delay is None:
             delay = plan.retry.delay(plan.run_id, event.step, event.attempt)
         retry = ScheduleRetry(event.step, event.attempt + 1, delay)
         return replace(state, steps=steps), [retry]
-    steps[event.step] = StepState("failed", event.attempt)
-    tries = f"after {event.attempt} attempt{'s' if event.attempt > 1 else ''}"
+    steps[event.step] = replace(current, status="failed")
+    tries = f"after {used} attempt{'s' if used > 1 else ''}"
     reason = f"step {event.step!r} failed {tries}: {event.message}"
     return _end(replace(state, steps=steps), "failed", reason)
 
@@ -228,7 +257,7 @@ def _retry_due(state: RunState, event: RetryDue) -> tuple[RunState, list[Command
     if current is None or current.status != "retrying" or current.attempt + 1 != event.attempt:
         return state, []
     steps = dict(state.steps)
-    steps[event.step] = StepState("running", event.attempt)
+    steps[event.step] = replace(current, status="running", attempt=event.attempt)
     return replace(state, steps=steps), [Dispatch(event.step, event.attempt)]
 
 

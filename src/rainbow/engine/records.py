@@ -57,6 +57,8 @@ class StepChanged:
     status: str
     attempts: int
     outputs: Mapping[str, Any] | None = None
+    first_attempt: int = 1
+    """The attempt the step's retry budget counts from (later than 1 after a resume)."""
 
 
 @dataclass(frozen=True)

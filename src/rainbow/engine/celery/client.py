@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from celery import Celery
 
@@ -52,3 +53,17 @@ def wait(
             time.sleep(poll_s)
     details = [store.get_run(run_id) for run_id in run_ids]
     return [d.summary for d in details if d is not None]
+
+
+def wait_for_resumed(
+    store: Store, run_id: str, ended_at: datetime | None, *, poll_s: float = 0.25
+) -> str:
+    """Wait until a resumed run has ended again: an end time after ``ended_at`` (the end it
+    had when it was resumed), however fast the new end came."""
+    while True:
+        detail = store.get_run(run_id)
+        if detail is not None:
+            run = detail.summary
+            if run.status in FINISHED and run.finished_at != ended_at:
+                return run.status
+        time.sleep(poll_s)
