@@ -272,3 +272,70 @@ def test_retry_of_a_succeeded_run_changes_nothing(world: Any) -> None:
     conductor.handle({"type": "retry", "run_id": run_id})
     assert broker.take() is None
     assert ledger.get_run(run_id).summary.status == "succeeded"
+
+
+def test_a_timer_survives_a_decision_that_fails(world: Any) -> None:
+    """A due timer is deleted only with the decision it causes: a failed decision keeps it."""
+    conductor, ledger, broker, clock, env = world
+    (run_id,) = submit(ledger, fixtures.flaky_chain, {"x": 3})
+    conductor.handle({"type": "start", "run_id": run_id})
+    work(conductor, broker, env, limit=1)  # attempt 1 fails: a retry timer is stored
+    clock.now += timedelta(seconds=5)
+    original = ledger.write
+
+    def broken(changes: Any) -> None:
+        raise RuntimeError("database went away")
+
+    ledger.write = broken  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        conductor.tick()
+    ledger.write = original  # type: ignore[method-assign]
+    conductor.tick()
+    assert broker.take()[1]["attempt"] == 2, "the retry was not lost"
+
+
+def test_a_redelivered_attempt_gets_a_new_watchdog(world: Any) -> None:
+    """After a lost worker and a redelivery, the first delivery's watchdog no longer fires."""
+    conductor, ledger, _broker, clock, _ = world
+    (run_id,) = submit(ledger, fixtures.sleepy_pipeline, {"seconds": 1})
+    conductor.handle({"type": "start", "run_id": run_id})
+    key = {"run_id": run_id, "step": "sleepy", "attempt": 1}
+    conductor.handle({"type": "started", **key})
+    conductor.handle({"type": "worker_lost", **key, "signal": 9})
+    clock.now += timedelta(seconds=20)
+    conductor.handle({"type": "started", **key})
+    clock.now += timedelta(seconds=20)  # past the first watchdog, before the second
+    conductor.tick()
+    attempt = ledger.get_run(run_id).steps[0].attempts[0]
+    assert attempt.status == "running"
+
+
+def test_a_resumed_run_is_not_timed_out_by_its_old_deadline(world: Any) -> None:
+    """Resuming gives a run a new deadline; the old one is gone."""
+    conductor, ledger, _broker, clock, _ = world
+    (run_id,) = submit(ledger, fixtures.deadline, {"seconds": 10})  # 0.5 s deadline
+    conductor.handle({"type": "start", "run_id": run_id})
+    conductor.handle({"type": "cancel", "run_id": run_id, "reason": "operator"})
+    clock.now += timedelta(seconds=0.3)
+    conductor.handle({"type": "retry", "run_id": run_id})
+    clock.now += timedelta(seconds=0.3)  # past the first deadline only
+    conductor.tick()
+    assert ledger.get_run(run_id).summary.status == "running"
+    clock.now += timedelta(seconds=1)
+    conductor.tick()
+    assert ledger.get_run(run_id).summary.status == "timed_out"
+
+
+def test_an_attempt_started_and_aborted_in_one_batch_is_recorded_aborted(world: Any) -> None:
+    """A cancel in the same batch as a start records that attempt as aborted."""
+    conductor, ledger, _broker, _, _ = world
+    (run_id,) = submit(ledger, fixtures.sleepy_pipeline, {"seconds": 1})
+    conductor.handle({"type": "start", "run_id": run_id})
+    conductor.handle_many(
+        [
+            {"type": "started", "run_id": run_id, "step": "sleepy", "attempt": 1},
+            {"type": "cancel", "run_id": run_id, "reason": "operator"},
+        ]
+    )
+    (attempt,) = ledger.get_run(run_id).steps[0].attempts
+    assert attempt.status == "aborted"

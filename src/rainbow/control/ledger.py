@@ -25,7 +25,7 @@ from rainbow.engine.ledger import (
     OutboxMessage,
     Snapshot,
     Timer,
-    TimerKind,
+    TimerMatch,
     parsed_spec,
 )
 from rainbow.engine.machine import RunState, StepState
@@ -59,12 +59,13 @@ class DjangoLedger(DjangoStore):
                 "step_run__run_id", "step_run__step", "attempt"
             ):
                 recorded[run_id].add((step, number))
-            deadline_rows = models.Timer.objects.using(self._using).filter(
-                run_id__in=ids, kind="deadline"
-            )
+            timer_rows = models.Timer.objects.using(self._using).filter(run_id__in=ids)
             deadlines: dict[str, datetime] = {}
-            for run_id, due in deadline_rows.values_list("run_id", "due_at"):
-                deadlines[run_id] = min(due, deadlines.get(run_id, due))
+            timer_ids: dict[str, set[int]] = defaultdict(set)
+            for pk, run_id, kind, due in timer_rows.values_list("pk", "run_id", "kind", "due_at"):
+                timer_ids[run_id].add(pk)
+                if kind == "deadline":
+                    deadlines[run_id] = min(due, deadlines.get(run_id, due))
             yield {
                 run.run_id: Snapshot(
                     run_id=run.run_id,
@@ -74,6 +75,7 @@ class DjangoLedger(DjangoStore):
                     started_at=run.started_at,
                     recorded_attempts=frozenset(recorded[run.run_id]),
                     deadline_at=deadlines.get(run.run_id),
+                    timer_ids=frozenset(timer_ids[run.run_id]),
                 )
                 for run in runs
             }
@@ -88,21 +90,24 @@ class DjangoLedger(DjangoStore):
             ]
         )
 
-    def cancel_timers(self, run_id: str, kind: TimerKind) -> None:
-        models.Timer.objects.using(self._using).filter(run_id=run_id, kind=kind).delete()
+    def delete_timers(self, timers: Sequence[TimerMatch]) -> None:
+        rows = models.Timer.objects.using(self._using)
+        ids = [m.id for m in timers if m.id]
+        if ids:
+            rows.filter(pk__in=ids).delete()
+        for match in (m for m in timers if not m.id):
+            selected = rows.filter(run_id=match.run_id, kind=match.kind)
+            if match.step is not None:
+                selected = selected.filter(step=match.step)
+            if match.attempt is not None:
+                selected = selected.filter(attempt=match.attempt)
+            selected.delete()
 
-    def claim_due_timers(self, now: datetime, *, limit: int = 100) -> list[Timer]:
-        with transaction.atomic(using=self._using):
-            due = list(
-                models.Timer.objects.using(self._using)
-                .select_for_update(skip_locked=True)
-                .filter(due_at__lte=now)
-                .order_by("due_at")[:limit]
-            )
-            models.Timer.objects.using(self._using).filter(pk__in=[t.pk for t in due]).delete()
+    def due_timers(self, now: datetime, *, limit: int = 100) -> list[Timer]:
+        due = models.Timer.objects.using(self._using).filter(due_at__lte=now).order_by("due_at")
         return [
-            Timer(t.run_id, t.kind, t.due_at, step=t.step, attempt=t.attempt)  # type: ignore[arg-type]
-            for t in due
+            Timer(t.run_id, t.kind, t.due_at, step=t.step, attempt=t.attempt, id=t.pk)  # type: ignore[arg-type]
+            for t in due[:limit]
         ]
 
     def add_outbox(self, messages: Sequence[OutboxMessage]) -> list[OutboxMessage]:

@@ -19,8 +19,15 @@ from typing import Any, Protocol
 
 from rainbow.engine import machine as m
 from rainbow.engine.inputs import pipeline_outputs, resolve
-from rainbow.engine.ledger import Instance, Ledger, OutboxMessage, Snapshot, Timer
-from rainbow.engine.naming import attempt_id, queue_name
+from rainbow.engine.ledger import (
+    Instance,
+    Ledger,
+    OutboxMessage,
+    Snapshot,
+    Timer,
+    TimerMatch,
+)
+from rainbow.engine.naming import HARD_LIMIT_FACTOR, attempt_id, queue_name
 from rainbow.engine.records import (
     AttemptFinished,
     AttemptStarted,
@@ -57,6 +64,8 @@ class _Decision:
     now: datetime
     changes: list[Change] = field(default_factory=list)
     timers: list[Timer] = field(default_factory=list)
+    dropped: list[TimerMatch] = field(default_factory=list)
+    """Stored timers this decision ends (deleted before ``timers`` are added)."""
     messages: list[OutboxMessage] = field(default_factory=list)
     revokes: list[str] = field(default_factory=list)
 
@@ -107,7 +116,7 @@ class Conductor:
         """
         now = self.clock()
         done = 0
-        timers = self.ledger.claim_due_timers(now)
+        timers = self.ledger.due_timers(now)
         unstarted = self.ledger.unstarted_runs(now - SWEEP_AFTER)
         work: list[tuple[str, Callable[[_Decision], None]]] = [
             (t.run_id, functools.partial(self._fire, timer=t)) for t in timers
@@ -136,6 +145,7 @@ class Conductor:
                 decide(decision)
             done = list(decisions.values())
             self.ledger.write([c for d in done for c in d.changes])
+            self.ledger.delete_timers([t for d in done for t in d.dropped])
             self.ledger.add_timers([t for d in done for t in d.timers])
             stored = self.ledger.add_outbox([m for d in done for m in d.messages])
         self._publish(stored)
@@ -158,7 +168,7 @@ class Conductor:
         """``rainbow retry``: run a finished, unsuccessful run again from its failed steps."""
         if decision.snapshot.state.status not in ("failed", "timed_out", "cancelled"):
             return
-        self.ledger.cancel_timers(decision.snapshot.run_id, "deadline")
+        decision.dropped.append(TimerMatch(run_id=decision.snapshot.run_id, kind="deadline"))
         self._new_deadline(decision)
         self._advance(decision, m.Resume())
 
@@ -183,7 +193,11 @@ class Conductor:
                 worker=str(event.get("worker") or ""),
             )
         )
-        expires = decision.now + timedelta(seconds=spec.timeout * 1.1 + self.watchdog_grace)
+        # A redelivered attempt starts again: its watchdog starts again too.
+        decision.dropped.append(_watchdog_of(decision, step, attempt))
+        expires = decision.now + timedelta(
+            seconds=spec.timeout * HARD_LIMIT_FACTOR + self.watchdog_grace
+        )
         decision.timers.append(
             Timer(decision.snapshot.run_id, "watchdog", expires, step=step, attempt=attempt)
         )
@@ -273,6 +287,9 @@ class Conductor:
         return None
 
     def _fire(self, decision: _Decision, *, timer: Timer) -> None:
+        if timer.id not in decision.snapshot.timer_ids:
+            return  # another conductor fired it, or a resume replaced it, first
+        decision.dropped.append(TimerMatch(id=timer.id))
         if timer.kind == "retry":
             self._advance(decision, m.RetryDue(timer.step, timer.attempt))
         elif timer.kind == "deadline":
@@ -304,14 +321,12 @@ class Conductor:
     ) -> None:
         run_id = decision.snapshot.run_id
         spec = decision.snapshot.spec.step(step)
+        decision.dropped.append(_watchdog_of(decision, step, attempt))
         if status == "timed_out":
             prom.TIMEOUTS.labels(spec.module, spec.version).inc()
         elif status == "worker_lost":
             prom.WORKER_LOST.labels(spec.module, spec.version).inc()
-        if (step, attempt) not in decision.snapshot.recorded_attempts and not any(
-            isinstance(c, AttemptStarted) and (c.step, c.attempt) == (step, attempt)
-            for c in decision.changes
-        ):
+        if not _has_record(decision, step, attempt):
             # The result overtook its "started" event (or that was lost): record both.
             decision.changes.append(
                 AttemptStarted(run_id, step, attempt, spec.module, spec.version, decision.now)
@@ -364,7 +379,7 @@ class Conductor:
                 )
             elif isinstance(command, m.Abort):
                 decision.revokes.append(attempt_id(run_id, command.step, command.attempt))
-                if (command.step, command.attempt) in snapshot.recorded_attempts:
+                if _has_record(decision, command.step, command.attempt):
                     decision.changes.append(
                         AttemptFinished(
                             run_id,
@@ -441,6 +456,18 @@ def _run_of(event: Mapping[str, Any]) -> str | None:
         if isinstance(run_id, str):
             return run_id
     return None
+
+
+def _has_record(decision: _Decision, step: str, attempt: int) -> bool:
+    """Whether the attempt is stored, or is being recorded by this decision."""
+    return (step, attempt) in decision.snapshot.recorded_attempts or any(
+        isinstance(c, AttemptStarted) and (c.step, c.attempt) == (step, attempt)
+        for c in decision.changes
+    )
+
+
+def _watchdog_of(decision: _Decision, step: str, attempt: int) -> TimerMatch:
+    return TimerMatch(run_id=decision.snapshot.run_id, kind="watchdog", step=step, attempt=attempt)
 
 
 def _is_current(snapshot: Snapshot, step: str, attempt: int) -> bool:

@@ -39,6 +39,28 @@ class Timer:
     due_at: datetime
     step: str = ""
     attempt: int = 0
+    id: int = 0
+
+
+@dataclass(frozen=True)
+class TimerMatch:
+    """Which pending timers to delete: one by id, or a run's of one kind (and step/attempt)."""
+
+    id: int = 0
+    run_id: str = ""
+    kind: TimerKind | None = None
+    step: str | None = None
+    attempt: int | None = None
+
+    def matches(self, timer: Timer) -> bool:
+        if self.id:
+            return timer.id == self.id
+        return (
+            timer.run_id == self.run_id
+            and timer.kind == self.kind
+            and (self.step is None or timer.step == self.step)
+            and (self.attempt is None or timer.attempt == self.attempt)
+        )
 
 
 @dataclass(frozen=True)
@@ -73,6 +95,8 @@ class Snapshot:
     recorded_attempts: frozenset[tuple[str, int]] = frozenset()
     deadline_at: datetime | None = None
     """When the run times out: the due time of its pending deadline timer."""
+    timer_ids: frozenset[int] = frozenset()
+    """The run's pending timers: one fired by a conductor that lost a race is no longer here."""
     """(step, attempt) of the attempts that already have a record."""
 
     def with_state(self, state: RunState) -> Snapshot:
@@ -88,12 +112,14 @@ class Ledger(Store, Protocol):
 
     def add_timers(self, timers: Sequence[Timer]) -> None: ...
 
-    def cancel_timers(self, run_id: str, kind: TimerKind) -> None:
-        """Drop the run's pending timers of ``kind`` (a resumed run gets a new deadline)."""
+    def delete_timers(self, timers: Sequence[TimerMatch]) -> None:
+        """Drop pending timers: by id (fired), or by run, kind and optionally step and attempt
+        (a resumed run's old deadline, a restarted attempt's watchdog)."""
         ...
 
-    def claim_due_timers(self, now: datetime, *, limit: int = 100) -> list[Timer]:
-        """Remove and return timers due by ``now`` that no other conductor is handling."""
+    def due_timers(self, now: datetime, *, limit: int = 100) -> list[Timer]:
+        """Timers due by ``now``. They stay stored until the decision that fires them commits
+        (it deletes them), so a conductor dying in between loses none."""
         ...
 
     def add_outbox(self, messages: Sequence[OutboxMessage]) -> list[OutboxMessage]:
@@ -167,7 +193,8 @@ class MemoryLedger(MemoryStore):
         state = RunState(run.status, steps, run.reason)  # type: ignore[arg-type]
         spec = parsed_spec(run.created.spec_hash, run.created.spec)
         recorded = frozenset(run.attempts)
-        deadlines = [t.due_at for t in self._timers if (t.run_id, t.kind) == (run_id, "deadline")]
+        pending = [t for t in self._timers if t.run_id == run_id]
+        deadlines = [t.due_at for t in pending if t.kind == "deadline"]
         return Snapshot(
             run_id,
             spec,
@@ -176,18 +203,17 @@ class MemoryLedger(MemoryStore):
             run.started_at,
             recorded,
             min(deadlines, default=None),
+            frozenset(t.id for t in pending),
         )
 
     def add_timers(self, timers: Sequence[Timer]) -> None:
-        self._timers.extend(timers)
+        self._timers.extend(replace(t, id=next(self._ids)) for t in timers)
 
-    def cancel_timers(self, run_id: str, kind: TimerKind) -> None:
-        self._timers = [t for t in self._timers if (t.run_id, t.kind) != (run_id, kind)]
+    def delete_timers(self, timers: Sequence[TimerMatch]) -> None:
+        self._timers = [t for t in self._timers if not any(m.matches(t) for m in timers)]
 
-    def claim_due_timers(self, now: datetime, *, limit: int = 100) -> list[Timer]:
-        due = sorted((t for t in self._timers if t.due_at <= now), key=lambda t: t.due_at)[:limit]
-        self._timers = [t for t in self._timers if t not in due]
-        return due
+    def due_timers(self, now: datetime, *, limit: int = 100) -> list[Timer]:
+        return sorted((t for t in self._timers if t.due_at <= now), key=lambda t: t.due_at)[:limit]
 
     def add_outbox(self, messages: Sequence[OutboxMessage]) -> list[OutboxMessage]:
         stored = []

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+HARD_LIMIT_FACTOR = 1.1
+"""A step gets StepTimeout at its timeout; a worker kills one that ignores it 10 % later."""
+
 
 def queue_name(module: str, version: str) -> str:
     """The instance queue of a module version: ``rainbow.segment.1.2``."""

@@ -10,12 +10,9 @@ from celery import Celery
 from rainbow.engine.celery.app import STEP_TASK
 from rainbow.engine.celery.topology import instance_queue
 from rainbow.engine.ledger import OutboxMessage
-from rainbow.engine.naming import attempt_id
+from rainbow.engine.naming import HARD_LIMIT_FACTOR, attempt_id
 
 log = logging.getLogger("rainbow.conductor")
-
-HARD_LIMIT_FACTOR = 1.1
-"""Modules get StepTimeout at their timeout; Celery kills one that ignores it 10 % later."""
 
 
 class CeleryPublisher:
