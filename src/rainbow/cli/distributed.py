@@ -132,6 +132,7 @@ def retry(
     from rainbow.engine.celery.app import declare_shared_queues, make_app
     from rainbow.engine.celery.client import wait_for_resumed
     from rainbow.engine.celery.events import publish_event
+    from rainbow.engine.machine import RESUMABLE
 
     settings = rb_settings.from_env()
     store = open_store(settings)
@@ -147,7 +148,7 @@ def retry(
             f"run {run_id} ran on the {summary.engine} engine; retry resumes distributed runs",
             hint="run the work unit again with `rainbow run`",
         )
-    if summary.status not in ("failed", "timed_out", "cancelled"):
+    if summary.status not in RESUMABLE:
         raise UserError(
             f"run {run_id} is {summary.status}; only failed, timed-out or cancelled runs resume"
         )

@@ -168,7 +168,18 @@ def _run_on_celery(
     declare_shared_queues(app)
     run_ids = submit(app, store, spec, units)
     if wait:
-        wait_for(store, run_ids, on_finish=lambda summary: advance(summary.status))
+
+        def stalled() -> None:
+            err.print(
+                "no run has started after 15 s: is `rainbow conductor` running against the same "
+                f"store ({settings.database_url.split('?')[0]}) and broker (RAINBOW_BROKER_URL)?",
+                style="yellow",
+                highlight=False,
+            )
+
+        wait_for(
+            store, run_ids, on_finish=lambda summary: advance(summary.status), on_stall=stalled
+        )
     return run_ids
 
 

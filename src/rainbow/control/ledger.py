@@ -2,10 +2,10 @@
 
 Import after :func:`rainbow.control.django_setup.configure` (``open_ledger`` does both).
 
-``locked`` is one transaction holding the run's row lock (``SELECT … FOR UPDATE``), so two
-conductors never decide about the same run at once; timers are claimed with ``SKIP LOCKED``, so
-conductors share them without waiting on each other. On SQLite every write transaction locks the
-whole database, which gives the same guarantees with one conductor's throughput.
+``locked_many`` is one transaction holding the runs' row locks (``SELECT … FOR UPDATE``, taken in
+id order), so two conductors never decide about the same run at once, nor deadlock; stranded outbox
+messages are taken with ``SKIP LOCKED``, so two conductors never both republish one. On SQLite
+every write transaction locks the whole database: the same guarantees, one conductor's throughput.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Count
 
 from rainbow.control import models
@@ -29,12 +29,21 @@ from rainbow.engine.ledger import (
     parsed_spec,
 )
 from rainbow.engine.machine import RunState, StepState
+from rainbow.errors import PlatformError
 
 
 class DjangoLedger(DjangoStore):
     @contextmanager
     def locked_many(self, run_ids: Sequence[str]) -> Iterator[dict[str, Snapshot]]:
-        ids = sorted(run_ids)
+        try:
+            with self._locked(sorted(run_ids)) as snapshots:
+                yield snapshots
+        except DatabaseError as exc:
+            # The store is away: the conductor stops; its unacked events wait for the next.
+            raise PlatformError(f"the run store failed: {exc}") from exc
+
+    @contextmanager
+    def _locked(self, ids: list[str]) -> Iterator[dict[str, Snapshot]]:
         with transaction.atomic(using=self._using):
             runs = list(
                 models.Run.objects.using(self._using)

@@ -1,11 +1,11 @@
 """The conductor: drives runs from events, whatever carries them (RabbitMQ, or a list in tests).
 
-For each event it locks the run, rebuilds the state machine's state from the ledger, applies the
-event, and writes everything that follows — the new state, timers, and the task messages to send —
-in that one transaction. Only after the commit are the messages published (and then removed from
-the outbox), and only after that is the event acknowledged by the caller. So a conductor killed at
-any moment loses nothing: an unacknowledged event is delivered again and changes nothing the second
-time, and messages left in the outbox are published by the next sweep.
+For each batch of events it locks their runs, rebuilds the state machine's state from the ledger,
+applies the events in order, and writes everything that follows — the new states, timers, and the
+task messages to send — in that one transaction. Only after the commit are the messages published
+(and then removed from the outbox), and only after that are the events acknowledged. So a
+conductor killed at any moment loses nothing: an unacknowledged event is delivered again and
+changes nothing the second time, and messages left in the outbox are published by the next sweep.
 """
 
 from __future__ import annotations
@@ -97,13 +97,16 @@ class Conductor:
         instead of one per event is what lets one conductor keep up with many workers."""
         work: list[tuple[str, Callable[[_Decision], None]]] = []
         for event in events:
-            kind = event.get("type")
+            problem = malformed(event)
+            if problem is not None:
+                log.warning("ignoring malformed event (%s): %.300r", problem, dict(event))
+                continue
+            kind = event["type"]
             if kind == "instance":
                 self._record_instance(event)
                 continue
             run_id = _run_of(event)
-            if run_id is None or kind not in _HANDLERS:
-                log.warning("ignoring malformed event %r", dict(event))
+            if run_id is None:
                 continue
             work.append((run_id, functools.partial(_HANDLERS[kind], self, event=event)))
         if work:
@@ -166,7 +169,7 @@ class Conductor:
 
     def _resume(self, decision: _Decision) -> None:
         """``rainbow retry``: run a finished, unsuccessful run again from its failed steps."""
-        if decision.snapshot.state.status not in ("failed", "timed_out", "cancelled"):
+        if decision.snapshot.state.status not in m.RESUMABLE:
             return
         decision.dropped.append(TimerMatch(run_id=decision.snapshot.run_id, kind="deadline"))
         self._new_deadline(decision)
@@ -450,6 +453,48 @@ _HANDLERS: dict[str, Callable[..., None]] = {
 }
 
 
+_ATTEMPT_KEYS = {"run_id": str, "step": str, "attempt": int}
+_SHAPES: dict[str, dict[str, dict[str, type]]] = {
+    # type -> {where in the event ("" = the event itself) -> {key: type}}
+    "start": {"": {"run_id": str}},
+    "retry": {"": {"run_id": str}},
+    "cancel": {"": {"run_id": str}},
+    "started": {"": _ATTEMPT_KEYS},
+    "worker_lost": {"": _ATTEMPT_KEYS},
+    "lost": {"task": _ATTEMPT_KEYS},
+    "result": {
+        "result": {
+            **_ATTEMPT_KEYS,
+            "status": str,
+            "metrics": list,
+            "timings": dict,
+            "duration_s": float,
+        }
+    },
+    "instance": {"": {"module": str, "version": str, "worker": str}},
+}
+
+
+def malformed(event: Mapping[str, Any]) -> str | None:
+    """What is wrong with an event's shape, or None: a bad event is dropped, not crash-looped."""
+    shape = _SHAPES.get(event.get("type"))  # type: ignore[arg-type]
+    if shape is None:
+        return f"unknown type {event.get('type')!r}"
+    for where, keys in shape.items():
+        holder = event.get(where) if where else event
+        if not isinstance(holder, Mapping):
+            return f"{where} is not an object"
+        for key, kind in keys.items():
+            value = holder.get(key)
+            ok = isinstance(value, int | float) if kind is float else isinstance(value, kind)
+            if not ok or (kind is int and isinstance(value, bool)):
+                return f"{where or 'event'}.{key} is not a {kind.__name__}"
+    result = event.get("result")
+    if isinstance(result, Mapping) and not isinstance(result.get("error"), Mapping | None):
+        return "result.error is not an object"
+    return None
+
+
 def _run_of(event: Mapping[str, Any]) -> str | None:
     for holder in (event, event.get("result") or {}, event.get("task") or {}):
         run_id = holder.get("run_id") if isinstance(holder, Mapping) else None
@@ -471,5 +516,4 @@ def _watchdog_of(decision: _Decision, step: str, attempt: int) -> TimerMatch:
 
 
 def _is_current(snapshot: Snapshot, step: str, attempt: int) -> bool:
-    state = snapshot.state.steps.get(step)
-    return state is not None and state.status == "running" and state.attempt == attempt
+    return m.is_current(snapshot.state, step, attempt)

@@ -1,12 +1,13 @@
 """What a conductor keeps durably beyond runs, steps and attempts: timers, an outbox, instances.
 
 A conductor may be killed at any moment, and several may run at once. So every decision it makes
-about a run happens inside :meth:`Ledger.locked` (a transaction holding the run's row lock), and
-everything that must happen later is written down in that same transaction:
+about runs happens inside :meth:`Ledger.locked_many` (a transaction holding the runs' row locks),
+and everything that must happen later is written down in that same transaction:
 
 - **timers** (a retry due, a run deadline, an attempt's watchdog) fire from the database, not from
-  a process's memory, so they survive restarts; firing a timer twice is harmless because the state
-  machine ignores stale events;
+  a process's memory, so they survive restarts; a timer is deleted in the transaction of the
+  decision it causes, so none is lost, and one that a resume or another conductor ended first is
+  recognised and ignored;
 - the **outbox** holds the task messages a decision produced; they are published after commit and
   deleted once the broker confirmed them, and a sweep republishes any a crash left behind;
 - **instances** are the workers that announced themselves, so a run waiting for a version that no

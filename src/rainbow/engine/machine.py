@@ -21,6 +21,7 @@ StepStatus = Literal["waiting", "running", "retrying", "succeeded", "failed", "c
 FailureKind = Literal["error", "timeout", "worker_lost"]
 
 FINISHED_RUN: frozenset[str] = frozenset({"succeeded", "failed", "timed_out", "cancelled"})
+RESUMABLE: frozenset[str] = frozenset({"failed", "timed_out", "cancelled"})
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,7 @@ def _start(plan: Plan, state: RunState) -> tuple[RunState, list[Command]]:
 
 
 def _resume(plan: Plan, state: RunState) -> tuple[RunState, list[Command]]:
-    if state.status not in ("failed", "timed_out", "cancelled"):
+    if state.status not in RESUMABLE:
         return state, []
     steps = {
         step_id: step
@@ -215,13 +216,14 @@ def _dispatch_ready(plan: Plan, steps: dict[str, StepState]) -> list[Command]:
     return commands
 
 
-def _is_current(state: RunState, step: str, attempt: int) -> bool:
+def is_current(state: RunState, step: str, attempt: int) -> bool:
+    """Whether ``attempt`` is the one running now for ``step``: any other is stale."""
     current = state.steps.get(step)
     return current is not None and current.status == "running" and current.attempt == attempt
 
 
 def _succeeded(plan: Plan, state: RunState, event: Succeeded) -> tuple[RunState, list[Command]]:
-    if not _is_current(state, event.step, event.attempt):
+    if not is_current(state, event.step, event.attempt):
         return state, []
     steps = dict(state.steps)
     done = steps[event.step]
@@ -233,7 +235,7 @@ def _succeeded(plan: Plan, state: RunState, event: Succeeded) -> tuple[RunState,
 
 
 def _failed(plan: Plan, state: RunState, event: Failed) -> tuple[RunState, list[Command]]:
-    if not _is_current(state, event.step, event.attempt):
+    if not is_current(state, event.step, event.attempt):
         return state, []
     budget = next(s.max_attempts for s in plan.steps if s.id == event.step)
     steps = dict(state.steps)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from celery import Celery
+from kombu.exceptions import OperationalError
 
 from rainbow.engine.celery.topology import DEAD, EVENTS
+from rainbow.errors import PlatformError
 
 STEP_TASK = "rainbow.step"
 
@@ -39,7 +41,15 @@ def make_app(broker_url: str) -> Celery:
 
 def declare_shared_queues(app: Celery) -> None:
     """The event and dead-letter queues, declared by whoever comes first."""
-    with app.connection_for_write() as connection:
-        channel = connection.default_channel
-        for queue in (EVENTS, DEAD):
-            queue(channel).declare()
+    try:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=3)
+            channel = connection.default_channel
+            for queue in (EVENTS, DEAD):
+                queue(channel).declare()
+    except (OSError, OperationalError) as exc:
+        where = app.connection_for_write().as_uri()  # the password masked
+        raise PlatformError(
+            f"cannot reach the message broker at {where} (RAINBOW_BROKER_URL): {exc}; "
+            "start RabbitMQ or point RAINBOW_BROKER_URL at it"
+        ) from None

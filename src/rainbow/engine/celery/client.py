@@ -9,13 +9,15 @@ from datetime import datetime
 from celery import Celery
 
 from rainbow.engine.celery.events import publish_event
+from rainbow.engine.machine import FINISHED_RUN
 from rainbow.engine.records import RunSummary
 from rainbow.engine.store import Store
 from rainbow.engine.submission import new_runs
 from rainbow.engine.workunits import WorkUnit
 from rainbow.spec.models import PipelineSpec
 
-FINISHED = frozenset({"succeeded", "failed", "timed_out", "cancelled"})
+FINISHED = FINISHED_RUN
+STALL_S = 15.0
 
 
 def submit(app: Celery, store: Store, spec: PipelineSpec, units: Sequence[WorkUnit]) -> list[str]:
@@ -35,14 +37,25 @@ def wait(
     run_ids: Sequence[str],
     *,
     on_finish: Callable[[RunSummary], None] | None = None,
+    on_stall: Callable[[], None] | None = None,
     poll_s: float = 0.25,
     timeout_s: float | None = None,
 ) -> list[RunSummary]:
-    """Poll the store until every run has finished (or ``timeout_s`` passed)."""
+    """Poll the store until every run has finished (or ``timeout_s`` passed).
+
+    ``on_stall`` is called once if, after ``STALL_S``, no run has even started: usually no
+    conductor is reading this store and this broker.
+    """
     pending = set(run_ids)
-    give_up = None if timeout_s is None else time.monotonic() + timeout_s
+    began = time.monotonic()
+    give_up = None if timeout_s is None else began + timeout_s
     while pending and (give_up is None or time.monotonic() < give_up):
-        finished = [r for r, s in store.run_statuses(list(pending)).items() if s in FINISHED]
+        statuses = store.run_statuses(list(pending))
+        if on_stall is not None and time.monotonic() - began > STALL_S:
+            if all(status == "pending" for status in statuses.values()):
+                on_stall()
+            on_stall = None
+        finished = [r for r, s in statuses.items() if s in FINISHED]
         for run_id in finished:
             pending.discard(run_id)
             if on_finish is not None:

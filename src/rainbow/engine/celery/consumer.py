@@ -1,8 +1,8 @@
 """The worker's message consumer, adjusted for Rainbow's guarantees.
 
 - A message that cannot be decoded (pickle, malformed JSON) is *rejected* to the dead-letter
-  exchange instead of Celery's default ack, so it is logged and kept, never executed and never
-  silently lost.
+  exchange instead of Celery's default ack: logged by the worker and by the conductor (which
+  reads ``rainbow.dead``), never executed, never dropped without a trace.
 - Celery's native delayed delivery (28 extra queues, automatic with quorum queues) is left out:
   Rainbow never delays a message in the broker; the conductor holds retry timers durably.
 """

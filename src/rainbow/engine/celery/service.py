@@ -13,6 +13,7 @@ from kombu.mixins import ConsumerMixin
 
 from rainbow.engine.celery.topology import DEAD, DELIVERY_LIMIT, EVENTS, instance_queue
 from rainbow.engine.conductor import Conductor
+from rainbow.errors import PlatformError
 from rainbow.observe.metrics import QUEUE_DEPTH, REJECTED
 
 log = logging.getLogger("rainbow.conductor")
@@ -59,12 +60,30 @@ class ConductorService(ConsumerMixin):
             self.flush()
 
     def flush(self) -> None:
-        """Apply the buffered events, then ack them: recorded before acknowledged."""
+        """Apply the buffered events, then ack them: recorded before acknowledged.
+
+        The store being down stops the conductor (the events stay unacked and come back to the
+        next one); any other failure is narrowed to the event that caused it, which is logged
+        and dropped so it cannot stop the conductor again and again.
+        """
         batch, self._pending = self._pending, []
-        if batch:
+        if not batch:
+            return
+        try:
             self.conductor.handle_many([body for body, _ in batch])
-            for _, message in batch:
-                message.ack()
+        except PlatformError:
+            raise
+        except Exception:
+            log.exception("a batch of %d events failed; applying them one by one", len(batch))
+            for body, _ in batch:
+                try:
+                    self.conductor.handle(body)
+                except PlatformError:
+                    raise
+                except Exception:
+                    log.exception("dropping an event that cannot be applied: %.300r", body)
+        for _, message in batch:
+            message.ack()
 
     def on_dead(self, body: Any, message: Message) -> None:
         task = _task_of(body)

@@ -3,7 +3,7 @@
 Each message is one attempt. The worker tells the conductor it started, runs the module through
 the SDK's ``invoke`` (log context, asset sync, timeouts), publishes the result and only then acks
 (``acks_late``). If its process dies first, the message goes back to the queue; after
-``DELIVERY_LIMIT`` deliveries RabbitMQ dead-letters it and the conductor fails the step.
+``DELIVERY_LIMIT`` redeliveries RabbitMQ dead-letters it and the conductor fails the step.
 """
 
 from __future__ import annotations
