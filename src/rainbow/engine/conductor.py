@@ -221,7 +221,9 @@ class Conductor:
             timings=result["timings"],
             error=error,
         )
-        if self._past_deadline(decision):
+        finished = result.get("finished_at")
+        at = datetime.fromtimestamp(finished, UTC) if isinstance(finished, int | float) else None
+        if self._past_deadline(decision, at):
             # The worker cuts a step at the run's deadline too; that is the run timing out.
             self._advance(decision, m.DeadlineExceeded())
             return
@@ -233,9 +235,11 @@ class Conductor:
         failure = m.Failed(step, attempt, kind, message, error["retryable"], error["delay"])
         self._advance(decision, failure)
 
-    def _past_deadline(self, decision: _Decision) -> bool:
+    def _past_deadline(self, decision: _Decision, at: datetime | None = None) -> bool:
+        """Whether the run's deadline had passed ``at`` (when the worker finished; a result that
+        waited out a conductor restart in the queue was still on time)."""
         deadline = decision.snapshot.deadline_at
-        return deadline is not None and decision.now >= deadline
+        return deadline is not None and (at or decision.now) >= deadline
 
     def _lost(self, decision: _Decision, event: Mapping[str, Any]) -> None:
         task: Task = event["task"]

@@ -150,6 +150,7 @@ def invoke(module: AnyModule, task: Task, env: WorkerEnv) -> Result:
         timings=ctx.timeouts.timings,
         duration_s=time.perf_counter() - started,
         error=error,
+        finished_at=time.time(),
     )
 
 

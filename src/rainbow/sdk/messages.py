@@ -41,3 +41,4 @@ class Result(TypedDict):
     timings: dict[str, float]
     duration_s: float
     error: ErrorInfo | None
+    finished_at: NotRequired[float]  # epoch seconds: judged against the run's deadline
