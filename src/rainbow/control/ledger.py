@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from django.db import DatabaseError, transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 
 from rainbow.control import models
 from rainbow.control.store import DjangoStore
@@ -100,17 +100,17 @@ class DjangoLedger(DjangoStore):
         )
 
     def delete_timers(self, timers: Sequence[TimerMatch]) -> None:
-        rows = models.Timer.objects.using(self._using)
-        ids = [m.id for m in timers if m.id]
-        if ids:
-            rows.filter(pk__in=ids).delete()
+        # One statement for the whole batch, however many timers it ends.
+        condition = Q(pk__in=[m.id for m in timers if m.id])
         for match in (m for m in timers if not m.id):
-            selected = rows.filter(run_id=match.run_id, kind=match.kind)
+            clause = Q(run_id=match.run_id, kind=match.kind)
             if match.step is not None:
-                selected = selected.filter(step=match.step)
+                clause &= Q(step=match.step)
             if match.attempt is not None:
-                selected = selected.filter(attempt=match.attempt)
-            selected.delete()
+                clause &= Q(attempt=match.attempt)
+            condition |= clause
+        if timers:
+            models.Timer.objects.using(self._using).filter(condition).delete()
 
     def due_timers(self, now: datetime, *, limit: int = 100) -> list[Timer]:
         due = models.Timer.objects.using(self._using).filter(due_at__lte=now).order_by("due_at")

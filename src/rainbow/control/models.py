@@ -165,7 +165,10 @@ class Timer(models.Model):
 
     class Meta:
         db_table = "rainbow_timer"
-        indexes = (models.Index(fields=["due_at"], name="rainbow_timer_due"),)
+        indexes = (
+            models.Index(fields=["due_at"], name="rainbow_timer_due"),
+            models.Index(fields=["run", "kind"], name="rainbow_timer_run_kind"),
+        )
 
     def __str__(self) -> str:
         return f"{self.kind} {self.run_id} {self.step}:{self.attempt} at {self.due_at}"
