@@ -209,3 +209,11 @@ def test_a_resumed_run_reruns_only_what_did_not_succeed(plan: m.Plan, data: st.D
             driver.feed(result_event(step, attempt, data.draw(outcomes)))
     assert driver.finishes, "the resumed run did not terminate"
     assert all(driver.state.steps[sid].status == "succeeded" for sid in succeeded)
+
+
+def test_a_pending_run_can_be_cancelled_before_it_starts() -> None:
+    """Cancelling a run that never started ends it; a later Start changes nothing."""
+    plan = m.Plan("r", (m.StepPlan("a", (), 1),))
+    state, commands = m.advance(plan, m.RunState.initial(plan), m.Cancel("operator"))
+    assert state.status == "cancelled" and commands == [m.Finish("cancelled", "operator")]
+    assert m.advance(plan, state, m.Start()) == (state, [])

@@ -162,3 +162,33 @@ def retry(
         err.print(f"{run_id}: {final}")
         if final != "succeeded":
             raise typer.Exit(1)
+
+
+@app.command()
+@user_errors
+def cancel(
+    run_id: Annotated[str, typer.Argument(help="A pending or running distributed run")],
+    reason: Annotated[str, typer.Option(help="Recorded as the run's reason")] = "cancelled",
+) -> None:
+    """Cancel a distributed run: its running steps are revoked, the rest never start."""
+    from rainbow.cli.app import open_store
+    from rainbow.engine.celery.app import declare_shared_queues, make_app
+    from rainbow.engine.celery.events import publish_event
+
+    settings = rb_settings.from_env()
+    detail = open_store(settings).get_run(run_id)
+    if detail is None:
+        raise UserError(
+            f"no run {run_id!r} in the store (RB-E050)",
+            hint="`rainbow runs` lists run ids; RAINBOW_DATABASE_URL picks the store",
+        )
+    if detail.summary.engine != "celery" or detail.summary.status not in ("pending", "running"):
+        raise UserError(
+            f"run {run_id} is a {detail.summary.engine} run that is {detail.summary.status}; "
+            "only pending or running distributed runs can be cancelled",
+            hint="a local run stops with Ctrl-C",
+        )
+    celery_app = make_app(settings.broker_url)
+    declare_shared_queues(celery_app)
+    publish_event(celery_app, {"type": "cancel", "run_id": run_id, "reason": reason})
+    err.print(f"asked the conductor to cancel {run_id}")

@@ -209,8 +209,6 @@ class _Loop:
         for run in self.runs.values():
             if run.run_id in self.outcomes:
                 continue
-            if run.state.status == "pending":
-                run.state, _ = m.advance(run.plan, run.state, m.Start())
             self._apply(run, m.Cancel(reason))
 
     # Carrying out commands -------------------------------------------------------------------

@@ -169,6 +169,8 @@ def advance(plan: Plan, state: RunState, event: Event) -> tuple[RunState, list[C
         return _start(plan, state)
     if isinstance(event, Resume):
         return _resume(plan, state)
+    if isinstance(event, Cancel) and state.status == "pending":
+        return _end(state, "cancelled", event.reason)
     if state.status != "running":
         return state, []
     if isinstance(event, Succeeded):
