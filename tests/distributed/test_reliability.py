@@ -256,3 +256,27 @@ def test_rainbow_retry_resumes_a_failed_run_from_its_failed_step(cluster: Cluste
     flaky = next(s for s in detail.steps if s.step == "flaky")
     assert [(a.attempt, a.status) for a in flaky.attempts] == [(1, "failed"), (2, "succeeded")]
     assert detail.outputs == {"result": 6}
+
+
+def test_rainbow_cancel_stops_a_running_run(cluster: Cluster) -> None:
+    """`rainbow cancel RUN` ends a running run as cancelled and stops its step."""
+    cluster.conductor()
+    cluster.worker("sleepy", "latest")
+    cluster.worker("add", "latest")
+    (run_id,) = cluster.submit(pipelines.short_deadline, [{"seconds": 1.5}])
+    wait_until(
+        lambda: any(a.status == "running" for _, a in attempts_of(cluster, run_id)), timeout=30
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "rainbow", "cancel", run_id, "--reason", "not needed"],
+        env=cluster.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    (summary,) = cluster.wait([run_id], timeout=30)
+    assert (summary.status, summary.reason) == ("cancelled", "not needed")
+    (attempt,) = [a for step, a in attempts_of(cluster, run_id) if step == "sleepy"]
+    assert attempt.status == "aborted"
