@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -185,3 +186,34 @@ def test_module_prints_go_to_the_log_not_the_terminal(tmp_path: Path) -> None:
     assert json.loads(done.stdout)["outputs"] == {"result": 2000}
     assert "chatty line" not in done.stdout + done.stderr
     assert "chatty line 1999" in (tmp_path / ".rainbow" / "logs" / "rainbow.log").read_text()
+
+
+def test_runs_of_a_killed_rainbow_run_are_closed_by_the_next_one(tmp_path: Path) -> None:
+    """After `kill -9` of `rainbow run`, the next local run records the orphans as cancelled."""
+    write(tmp_path / "slow.json", '{"x": 1, "pause": 8}')
+    env = {**os.environ, "RAINBOW_HOME": str(tmp_path / ".rainbow")}
+    victim = subprocess.Popen(
+        [*RAINBOW, "run", f"{FIXTURES}:diamond", "--input", "slow.json"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while '"running"' not in rainbow(tmp_path, "runs", "--json").stdout:
+            assert time.monotonic() < deadline, "the run never started"
+            time.sleep(0.3)
+    finally:
+        victim.kill()
+        victim.wait()
+    (orphan,) = [
+        json.loads(line) for line in rainbow(tmp_path, "runs", "--json").stdout.splitlines()
+    ]
+    write(tmp_path / "quick.json", '{"x": 1}')
+    rainbow(tmp_path, "run", f"{FIXTURES}:diamond", "--input", "quick.json", "--json")
+    shown = json.loads(rainbow(tmp_path, "show", orphan["run_id"], "--json").stdout)
+    assert shown["status"] == "cancelled"
+    assert "interrupted" in shown["reason"]
+    running = [a for s in shown["steps"] for a in s["attempts"] if a["status"] == "running"]
+    assert running == []

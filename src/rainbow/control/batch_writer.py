@@ -54,6 +54,7 @@ class BatchWriter:
                     "inputs": change.inputs,
                     "unit": change.unit,
                     "engine": change.engine,
+                    "owner": change.owner,
                     "status": fold.status,
                     "reason": fold.reason,
                     "outputs": fold.outputs,

@@ -29,6 +29,9 @@ class Run(models.Model):
         max_length=1000, help_text="Which work unit: a file, URL or name."
     )
     engine: models.CharField[str, str] = models.CharField(max_length=32)
+    owner: models.CharField[str, str] = models.CharField(
+        max_length=255, blank=True, default="", help_text="host:pid driving a local run"
+    )
     status: models.CharField[str, str] = models.CharField(max_length=16)
     reason: models.TextField[str | None, str | None] = models.TextField(
         null=True, help_text="Why the run ended the way it did."

@@ -124,6 +124,7 @@ def _run_summary(run: Run, metrics: Sequence[MetricValue]) -> RunSummary:
         finished_at=run.finished_at,
         reason=run.reason,
         metrics=tuple(metrics),
+        owner=run.owner,
     )
 
 

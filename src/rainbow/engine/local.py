@@ -22,6 +22,7 @@ from typing import Any
 
 from rainbow.engine import machine as m
 from rainbow.engine.inputs import pipeline_outputs, resolve
+from rainbow.engine.interrupted import close_interrupted_runs, this_process
 from rainbow.engine.pool import Finished, Lost, PoolEvent, Started, WorkerPool, key_of
 from rainbow.engine.records import (
     AttemptFinished,
@@ -164,7 +165,8 @@ class _Loop:
         """When each attempt began running (monotonic), for the durations of aborted ones."""
 
     def run(self, units: Sequence[WorkUnit]) -> list[RunOutcome]:
-        records = new_runs(self.spec, units, engine="local")
+        close_interrupted_runs(self.engine.store, _now())
+        records = new_runs(self.spec, units, engine="local", owner=this_process())
         for seq, record in enumerate(records):
             plan = m.Plan.from_spec(record.run_id, self.spec, self.engine.options.retry)
             unit = WorkUnit(record.unit, dict(record.inputs))

@@ -39,6 +39,8 @@ class RunCreated:
     engine: str
     created_at: datetime
     step_ids: Sequence[str]
+    owner: str = ""
+    """host:pid of the process driving the run, for local runs: if it dies, so does the run."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,7 @@ class RunSummary:
     finished_at: datetime | None
     reason: str | None
     metrics: Sequence[MetricValue]
+    owner: str = ""
 
     @property
     def duration_s(self) -> float | None:

@@ -163,6 +163,7 @@ class MemoryStore:
             finished_at=run.finished_at,
             reason=run.reason,
             metrics=tuple(metrics),
+            owner=run.created.owner,
         )
 
     def get_run(self, run_id: str) -> RunDetail | None:

@@ -22,7 +22,9 @@ def with_defaults(spec: PipelineSpec, unit: WorkUnit) -> WorkUnit:
     return WorkUnit(unit.name, {**defaults, **unit.inputs})
 
 
-def new_runs(spec: PipelineSpec, units: Sequence[WorkUnit], *, engine: str) -> list[RunCreated]:
+def new_runs(
+    spec: PipelineSpec, units: Sequence[WorkUnit], *, engine: str, owner: str = ""
+) -> list[RunCreated]:
     """One pending run per unit; creation times a microsecond apart keep the units' order."""
     created = datetime.now(UTC)
     spec_json = spec_to_dict(spec)
@@ -38,6 +40,7 @@ def new_runs(spec: PipelineSpec, units: Sequence[WorkUnit], *, engine: str) -> l
             engine=engine,
             created_at=created + timedelta(microseconds=index),
             step_ids=step_ids,
+            owner=owner,
         )
         for index, unit in enumerate(units)
     ]
