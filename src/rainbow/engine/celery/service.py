@@ -20,13 +20,13 @@ log = logging.getLogger("rainbow.conductor")
 
 TICK_S = 1.0
 MEASURE_S = 5.0
-BATCH = 64
+BATCH = 256
 BATCH_WINDOW_S = 0.01
 """Events are applied in batches of up to BATCH, or whatever arrived within BATCH_WINDOW_S."""
 
 
 class ConductorService(ConsumerMixin):
-    def __init__(self, app: Celery, conductor: Conductor, *, prefetch: int = 64) -> None:
+    def __init__(self, app: Celery, conductor: Conductor, *, prefetch: int = BATCH) -> None:
         self.app = app
         self.connection: Connection = app.connection_for_read()
         self.conductor = conductor
@@ -43,7 +43,11 @@ class ConductorService(ConsumerMixin):
             accept=["json"],
             prefetch_count=self.prefetch,
         )
-        dead = consumer(queues=[DEAD], callbacks=[self.on_dead], accept=["json"], prefetch_count=8)
+        # One channel serves both consumers and basic.qos applies per channel to the consumers
+        # started after it: a smaller prefetch here would throttle the events consumer too.
+        dead = consumer(
+            queues=[DEAD], callbacks=[self.on_dead], accept=["json"], prefetch_count=self.prefetch
+        )
         for each in (events, dead):
             each.on_decode_error = self.on_decode_error
         return [events, dead]
