@@ -130,7 +130,7 @@ def rainbow_engine(units: int, samples: int, logs: Path) -> tuple[float, float, 
                 run_ids = submit(
                     app, store, spec, [WorkUnit(f"u{i}", {"x": i}) for i in range(count)]
                 )
-                return lambda: _all_succeeded(wait(store, run_ids, poll_s=0.05, timeout_s=600))
+                return lambda: _all_succeeded(wait(store, run_ids, poll_s=0.01, timeout_s=600))
 
             return measure(submit_many, units, samples)
 

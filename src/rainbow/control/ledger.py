@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from django.db import DatabaseError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count
 
 from rainbow.control import models
 from rainbow.control.store import DjangoStore
@@ -25,7 +25,6 @@ from rainbow.engine.ledger import (
     OutboxMessage,
     Snapshot,
     Timer,
-    TimerMatch,
     parsed_spec,
 )
 from rainbow.engine.machine import RunState, StepState
@@ -70,11 +69,22 @@ class DjangoLedger(DjangoStore):
                 recorded[run_id].add((step, number))
             timer_rows = models.Timer.objects.using(self._using).filter(run_id__in=ids)
             deadlines: dict[str, datetime] = {}
-            timer_ids: dict[str, set[int]] = defaultdict(set)
-            for pk, run_id, kind, due in timer_rows.values_list("pk", "run_id", "kind", "due_at"):
-                timer_ids[run_id].add(pk)
-                if kind == "deadline":
-                    deadlines[run_id] = min(due, deadlines.get(run_id, due))
+            timers: dict[str, list[Timer]] = defaultdict(list)
+            for stored in timer_rows:
+                timers[stored.run_id].append(
+                    Timer(
+                        stored.run_id,
+                        stored.kind,  # type: ignore[arg-type]
+                        stored.due_at,
+                        stored.step,
+                        stored.attempt,
+                        stored.pk,
+                    )
+                )
+                if stored.kind == "deadline":
+                    deadlines[stored.run_id] = min(
+                        stored.due_at, deadlines.get(stored.run_id, stored.due_at)
+                    )
             yield {
                 run.run_id: Snapshot(
                     run_id=run.run_id,
@@ -84,7 +94,7 @@ class DjangoLedger(DjangoStore):
                     started_at=run.started_at,
                     recorded_attempts=frozenset(recorded[run.run_id]),
                     deadline_at=deadlines.get(run.run_id),
-                    timer_ids=frozenset(timer_ids[run.run_id]),
+                    timers=tuple(timers[run.run_id]),
                 )
                 for run in runs
             }
@@ -99,18 +109,9 @@ class DjangoLedger(DjangoStore):
             ]
         )
 
-    def delete_timers(self, timers: Sequence[TimerMatch]) -> None:
-        # One statement for the whole batch, however many timers it ends.
-        condition = Q(pk__in=[m.id for m in timers if m.id])
-        for match in (m for m in timers if not m.id):
-            clause = Q(run_id=match.run_id, kind=match.kind)
-            if match.step is not None:
-                clause &= Q(step=match.step)
-            if match.attempt is not None:
-                clause &= Q(attempt=match.attempt)
-            condition |= clause
-        if timers:
-            models.Timer.objects.using(self._using).filter(condition).delete()
+    def delete_timers(self, ids: Sequence[int]) -> None:
+        if ids:
+            models.Timer.objects.using(self._using).filter(pk__in=list(ids)).delete()
 
     def due_timers(self, now: datetime, *, limit: int = 100) -> list[Timer]:
         due = models.Timer.objects.using(self._using).filter(due_at__lte=now).order_by("due_at")

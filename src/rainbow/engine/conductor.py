@@ -25,7 +25,6 @@ from rainbow.engine.ledger import (
     OutboxMessage,
     Snapshot,
     Timer,
-    TimerMatch,
 )
 from rainbow.engine.naming import HARD_LIMIT_FACTOR, attempt_id, queue_name
 from rainbow.engine.records import (
@@ -64,7 +63,7 @@ class _Decision:
     now: datetime
     changes: list[Change] = field(default_factory=list)
     timers: list[Timer] = field(default_factory=list)
-    dropped: list[TimerMatch] = field(default_factory=list)
+    dropped: list[int] = field(default_factory=list)
     """Stored timers this decision ends (deleted before ``timers`` are added)."""
     messages: list[OutboxMessage] = field(default_factory=list)
     revokes: list[str] = field(default_factory=list)
@@ -171,7 +170,7 @@ class Conductor:
         """``rainbow retry``: run a finished, unsuccessful run again from its failed steps."""
         if decision.snapshot.state.status not in m.RESUMABLE:
             return
-        decision.dropped.append(TimerMatch(run_id=decision.snapshot.run_id, kind="deadline"))
+        decision.dropped.extend(t.id for t in decision.snapshot.pending_timers("deadline"))
         self._new_deadline(decision)
         self._advance(decision, m.Resume())
 
@@ -197,7 +196,7 @@ class Conductor:
             )
         )
         # A redelivered attempt starts again: its watchdog starts again too.
-        decision.dropped.append(_watchdog_of(decision, step, attempt))
+        decision.dropped.extend(_watchdogs_of(decision, step, attempt))
         expires = decision.now + timedelta(
             seconds=spec.timeout * HARD_LIMIT_FACTOR + self.watchdog_grace
         )
@@ -294,9 +293,9 @@ class Conductor:
         return None
 
     def _fire(self, decision: _Decision, *, timer: Timer) -> None:
-        if timer.id not in decision.snapshot.timer_ids:
+        if timer.id not in {t.id for t in decision.snapshot.timers}:
             return  # another conductor fired it, or a resume replaced it, first
-        decision.dropped.append(TimerMatch(id=timer.id))
+        decision.dropped.append(timer.id)
         if timer.kind == "retry":
             self._advance(decision, m.RetryDue(timer.step, timer.attempt))
         elif timer.kind == "deadline":
@@ -328,7 +327,7 @@ class Conductor:
     ) -> None:
         run_id = decision.snapshot.run_id
         spec = decision.snapshot.spec.step(step)
-        decision.dropped.append(_watchdog_of(decision, step, attempt))
+        decision.dropped.extend(_watchdogs_of(decision, step, attempt))
         if status == "timed_out":
             prom.TIMEOUTS.labels(spec.module, spec.version).inc()
         elif status == "worker_lost":
@@ -515,8 +514,8 @@ def _has_record(decision: _Decision, step: str, attempt: int) -> bool:
     )
 
 
-def _watchdog_of(decision: _Decision, step: str, attempt: int) -> TimerMatch:
-    return TimerMatch(run_id=decision.snapshot.run_id, kind="watchdog", step=step, attempt=attempt)
+def _watchdogs_of(decision: _Decision, step: str, attempt: int) -> list[int]:
+    return [t.id for t in decision.snapshot.pending_timers("watchdog", step, attempt)]
 
 
 def _is_current(snapshot: Snapshot, step: str, attempt: int) -> bool:

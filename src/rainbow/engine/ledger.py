@@ -44,27 +44,6 @@ class Timer:
 
 
 @dataclass(frozen=True)
-class TimerMatch:
-    """Which pending timers to delete: one by id, or a run's of one kind (and step/attempt)."""
-
-    id: int = 0
-    run_id: str = ""
-    kind: TimerKind | None = None
-    step: str | None = None
-    attempt: int | None = None
-
-    def matches(self, timer: Timer) -> bool:
-        if self.id:
-            return timer.id == self.id
-        return (
-            timer.run_id == self.run_id
-            and timer.kind == self.kind
-            and (self.step is None or timer.step == self.step)
-            and (self.attempt is None or timer.attempt == self.attempt)
-        )
-
-
-@dataclass(frozen=True)
 class OutboxMessage:
     queue: str
     body: Mapping[str, Any]
@@ -96,8 +75,20 @@ class Snapshot:
     recorded_attempts: frozenset[tuple[str, int]] = frozenset()
     deadline_at: datetime | None = None
     """When the run times out: the due time of its pending deadline timer."""
-    timer_ids: frozenset[int] = frozenset()
+    timers: tuple[Timer, ...] = ()
     """The run's pending timers: one fired by a conductor that lost a race is no longer here."""
+
+    def pending_timers(
+        self, kind: TimerKind, step: str | None = None, attempt: int | None = None
+    ) -> list[Timer]:
+        return [
+            t
+            for t in self.timers
+            if t.kind == kind
+            and (step is None or t.step == step)
+            and (attempt is None or t.attempt == attempt)
+        ]
+
     """(step, attempt) of the attempts that already have a record."""
 
     def with_state(self, state: RunState) -> Snapshot:
@@ -113,9 +104,8 @@ class Ledger(Store, Protocol):
 
     def add_timers(self, timers: Sequence[Timer]) -> None: ...
 
-    def delete_timers(self, timers: Sequence[TimerMatch]) -> None:
-        """Drop pending timers: by id (fired), or by run, kind and optionally step and attempt
-        (a resumed run's old deadline, a restarted attempt's watchdog)."""
+    def delete_timers(self, ids: Sequence[int]) -> None:
+        """Drop pending timers: fired ones, a resumed run's old deadline, a restarted watchdog."""
         ...
 
     def due_timers(self, now: datetime, *, limit: int = 100) -> list[Timer]:
@@ -204,14 +194,15 @@ class MemoryLedger(MemoryStore):
             run.started_at,
             recorded,
             min(deadlines, default=None),
-            frozenset(t.id for t in pending),
+            tuple(pending),
         )
 
     def add_timers(self, timers: Sequence[Timer]) -> None:
         self._timers.extend(replace(t, id=next(self._ids)) for t in timers)
 
-    def delete_timers(self, timers: Sequence[TimerMatch]) -> None:
-        self._timers = [t for t in self._timers if not any(m.matches(t) for m in timers)]
+    def delete_timers(self, ids: Sequence[int]) -> None:
+        gone = set(ids)
+        self._timers = [t for t in self._timers if t.id not in gone]
 
     def due_timers(self, now: datetime, *, limit: int = 100) -> list[Timer]:
         return sorted((t for t in self._timers if t.due_at <= now), key=lambda t: t.due_at)[:limit]

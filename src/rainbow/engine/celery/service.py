@@ -21,7 +21,7 @@ log = logging.getLogger("rainbow.conductor")
 TICK_S = 1.0
 MEASURE_S = 5.0
 BATCH = 256
-BATCH_WINDOW_S = 0.01
+BATCH_WINDOW_S = 0.002
 """Events are applied in batches of up to BATCH, or whatever arrived within BATCH_WINDOW_S."""
 
 
