@@ -261,9 +261,8 @@ def test_rainbow_retry_resumes_a_failed_run_from_its_failed_step(cluster: Cluste
 def test_rainbow_cancel_stops_a_running_run(cluster: Cluster) -> None:
     """`rainbow cancel RUN` ends a running run as cancelled and stops its step."""
     cluster.conductor()
-    cluster.worker("sleepy", "latest")
     cluster.worker("add", "latest")
-    (run_id,) = cluster.submit(pipelines.short_deadline, [{"seconds": 1.5}])
+    (run_id,) = cluster.submit(pipelines.pair_latest, [{"x": 1, "pause": 8.0}])
     wait_until(
         lambda: any(a.status == "running" for _, a in attempts_of(cluster, run_id)), timeout=30
     )
@@ -278,5 +277,5 @@ def test_rainbow_cancel_stops_a_running_run(cluster: Cluster) -> None:
     assert done.returncode == 0, done.stderr
     (summary,) = cluster.wait([run_id], timeout=30)
     assert (summary.status, summary.reason) == ("cancelled", "not needed")
-    (attempt,) = [a for step, a in attempts_of(cluster, run_id) if step == "sleepy"]
+    (attempt,) = [a for step, a in attempts_of(cluster, run_id) if step == "add"]
     assert attempt.status == "aborted"
