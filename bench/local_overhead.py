@@ -17,37 +17,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TypedDict
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
-import rainbow as rb
 
 STEPS_PER_UNIT = 6
 
 
-class Out(TypedDict):
-    x: int
-
-
 def plain_noop(x: int = 0, y: int = 0) -> int:
     return x + y
-
-
-@rb.module(name="noop", retries=0, timeout=60)
-def noop(ctx: rb.Context, x: int = 0, y: int = 0) -> Out:
-    return {"x": plain_noop(x, y)}
-
-
-@rb.pipeline(name="diamond")
-def diamond(x: int):
-    a = rb.step("noop@latest", x=x)
-    b = rb.step("noop@latest", x=a.x)
-    c = rb.step("noop@latest", x=a.x)
-    d = rb.step("noop@latest", x=a.x)
-    e = rb.step("noop@latest", x=b.x, y=c.x)
-    f = rb.step("noop@latest", x=e.x, y=d.x)
-    return {"x": f.x}
 
 
 def bare_pool(units: int, workers: int) -> float:
@@ -84,6 +63,7 @@ def bare_pool(units: int, workers: int) -> float:
 
 
 def rainbow_local(units: int, workers: int, home: Path) -> float:
+    from bench import noop_modules
     from rainbow.control.django_setup import open_store
     from rainbow.dsl.compiler import compile_pipeline
     from rainbow.engine.local import LocalEngine, LocalOptions
@@ -91,14 +71,14 @@ def rainbow_local(units: int, workers: int, home: Path) -> float:
     from rainbow.sdk.catalog import modules_in
 
     store = open_store(f"sqlite:///{home / 'bench.sqlite3'}")
-    spec, _ = compile_pipeline(diamond)
+    spec, _ = compile_pipeline(noop_modules.diamond)
     options = LocalOptions(
         workers=workers,
         assets_url=str(home / "assets"),
         work_root=home / "work",
         log_file=home / "bench.log",
     )
-    engine = LocalEngine(store, modules_in(globals(), depth=0), options)
+    engine = LocalEngine(store, modules_in(vars(noop_modules), depth=0), options)
     started = time.perf_counter()
     outcomes = engine.run(spec, [WorkUnit(f"u{i}", {"x": i}) for i in range(units)])
     elapsed = time.perf_counter() - started
