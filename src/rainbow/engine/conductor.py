@@ -67,6 +67,11 @@ class _Decision:
     """Stored timers this decision ends (deleted before ``timers`` are added)."""
     messages: list[OutboxMessage] = field(default_factory=list)
     revokes: list[str] = field(default_factory=list)
+    observations: list[Callable[[], None]] = field(default_factory=list)
+    """Metric updates, made only once the decision is committed (a rolled-back one never was)."""
+
+    def observe(self, update: Callable[[], None]) -> None:
+        self.observations.append(update)
 
 
 class Conductor:
@@ -150,6 +155,9 @@ class Conductor:
             self.ledger.delete_timers([t for d in done for t in d.dropped])
             self.ledger.add_timers([t for d in done for t in d.timers])
             stored = self.ledger.add_outbox([m for d in done for m in d.messages])
+        for decision in done:
+            for update in decision.observations:
+                update()
         self._publish(stored)
         revokes = [r for d in done for r in d.revokes]
         if revokes:
@@ -329,9 +337,9 @@ class Conductor:
         spec = decision.snapshot.spec.step(step)
         decision.dropped.extend(_watchdogs_of(decision, step, attempt))
         if status == "timed_out":
-            prom.TIMEOUTS.labels(spec.module, spec.version).inc()
+            decision.observe(prom.TIMEOUTS.labels(spec.module, spec.version).inc)
         elif status == "worker_lost":
-            prom.WORKER_LOST.labels(spec.module, spec.version).inc()
+            decision.observe(prom.WORKER_LOST.labels(spec.module, spec.version).inc)
         if not _has_record(decision, step, attempt):
             # The result overtook its "started" event (or that was lost): record both.
             decision.changes.append(
@@ -378,7 +386,7 @@ class Conductor:
                 decision.messages.append(self._task_message(snapshot, command, outputs))
             elif isinstance(command, m.ScheduleRetry):
                 retried = snapshot.spec.step(command.step)
-                prom.RETRIES.labels(retried.module, retried.version).inc()
+                decision.observe(prom.RETRIES.labels(retried.module, retried.version).inc)
                 due = now + timedelta(seconds=command.delay)
                 decision.timers.append(
                     Timer(run_id, "retry", due, step=command.step, attempt=command.attempt)
@@ -409,7 +417,8 @@ class Conductor:
                 )
                 if snapshot.started_at is not None:
                     took = (now - snapshot.started_at).total_seconds()
-                    prom.RUN_DURATION.labels(snapshot.spec.name, command.status).observe(took)
+                    histogram = prom.RUN_DURATION.labels(snapshot.spec.name, command.status)
+                    decision.observe(functools.partial(histogram.observe, took))
 
     def _task_message(
         self,
