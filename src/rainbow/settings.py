@@ -16,6 +16,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from rainbow.errors import UserError
 
@@ -44,6 +45,15 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise UserError(
             f"{name}={raw!r} is not a number", hint=f"set {name} to seconds, e.g. {default}"
         ) from None
+
+
+def redact(url: str) -> str:
+    """The URL without its password, fit for messages and logs."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return "(an unparseable URL)"
+    return url if password is None else url.replace(f":{password}@", ":***@", 1)
 
 
 def _absolute_if_local(url: str, base: Path) -> str:

@@ -85,8 +85,13 @@ def result_event(step: str, attempt: int, outcome: str) -> m.Event:
 
 
 def random_steps(driver: Driver, data: st.DataObject) -> Iterator[tuple[str, int]]:
-    """Deliver a random pending result or due retry until the run finishes (bounded)."""
+    """Start the run, then deliver random results and due retries until it finishes (bounded)."""
     driver.feed(m.Start())
+    yield from random_outcomes(driver, data)
+
+
+def random_outcomes(driver: Driver, data: st.DataObject) -> Iterator[tuple[str, int]]:
+    """Deliver a random pending result or due retry until the run finishes (bounded)."""
     for _ in range(sum(s.max_attempts for s in driver.plan.steps) * 3 + 5):
         if driver.finishes:
             return
@@ -196,17 +201,8 @@ def test_a_resumed_run_reruns_only_what_did_not_succeed(plan: m.Plan, data: st.D
     commands = driver.feed(m.Resume())
     assert driver.state.status == "running" and driver.state.reason is None
     assert not {c.step for c in commands if isinstance(c, m.Dispatch)} & succeeded
-    limit = sum(s.max_attempts for s in plan.steps) * 3 + 5
-    for _ in range(limit):
-        if driver.finishes:
-            break
-        step, attempt = data.draw(st.sampled_from(sorted(driver.in_flight) + sorted(driver.timers)))
-        if (step, attempt) in driver.timers:
-            driver.timers.discard((step, attempt))
-            driver.feed(m.RetryDue(step, attempt))
-        else:
-            driver.in_flight.discard((step, attempt))
-            driver.feed(result_event(step, attempt, data.draw(outcomes)))
+    for _ in random_outcomes(driver, data):
+        pass
     assert driver.finishes, "the resumed run did not terminate"
     assert all(driver.state.steps[sid].status == "succeeded" for sid in succeeded)
 

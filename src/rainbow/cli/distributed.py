@@ -111,14 +111,9 @@ def conductor(metrics_port: MetricsPort = None) -> None:
         from rainbow.observe.metrics import serve as serve_metrics
 
         serve_metrics(metrics_port)
-    err.print(
-        f"conducting runs in {_redact(settings.database_url)} from {_redact(settings.broker_url)}"
-    )
+    store_url = rb_settings.redact(settings.database_url)
+    err.print(f"conducting runs in {store_url} from {rb_settings.redact(settings.broker_url)}")
     run_service(service)
-
-
-def _redact(url: str) -> str:
-    return re.sub(r"//([^:/@]+):[^@/]+@", r"//\1:***@", url)
 
 
 @app.command()

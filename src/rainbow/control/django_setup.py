@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from rainbow.errors import PlatformError, UserError
+from rainbow.settings import redact
 
 if TYPE_CHECKING:
     from rainbow.control.ledger import DjangoLedger
@@ -91,7 +91,7 @@ def database_settings(database_url: str) -> dict[str, Any]:
     engine = database.get("ENGINE")
     if engine not in _DEFAULT_OPTIONS:
         raise UserError(
-            f"RB-E051: {URL_VARIABLE}={_redact(database_url)!r} is not a SQLite or PostgreSQL URL",
+            f"RB-E051: {URL_VARIABLE}={redact(database_url)!r} is not a SQLite or PostgreSQL URL",
             hint=_URL_HINT,
         )
     database["OPTIONS"] = {**_DEFAULT_OPTIONS[engine], **database.get("OPTIONS", {})}
@@ -180,7 +180,7 @@ def _create_sqlite_folder(url: str, database: Mapping[str, Any]) -> None:
         Path(name).parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(
-            f"RB-E051: {URL_VARIABLE}={_redact(url)!r}: "
+            f"RB-E051: {URL_VARIABLE}={redact(url)!r}: "
             f"cannot create the SQLite file's folder: {exc}",
             hint=_URL_HINT,
         ) from None
@@ -189,19 +189,10 @@ def _create_sqlite_folder(url: str, database: Mapping[str, Any]) -> None:
 def _url_of(database: str) -> str:
     from django.conf import settings
 
-    return _redact(settings.RAINBOW_DATABASE_URLS[database])
+    return redact(settings.RAINBOW_DATABASE_URLS[database])
 
 
 def _describe(urls: Mapping[str, str] | None) -> str:
     if urls is None:
         return "databases set up outside rainbow.control.django_setup"
-    return ", ".join(f"{alias}={_redact(url)}" for alias, url in urls.items())
-
-
-def _redact(url: str) -> str:
-    """The URL without its password, fit for messages."""
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        return "(an unparseable URL)"
-    return url if password is None else url.replace(f":{password}@", ":***@", 1)
+    return ", ".join(f"{alias}={redact(url)}" for alias, url in urls.items())
