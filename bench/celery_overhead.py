@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psutil
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
@@ -77,29 +79,71 @@ def processes(commands: list[list[str]], env: dict[str, str], logs: Path) -> Ite
             process.wait()
 
 
+Measurement = tuple[float, float, float, dict[str, float]]
+"""units/s, p50 s, p95 s, CPU seconds by kind of process."""
+
+
 def percentiles(samples: list[float]) -> tuple[float, float]:
     ordered = sorted(samples)
     return statistics.median(ordered), ordered[int(0.95 * (len(ordered) - 1))]
 
 
+PROCESS_KINDS = {
+    "RabbitMQ": "beam.smp",
+    "PostgreSQL": "postgres",
+    "Redis": "redis-server",
+    "conductor": "rainbow conductor",
+    "workers": "worker",
+}
+"""Where the CPU goes, by a fragment of each process's command line (first match wins)."""
+
+
+def cpu_seconds() -> dict[int, tuple[str, float]]:
+    """CPU seconds so far of every process of interest, by pid: (kind, seconds)."""
+    found = {}
+    for process in psutil.process_iter():
+        try:
+            line = " ".join(process.cmdline()) or process.name()
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        kind = "benchmark" if process.pid == os.getpid() else None
+        kind = kind or next((k for k, part in PROCESS_KINDS.items() if part in line), None)
+        if kind is not None:
+            found[process.pid] = (kind, times.user + times.system)
+    return found
+
+
+def cpu_by_kind(before: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """CPU seconds spent since ``before``, summed by kind (processes alive at both ends)."""
+    spent: dict[str, float] = {}
+    for pid, (kind, seconds) in cpu_seconds().items():
+        if pid in before:
+            spent[kind] = spent.get(kind, 0.0) + seconds - before[pid][1]
+    return spent
+
+
 def measure(
     submit_many: Callable[[int], Callable[[], None]], units: int, samples: int
-) -> tuple[float, float, float]:
-    """Throughput (units/s) of ``units`` at once, then p50/p95 seconds of one unit alone."""
+) -> Measurement:
+    """Throughput (units/s) of ``units`` at once and the CPU seconds each kind of process spent
+    on them, then p50/p95 seconds of one unit alone."""
     submit_many(10)()  # warm up: connections, imports, first-message costs
+    cpu_before = cpu_seconds()
     started = time.perf_counter()
     submit_many(units)()
     throughput = units / (time.perf_counter() - started)
+    cpu = cpu_by_kind(cpu_before)
     latencies = []
     for _ in range(samples):
         began = time.perf_counter()
         submit_many(1)()
         latencies.append(time.perf_counter() - began)
     p50, p95 = percentiles(latencies)
-    return throughput, p50, p95
+    return throughput, p50, p95, cpu
 
 
-def rainbow_engine(units: int, samples: int, logs: Path) -> tuple[float, float, float]:
+def rainbow_engine(units: int, samples: int, logs: Path) -> Measurement:
     from bench import noop_modules
     from rainbow.control.django_setup import open_ledger
     from rainbow.dsl.compiler import compile_pipeline
@@ -141,7 +185,7 @@ def _all_succeeded(summaries: list[object]) -> None:
         raise SystemExit(f"{len(failed)} runs did not succeed: {failed[0]}")
 
 
-def raw_canvas(queue_type: str, units: int, samples: int, logs: Path) -> tuple[float, float, float]:
+def raw_canvas(queue_type: str, units: int, samples: int, logs: Path) -> Measurement:
     with vhost() as broker:
         env = {
             **os.environ,
@@ -189,7 +233,7 @@ def raw_canvas(queue_type: str, units: int, samples: int, logs: Path) -> tuple[f
             return measure(submit_many, units, samples)
 
 
-PARTS: dict[str, Callable[[int, int, Path], tuple[float, float, float]]] = {
+PARTS: dict[str, Callable[[int, int, Path], Measurement]] = {
     "rainbow (quorum, PostgreSQL)": rainbow_engine,
     "raw canvas (quorum)": functools.partial(raw_canvas, "quorum"),
     "raw canvas (classic)": functools.partial(raw_canvas, "classic"),
@@ -223,9 +267,16 @@ def main() -> None:
         results[name] = json.loads(done.stdout.strip().splitlines()[-1])
     print(f"diamond DAG of {STEPS} no-op steps, {args.units} units at once, 2 worker processes")
     print(f"{'':30} {'units/s':>9} {'ms/step':>9} {'p50 ms':>8} {'p95 ms':>8}")
-    for name, (throughput, p50, p95) in results.items():
+    for name, (throughput, p50, p95, _) in results.items():
         per_step = 1000 / (throughput * STEPS)
         print(f"{name:30} {throughput:9.1f} {per_step:9.2f} {p50 * 1000:8.1f} {p95 * 1000:8.1f}")
+    steps = args.units * STEPS
+    kinds = [*PROCESS_KINDS, "benchmark"]
+    print("CPU ms per step during the throughput phase (2 cores in all):")
+    print(f"{'':30} " + " ".join(f"{kind:>10}" for kind in [*kinds, "total"]))
+    for name, (*_, cpu) in results.items():
+        row = [1000 * cpu.get(kind, 0.0) / steps for kind in kinds]
+        print(f"{name:30} " + " ".join(f"{value:10.2f}" for value in [*row, sum(row)]))
     ours = results["rainbow (quorum, PostgreSQL)"][0]
     quorum, classic = results["raw canvas (quorum)"][0], results["raw canvas (classic)"][0]
     print(f"throughput ratio rainbow / raw canvas, quorum:  {ours / quorum:.2f} (target >= 1.0)")

@@ -43,3 +43,8 @@ def deaf(seconds: float):
 def flaky_once(x: int):
     first = rb.step("flaky@latest", value=x, fail_times=1, retries=0)
     return {"result": rb.step("add@latest", value=first.value).value}
+
+
+@rb.pipeline(name="in-time", timeout=5)
+def in_time(seconds: float):
+    return {"result": rb.step("sleepy@latest", seconds=seconds, timeout=30, retries=0).value}

@@ -182,6 +182,24 @@ def test_a_run_past_its_deadline_times_out_and_its_step_is_stopped(cluster: Clus
     assert attempt.status in ("aborted", "timed_out")
 
 
+def test_a_result_that_waited_out_a_conductor_restart_beats_its_deadline(
+    cluster: Cluster,
+) -> None:
+    """A step finishing in time while no conductor runs: the next conductor reads its result
+    before it fires the run's (by then past) deadline."""
+    cluster.conductor("first")
+    cluster.worker("sleepy", "latest")
+    (run_id,) = cluster.submit(pipelines.in_time, [{"seconds": 2}])
+    wait_until(lambda: attempts_of(cluster, run_id))  # announced: it runs for over a second
+    cluster.kill("first")
+    started_at = cluster.store.get_run(run_id).summary.started_at
+    deadline = started_at.timestamp() + pipelines.in_time.timeout
+    time.sleep(max(0.0, deadline + 1 - time.time()))
+    cluster.conductor("second")
+    (summary,) = cluster.wait([run_id], timeout=60)
+    assert summary.status == "succeeded", summary.reason
+
+
 def test_a_broker_restart_during_a_load_loses_nothing(cluster: Cluster) -> None:
     """Workers and the conductor reconnect after RabbitMQ restarts; every run completes."""
     cluster.conductor()

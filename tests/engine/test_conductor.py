@@ -131,6 +131,31 @@ def test_replayed_events_change_nothing(world: Any) -> None:
     assert [len(s.attempts) for s in detail.steps] == [1] * 6
 
 
+def test_a_short_attempt_is_recorded_from_its_result_alone(world: Any) -> None:
+    """Workers announce only long attempts; a result says when and where its attempt started."""
+    conductor, ledger, broker, clock, env = world
+    (run_id,) = submit(ledger, fixtures.diamond, {"x": 3})
+    conductor.handle({"type": "start", "run_id": run_id})
+    began = clock.now - timedelta(seconds=2)
+    while (taken := broker.take()) is not None:
+        _, task = taken
+        result = invoke(MODULES[task["module"]], task, env)  # type: ignore[arg-type]
+        conductor.handle(
+            {
+                "type": "result",
+                "result": result,
+                "started_at": began.timestamp(),
+                "worker": "host-a:41",
+            }
+        )
+    detail = ledger.get_run(run_id)
+    assert detail.summary.status == "succeeded"
+    attempts = [a for s in detail.steps for a in s.attempts]
+    assert len(attempts) == 6
+    assert {a.worker for a in attempts} == {"host-a:41"}
+    assert [a.started_at.timestamp() for a in attempts] == [pytest.approx(began.timestamp())] * 6
+
+
 def test_retries_wait_on_durable_timers(world: Any) -> None:
     """A failed attempt is retried only when its timer is due, then the run succeeds."""
     conductor, ledger, broker, clock, env = world
@@ -247,7 +272,8 @@ def test_retry_resumes_a_failed_run_from_its_failed_steps(world: Any) -> None:
     conductor.handle({"type": "result", "result": failure})
     assert ledger.get_run(run_id).summary.status == "failed"
     conductor.handle({"type": "retry", "run_id": run_id})
-    assert ledger.get_run(run_id).summary.status == "running"
+    resumed = ledger.get_run(run_id).summary
+    assert (resumed.status, resumed.finished_at, resumed.reason) == ("running", None, None)
     for _ in range(4):
         work(conductor, broker, env)
         clock.now += timedelta(seconds=5)

@@ -42,7 +42,7 @@ class RunFold:
     running_at: datetime | None = None
     """When the run first went running in this batch: its ``started_at`` unless already set."""
     finished_at: datetime | None = None
-    """None keeps the stored ``finished_at``."""
+    """When the run ended; None while it runs (a resumed run is not finished any more)."""
 
     def apply(self, change: RunChanged) -> None:
         self.status = change.status
@@ -51,8 +51,7 @@ class RunFold:
             self.outputs = change.outputs
         if change.status == "running" and self.running_at is None:
             self.running_at = change.at
-        if change.status not in _UNFINISHED_RUN:
-            self.finished_at = change.at
+        self.finished_at = None if change.status in _UNFINISHED_RUN else change.at
 
 
 @dataclass

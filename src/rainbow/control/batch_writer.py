@@ -21,7 +21,6 @@ from rainbow.errors import PlatformError
 _KEEP_STORED_RUN_VALUE = {
     "outputs": "COALESCE(%s, {column})",
     "started_at": "COALESCE({column}, %s)",
-    "finished_at": "COALESCE(%s, {column})",
 }
 
 

@@ -227,9 +227,10 @@ class Conductor:
             metrics=[MetricValue(**mv) for mv in result["metrics"]],
             timings=result["timings"],
             error=error,
+            started_at=_moment(event.get("started_at")),
+            worker=str(event.get("worker") or ""),
         )
-        finished = result.get("finished_at")
-        at = datetime.fromtimestamp(finished, UTC) if isinstance(finished, int | float) else None
+        at = _moment(result.get("finished_at"))
         if self._past_deadline(decision, at):
             # The worker cuts a step at the run's deadline too; that is the run timing out.
             self._advance(decision, m.DeadlineExceeded())
@@ -332,6 +333,8 @@ class Conductor:
         timings: Mapping[str, float] | None = None,
         error: Mapping[str, Any] | None = None,
         exit_signal: int | None = None,
+        started_at: datetime | None = None,
+        worker: str = "",
     ) -> None:
         run_id = decision.snapshot.run_id
         spec = decision.snapshot.spec.step(step)
@@ -341,9 +344,17 @@ class Conductor:
         elif status == "worker_lost":
             decision.observe(prom.WORKER_LOST.labels(spec.module, spec.version).inc)
         if not _has_record(decision, step, attempt):
-            # The result overtook its "started" event (or that was lost): record both.
+            # A short attempt sends no "started" event (or its result overtook it): record both.
             decision.changes.append(
-                AttemptStarted(run_id, step, attempt, spec.module, spec.version, decision.now)
+                AttemptStarted(
+                    run_id,
+                    step,
+                    attempt,
+                    spec.module,
+                    spec.version,
+                    started_at or decision.now,
+                    worker=worker,
+                )
             )
         decision.changes.append(
             AttemptFinished(
@@ -512,6 +523,16 @@ def _run_of(event: Mapping[str, Any]) -> str | None:
         run_id = holder.get("run_id") if isinstance(holder, Mapping) else None
         if isinstance(run_id, str):
             return run_id
+    return None
+
+
+def _moment(epoch_s: object) -> datetime | None:
+    """A time sent as epoch seconds by a worker, if it sent one."""
+    if isinstance(epoch_s, int | float) and not isinstance(epoch_s, bool):
+        try:
+            return datetime.fromtimestamp(epoch_s, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
     return None
 
 

@@ -97,8 +97,8 @@ class MemoryStore:
             run.status = change.status
             if change.status == "running" and run.started_at is None:
                 run.started_at = change.at
-            if change.status not in ("pending", "running"):
-                run.finished_at = change.at
+            unfinished = change.status in ("pending", "running")
+            run.finished_at = None if unfinished else change.at
             run.reason = change.reason
             if change.outputs is not None:
                 run.outputs = change.outputs

@@ -23,6 +23,8 @@ MEASURE_S = 5.0
 BATCH = 256
 BATCH_WINDOW_S = 0.002
 """Events are applied in batches of up to BATCH, or whatever arrived within BATCH_WINDOW_S."""
+BACKLOG_WAIT_S = 60.0
+"""Longest a starting conductor holds its timers back while it reads the events that waited."""
 
 
 class ConductorService(ConsumerMixin):
@@ -31,6 +33,8 @@ class ConductorService(ConsumerMixin):
         self.connection: Connection = app.connection_for_read()
         self.conductor = conductor
         self.prefetch = prefetch
+        self._started = time.monotonic()
+        self._backlog_read = False
         self._last_tick = 0.0
         self._last_measure = 0.0
         self._pending: list[tuple[dict[str, Any], Message]] = []
@@ -114,13 +118,33 @@ class ConductorService(ConsumerMixin):
         now = time.monotonic()
         if self._pending and now - self._pending_since >= BATCH_WINDOW_S:
             self.flush()
-        if now - self._last_tick >= TICK_S:
+        if now - self._last_tick >= TICK_S and self._caught_up(now):
             self._last_tick = now
             while self.conductor.tick():
                 pass
         if now - self._last_measure >= MEASURE_S:
             self._last_measure = now
             self.measure_queues()
+
+    def _caught_up(self, now: float) -> bool:
+        """Whether the events that waited out the conductor's start are read (or it waited long
+        enough): a result that came back in time but waited in the queue while no conductor ran
+        must be applied before its run's deadline timer fires."""
+        if not self._backlog_read:
+            if now - self._started >= BACKLOG_WAIT_S or self._events_waiting() == 0:
+                self._backlog_read = True
+            # Messages already on their way to this consumer are not counted as waiting:
+            # one more tick period lets them arrive.
+            self._last_tick = now
+            return False
+        return True
+
+    def _events_waiting(self) -> int | None:
+        try:
+            with self.app.connection_for_write() as connection:
+                return _ready_messages(connection, EVENTS)
+        except OSError:
+            return None
 
     def measure_queues(self) -> None:
         """Queue depth per instance: ready messages (a passive declare counts only those) plus

@@ -1,9 +1,10 @@
 """A worker: serves one module version on its instance queue, one attempt per message.
 
-Each message is one attempt. The worker tells the conductor it started, runs the module through
-the SDK's ``invoke`` (log context, asset sync, timeouts), publishes the result and only then acks
-(``acks_late``). If its process dies first, the message goes back to the queue; after
-``DELIVERY_LIMIT`` redeliveries RabbitMQ dead-letters it and the conductor fails the step.
+Each message is one attempt. The worker runs the module through the SDK's ``invoke`` (log
+context, asset sync, timeouts), telling the conductor it started if it runs long, publishes the
+result and only then acks (``acks_late``). If its process dies first, the message goes back to
+the queue; after ``DELIVERY_LIMIT`` redeliveries RabbitMQ dead-letters it and the conductor fails
+the step.
 """
 
 from __future__ import annotations
@@ -33,6 +34,12 @@ from rainbow.sdk.messages import Result, Task
 log = logging.getLogger("rainbow.worker")
 
 HEARTBEAT_S = 10.0
+STARTED_AFTER_S = 1.0
+"""Only an attempt still running after this long tells the conductor it started (which starts its
+watchdog); a shorter one sends just its result, which says when and where it started. Every
+message costs the broker a quorum write: one message per step instead of two is most of the
+engine's throughput. A worker dying before then loses nothing: the broker delivers the message
+again."""
 _TASK_KEYS = ("run_id", "step", "attempt", "module", "version", "inputs", "timeout", "deadline")
 
 
@@ -54,8 +61,16 @@ def register_step_task(app: Celery, module: AnyModule, env: WorkerEnv) -> None:
         if isinstance(task.get("queued_at"), int | float):
             waited = max(0.0, time.time() - task["queued_at"])
             metrics.QUEUE_WAIT.labels(module.name, task["version"]).observe(waited)
-        publish_event(app, {"type": "started", **started, "worker": worker_name()})
-        result = invoke(module, Task(**task), env)  # type: ignore[typeddict-item]
+        began = {"started_at": time.time(), "worker": worker_name()}
+        announce = threading.Timer(
+            STARTED_AFTER_S, _announce, args=(app, {"type": "started", **started, **began})
+        )
+        announce.daemon = True
+        announce.start()
+        try:
+            result = invoke(module, Task(**task), env)  # type: ignore[typeddict-item]
+        finally:
+            announce.cancel()
         metrics.record_attempt(
             module=module.name,
             version=task["version"],
@@ -63,7 +78,14 @@ def register_step_task(app: Celery, module: AnyModule, env: WorkerEnv) -> None:
             duration_s=result["duration_s"],
             timings=result["timings"],
         )
-        publish_event(app, {"type": "result", "result": result})
+        publish_event(app, {"type": "result", "result": result, **began})
+
+
+def _announce(app: Celery, event: dict[str, Any]) -> None:
+    try:
+        publish_event(app, event)
+    except Exception:  # the result still records the attempt; only its watchdog starts later
+        log.warning("could not announce a started attempt", exc_info=True)
 
 
 class StepRequest(Request):
