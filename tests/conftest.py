@@ -45,6 +45,8 @@ def require_service() -> Callable[[str, str, int], None]:
 
 # Django ---------------------------------------------------------------------------------------
 
+TEST_SECRET_KEY = "test-only-" + uuid.uuid4().hex
+
 
 @pytest.fixture(scope="session")
 def django_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[frozenset[str]]:
@@ -60,14 +62,24 @@ def django_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[froze
     """
     from django.db import connections
 
-    from rainbow.control.django_setup import configure, ensure_migrated
+    from rainbow.control.django_setup import WebOptions, configure, ensure_migrated
 
     sqlite_url = f"sqlite:///{tmp_path_factory.mktemp('django') / 'rainbow.sqlite3'}"
     schema = f"rainbow_test_{uuid.uuid4().hex[:12]}"
     extra = {}
     if service_reachable(POSTGRES_HOST, POSTGRES_PORT):
         extra["postgres"] = f"{POSTGRES_URL}?options=-c%20search_path%3D{schema}"
-    configure(sqlite_url, extra_databases=extra)
+    web = WebOptions(
+        secret_key=TEST_SECRET_KEY,
+        allowed_hosts=("testserver", "localhost", "127.0.0.1"),
+        logs_url="https://grafana.example/explore?run={run_id}",
+        required_approvals=2,
+    )
+    configure(sqlite_url, extra_databases=extra, web=web)
+    from django.test import override_settings
+
+    # Real password hashing costs a quarter second per user: tests need no protection.
+    override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]).enable()
     if extra:
         with connections["postgres"].cursor() as cursor:
             cursor.execute(f"CREATE SCHEMA {schema}")
@@ -82,15 +94,24 @@ def django_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[froze
 
 def _emptied_after_test(alias: str) -> Iterator[str]:
     from django.apps import apps
-    from django.db import connections
+    from django.core.management.color import no_style
+    from django.db import connections, transaction
 
     yield alias
     connection = connections[alias]
-    # Children first: the foreign keys of the rows deleted later would still point at them.
-    models = reversed(list(apps.get_app_config("rainbow").get_models()))
-    with connection.cursor() as cursor:
-        for model in models:
-            cursor.execute(f"DELETE FROM {connection.ops.quote_name(model._meta.db_table)}")
+    # Every table but the ones migrations fill (content types, permissions, the role groups).
+    kept = {"django_migrations", "django_content_type", "auth_permission", "auth_group"}
+    kept.add("auth_group_permissions")
+    tables = [
+        model._meta.db_table
+        for config in apps.get_app_configs()
+        for model in config.get_models(include_auto_created=True)
+        if model._meta.db_table not in kept
+    ]
+    statements = connection.ops.sql_flush(no_style(), tables, allow_cascade=True)
+    with transaction.atomic(using=alias), connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
 
 
 @pytest.fixture

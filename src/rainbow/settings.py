@@ -8,6 +8,15 @@
 | ``RAINBOW_BROKER_URL`` | ``amqp://guest:guest@127.0.0.1:5672//`` |
 | ``RAINBOW_URL`` | unset: the CLI talks to the store directly |
 | ``RAINBOW_RETRY_BASE_DELAY`` | ``1.0`` seconds, doubled per attempt (with jitter), capped at 60 |
+| ``RAINBOW_TOKEN`` | unset: the API token the CLI sends to ``RAINBOW_URL`` |
+| ``RAINBOW_SECRET_KEY`` | unset: ``rainbow web`` generates one into ``<RAINBOW_HOME>/secret-key`` |
+| ``RAINBOW_DEBUG`` | ``0``; ``1`` only in development (Django's debug pages) |
+| ``RAINBOW_ALLOWED_HOSTS`` | ``localhost,127.0.0.1,[::1]``: host names the control plane answers |
+| ``RAINBOW_REQUIRED_APPROVALS`` | ``2``: approvals a system-default pipeline version needs |
+| ``RAINBOW_LOGS_URL`` | unset: a URL template with ``{run_id}`` linking a run to its logs |
+| ``RAINBOW_ENGINE`` | ``local``: where the control plane runs what is submitted (or ``celery``) |
+| ``RAINBOW_MODULES`` | unset: module code (import paths or files, comma-separated) for the |
+| | control plane's local engine |
 """
 
 from __future__ import annotations
@@ -29,6 +38,14 @@ class Settings:
     broker_url: str
     control_url: str | None
     retry_base_delay: float
+    api_token: str | None = None
+    secret_key: str | None = None
+    debug: bool = False
+    allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "[::1]")
+    required_approvals: int = 2
+    logs_url: str | None = None
+    engine: str = "local"
+    modules: tuple[str, ...] = ()
 
     @property
     def logs_dir(self) -> Path:
@@ -45,6 +62,41 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise UserError(
             f"{name}={raw!r} is not a number", hint=f"set {name} to seconds, e.g. {default}"
         ) from None
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise UserError(
+            f"{name}={raw!r} is not a whole number", hint=f"set {name} to e.g. {default}"
+        ) from None
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(name) or "0").strip().lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off", ""):
+        return False
+    raise UserError(f"{name}={raw!r} is not a yes/no value", hint=f"set {name} to 1 or 0")
+
+
+def _words(env: Mapping[str, str], name: str) -> tuple[str, ...] | None:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    return tuple(word.strip() for word in raw.split(",") if word.strip())
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name) or choices[0]
+    if raw not in choices:
+        raise UserError(f"{name}={raw!r} is not one of {', '.join(choices)}")
+    return raw
 
 
 def redact(url: str) -> str:
@@ -75,4 +127,12 @@ def from_env(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> S
         broker_url=env.get("RAINBOW_BROKER_URL") or "amqp://guest:guest@127.0.0.1:5672//",
         control_url=env.get("RAINBOW_URL") or None,
         retry_base_delay=_float(env, "RAINBOW_RETRY_BASE_DELAY", 1.0),
+        api_token=env.get("RAINBOW_TOKEN") or None,
+        secret_key=env.get("RAINBOW_SECRET_KEY") or None,
+        debug=_flag(env, "RAINBOW_DEBUG"),
+        allowed_hosts=_words(env, "RAINBOW_ALLOWED_HOSTS") or Settings.allowed_hosts,
+        required_approvals=_int(env, "RAINBOW_REQUIRED_APPROVALS", 2),
+        logs_url=env.get("RAINBOW_LOGS_URL") or None,
+        engine=_choice(env, "RAINBOW_ENGINE", ("local", "celery")),
+        modules=_words(env, "RAINBOW_MODULES") or (),
     )

@@ -46,7 +46,7 @@ def worker(
         raise DiagnosticError(
             [Diagnostic("RB-E019", f"version {version!r} is not X.Y or latest", Location(), None)]
         )
-    module = _pick_module(target)
+    module = pick_module(target)
     settings = rb_settings.from_env()
     rblog.configure()
     celery_app = make_app(settings.broker_url)
@@ -60,7 +60,7 @@ def worker(
     serve(celery_app, module, version, env, concurrency=concurrency)
 
 
-def _pick_module(target: str) -> AnyModule:
+def pick_module(target: str) -> AnyModule:
     where, _, name = target.rpartition(":") if ":" in target else (target, "", "")
     found = load_modules([where])
     if name:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from rainbow.cli import distributed, run_commands, spec_commands
+from rainbow.cli import control_commands, distributed, run_commands, spec_commands
 from rainbow.cli.app import app
 
 # Importing the command modules registers their commands on the app.
-COMMANDS = (spec_commands, run_commands, distributed)
+COMMANDS = (spec_commands, run_commands, distributed, control_commands)
 
 
 def main() -> None:

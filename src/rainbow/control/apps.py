@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class RainbowControlConfig(AppConfig):
@@ -10,3 +11,9 @@ class RainbowControlConfig(AppConfig):
     label = "rainbow"
     verbose_name = "Rainbow"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from rainbow.control.roles import ensure_groups
+
+        # Permissions exist only once every app is migrated: the role groups are made after.
+        post_migrate.connect(ensure_groups, sender=self, dispatch_uid="rainbow-role-groups")

@@ -54,6 +54,8 @@ class BatchWriter:
                     "unit": change.unit,
                     "engine": change.engine,
                     "owner": change.owner,
+                    "environment": change.environment,
+                    "submitted_by": change.submitted_by,
                     "status": fold.status,
                     "reason": fold.reason,
                     "outputs": fold.outputs,

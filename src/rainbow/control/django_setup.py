@@ -12,6 +12,7 @@ A typical caller (the CLI, an executor) needs one line::
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,62 @@ if TYPE_CHECKING:
     from rainbow.control.store import DjangoStore
 
 URL_VARIABLE = "RAINBOW_DATABASE_URL"
-INSTALLED_APPS = ["rainbow.control.apps.RainbowControlConfig"]
+# The same apps in every process, so that every process migrates (and sees) the same tables; the
+# web parts cost nothing until a request comes.
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rainbow.control.apps.RainbowControlConfig",
+]
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+PASSWORD_VALIDATORS = [
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
+]
+
+
+@dataclass(frozen=True)
+class WebOptions:
+    """What only the control plane's web server needs (the engine never signs or serves)."""
+
+    secret_key: str
+    debug: bool = False
+    allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "[::1]")
+    static_root: Path | None = None
+    logs_url: str | None = None
+    required_approvals: int = 2
+
 
 _URL_HINT = (
     f"set {URL_VARIABLE} to sqlite:///PATH/TO/rainbow.sqlite3 or "
@@ -45,7 +101,12 @@ _DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
 }
 
 
-def configure(database_url: str, *, extra_databases: Mapping[str, str] | None = None) -> None:
+def configure(
+    database_url: str,
+    *,
+    extra_databases: Mapping[str, str] | None = None,
+    web: WebOptions | None = None,
+) -> None:
     """Configure Django with ``database_url`` as its ``default`` database and set it up.
 
     ``extra_databases`` adds more aliases (alias -> URL), e.g. for tests that run the store on
@@ -76,8 +137,37 @@ def configure(database_url: str, *, extra_databases: Mapping[str, str] | None = 
         # Rainbow's observe layer owns logging; Django must not reconfigure it.
         LOGGING_CONFIG=None,
         RAINBOW_DATABASE_URLS=urls,
+        **_web_settings(web),
     )
     django.setup()
+
+
+def _web_settings(web: WebOptions | None) -> dict[str, Any]:
+    common: dict[str, Any] = {
+        "MIDDLEWARE": MIDDLEWARE,
+        "ROOT_URLCONF": "rainbow.control.urls",
+        "TEMPLATES": TEMPLATES,
+        "AUTH_PASSWORD_VALIDATORS": PASSWORD_VALIDATORS,
+        "STATIC_URL": "/static/",
+        "LOGIN_URL": "/admin/login/",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "CSRF_COOKIE_SAMESITE": "Lax",
+        "X_FRAME_OPTIONS": "DENY",
+        "SECURE_CONTENT_TYPE_NOSNIFF": True,
+        "NINJA_PAGINATION_MAX_LIMIT": 500,
+    }
+    if web is None:
+        return common
+    return {
+        **common,
+        "SECRET_KEY": web.secret_key,
+        "DEBUG": web.debug,
+        "ALLOWED_HOSTS": list(web.allowed_hosts),
+        "STATIC_ROOT": str(web.static_root) if web.static_root else None,
+        "RAINBOW_LOGS_URL": web.logs_url,
+        "RAINBOW_REQUIRED_APPROVALS": web.required_approvals,
+    }
 
 
 def database_settings(database_url: str) -> dict[str, Any]:

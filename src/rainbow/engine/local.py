@@ -31,6 +31,7 @@ from rainbow.engine.records import (
     Change,
     MetricValue,
     RunChanged,
+    RunCreated,
     StepChanged,
 )
 from rainbow.engine.store import Store
@@ -111,10 +112,20 @@ class LocalEngine:
         self._last_flush = 0.0
 
     def run(self, spec: PipelineSpec, units: Sequence[WorkUnit]) -> list[RunOutcome]:
+        return self._run(spec, new_runs(spec, units, engine="local", owner=this_process()), True)
+
+    def run_recorded(self, spec: PipelineSpec, records: Sequence[RunCreated]) -> list[RunOutcome]:
+        """Run pending runs someone else recorded (the control plane), now owned by this
+        process."""
+        return self._run(spec, records, False)
+
+    def _run(
+        self, spec: PipelineSpec, records: Sequence[RunCreated], unrecorded: bool
+    ) -> list[RunOutcome]:
         steps = {s.id: s for s in spec.steps}
         refs = {s.module: self.modules[s.module].ref.to_json() for s in spec.steps}
         pool = WorkerPool(
-            min(self.options.workers, max(1, len(units) * len(spec.steps))),
+            min(self.options.workers, max(1, len(records) * len(spec.steps))),
             refs=refs,
             env={
                 "assets_url": self.options.assets_url,
@@ -125,7 +136,7 @@ class LocalEngine:
         )
         pool.start()
         try:
-            return _Loop(self, spec, steps, pool).run(units)
+            return _Loop(self, spec, steps, pool).run(records, unrecorded)
         finally:
             pool.close()
 
@@ -164,17 +175,17 @@ class _Loop:
         self.started_attempts: dict[tuple[str, str, int], float] = {}
         """When each attempt began running (monotonic), for the durations of aborted ones."""
 
-    def run(self, units: Sequence[WorkUnit]) -> list[RunOutcome]:
+    def run(self, records: Sequence[RunCreated], unrecorded: bool) -> list[RunOutcome]:
         close_interrupted_runs(self.engine.store, _now())
-        records = new_runs(self.spec, units, engine="local", owner=this_process())
         for seq, record in enumerate(records):
             plan = m.Plan.from_spec(record.run_id, self.spec, self.engine.options.retry)
             unit = WorkUnit(record.unit, dict(record.inputs))
             self.runs[record.run_id] = _Run(
                 record.run_id, seq, unit, plan, m.RunState.initial(plan)
             )
-        self.engine.record(records)
-        self.engine.flush(force=True)
+        if unrecorded:
+            self.engine.record(records)
+            self.engine.flush(force=True)
         self.waiting = deque(self.runs.values())
         try:
             while len(self.outcomes) < len(self.runs):

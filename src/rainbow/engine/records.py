@@ -41,6 +41,9 @@ class RunCreated:
     step_ids: Sequence[str]
     owner: str = ""
     """host:pid of the process driving the run, for local runs: if it dies, so does the run."""
+    environment: str = ""
+    """staging or prod, for runs submitted through the control plane."""
+    submitted_by: str = ""
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,13 @@ def with_defaults(spec: PipelineSpec, unit: WorkUnit) -> WorkUnit:
 
 
 def new_runs(
-    spec: PipelineSpec, units: Sequence[WorkUnit], *, engine: str, owner: str = ""
+    spec: PipelineSpec,
+    units: Sequence[WorkUnit],
+    *,
+    engine: str,
+    owner: str = "",
+    environment: str = "",
+    submitted_by: str = "",
 ) -> list[RunCreated]:
     """One pending run per unit; creation times a microsecond apart keep the units' order."""
     created = datetime.now(UTC)
@@ -41,6 +47,8 @@ def new_runs(
             created_at=created + timedelta(microseconds=index),
             step_ids=step_ids,
             owner=owner,
+            environment=environment,
+            submitted_by=submitted_by,
         )
         for index, unit in enumerate(units)
     ]

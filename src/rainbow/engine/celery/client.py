@@ -20,12 +20,22 @@ FINISHED = FINISHED_RUN
 STALL_S = 15.0
 
 
-def submit(app: Celery, store: Store, spec: PipelineSpec, units: Sequence[WorkUnit]) -> list[str]:
+def submit(
+    app: Celery,
+    store: Store,
+    spec: PipelineSpec,
+    units: Sequence[WorkUnit],
+    *,
+    environment: str = "",
+    submitted_by: str = "",
+) -> list[str]:
     """Record the runs (pending), then ask the conductor to start them.
 
     If this process dies between the two, the conductor's sweep starts the runs anyway.
     """
-    records = new_runs(spec, units, engine="celery")
+    records = new_runs(
+        spec, units, engine="celery", environment=environment, submitted_by=submitted_by
+    )
     store.write(records)
     for record in records:
         publish_event(app, {"type": "start", "run_id": record.run_id})

@@ -1,4 +1,5 @@
-"""Runs as the control plane stores them: a run, its step runs, their attempts and metrics.
+"""Runs as the control plane stores them: a run, its step runs, their attempts and metrics, and
+what the conductor keeps beside them (timers, outbox, instances).
 
 The engine writes these rows through :class:`rainbow.control.store.DjangoStore`; the admin and the
 REST API read them. Statuses are plain strings (the engine's state machine owns their meaning).
@@ -29,6 +30,16 @@ class Run(models.Model):
         max_length=1000, help_text="Which work unit: a file, URL or name."
     )
     engine: models.CharField[str, str] = models.CharField(max_length=32)
+    environment: models.CharField[str, str] = models.CharField(
+        max_length=16,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="staging or prod when submitted through the control plane.",
+    )
+    submitted_by: models.CharField[str, str] = models.CharField(
+        max_length=150, blank=True, default="", db_default="", help_text="The user who asked."
+    )
     owner: models.CharField[str, str] = models.CharField(
         max_length=255, blank=True, default="", help_text="host:pid driving a local run"
     )
@@ -47,6 +58,7 @@ class Run(models.Model):
             # Run lists are newest first, optionally for one status.
             models.Index(fields=["-created_at", "-run_id"], name="rainbow_run_newest"),
             models.Index(fields=["status", "-created_at"], name="rainbow_run_status_newest"),
+            models.Index(fields=["pipeline", "-created_at"], name="rainbow_run_pipeline_newest"),
         )
 
     def __str__(self) -> str:

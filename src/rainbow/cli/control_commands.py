@@ -1,0 +1,226 @@
+"""The control plane from the command line: serve it, manage users and tokens, register.
+
+``rainbow module register`` and ``rainbow pipeline register`` talk to the REST API when
+``RAINBOW_URL`` is set (with ``RAINBOW_TOKEN``), and to the database directly otherwise.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from rainbow import settings as rb_settings
+from rainbow.cli import render
+from rainbow.cli.app import ModulesOption, app, err, open_store, out, user_errors
+from rainbow.errors import UserError
+
+ROLE_NAMES = ("researcher", "approver", "admin")
+
+token_app = typer.Typer(help="API tokens for the REST API and the CLI (RAINBOW_TOKEN).")
+module_app = typer.Typer(help="Module versions in the registry.")
+pipeline_app = typer.Typer(help="Pipeline versions in the registry.")
+app.add_typer(token_app, name="token")
+app.add_typer(module_app, name="module")
+app.add_typer(pipeline_app, name="pipeline")
+
+
+@app.command()
+@user_errors
+def web(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(help="Web server processes")] = 2,
+) -> None:
+    """Serve the control plane: admin at /admin/, REST API at /api/ (gunicorn)."""
+    from rainbow.control.web import check_port, serve
+
+    settings = rb_settings.from_env()
+    check_port(port)
+    err.print(
+        f"control plane on http://{host}:{port}/admin/ (API: /api/, schema: /api/openapi.json), "
+        f"store {rb_settings.redact(settings.database_url)}, engine {settings.engine}"
+    )
+    serve(settings, host, port, workers)
+
+
+@app.command()
+@user_errors
+def createuser(
+    username: Annotated[str, typer.Argument(help="Login name")],
+    role: Annotated[str, typer.Option(help="researcher, approver or admin")] = "researcher",
+    email: Annotated[str, typer.Option(help="E-mail address")] = "",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input")
+    ] = False,
+) -> None:
+    """Create a user of the control plane in a role (or change an existing user's role)."""
+    if role not in ROLE_NAMES:
+        raise UserError(f"{role!r} is not a role", hint=f"use one of {', '.join(ROLE_NAMES)}")
+    open_store(rb_settings.from_env())
+    from django.contrib.auth.models import Group, User
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+    from django.db import transaction
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {username}: ")
+        if getpass.getpass("again: ") != password:
+            raise UserError("the two passwords differ")
+    user = User.objects.filter(username=username).first() or User(username=username)
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise UserError(
+            f"password refused: {' '.join(exc.messages)}", hint="choose a longer, rarer one"
+        ) from None
+    with transaction.atomic():
+        user.email = email or user.email
+        user.is_staff = True  # every role may log in to the admin; what it may do there varies
+        user.set_password(password)
+        user.save()
+        user.groups.set([Group.objects.get(name=role)])
+        from rainbow.control import audit
+
+        audit.record(None, "user.role", username, role=role)
+    out.print(f"[green]ok[/green] {username} is a {role}")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@user_errors
+def manage(ctx: typer.Context) -> None:
+    """Run one of Django's management commands on the control plane's database."""
+    from django.core.management import execute_from_command_line
+
+    from rainbow.control.django_setup import configure
+    from rainbow.control.web import web_options
+
+    settings = rb_settings.from_env()
+    configure(settings.database_url, web=web_options(settings))
+    execute_from_command_line(["rainbow manage", *ctx.args])
+
+
+@token_app.command("create")
+@user_errors
+def token_create(
+    name: Annotated[str, typer.Argument(help="What the token is for, e.g. ci")],
+    user: Annotated[str, typer.Option(help="Whose token it is")] = "",
+) -> None:
+    """Issue an API token (printed once; only its digest is kept)."""
+    holder = _local_user(user)
+    from rainbow.control import tokens
+
+    row, token = tokens.issue(holder, name)
+    err.print(f"token {row.prefix}… for {row.user.get_username()}; it is shown only now:")
+    out.print(token, highlight=False)
+
+
+@token_app.command("revoke")
+@user_errors
+def token_revoke(
+    token_id: Annotated[int, typer.Argument(help="The token's id (rainbow token list)")],
+    user: Annotated[str, typer.Option(help="Who revokes it")] = "",
+) -> None:
+    """Revoke an API token at once."""
+    revoker = _local_user(user)
+    from rainbow.control import tokens
+
+    row = tokens.revoke(token_id, revoker)
+    out.print(f"[green]revoked[/green] {row.prefix}… ({row.name})")
+
+
+@token_app.command("list")
+@user_errors
+def token_list(user: Annotated[str, typer.Option(help="Whose tokens")] = "") -> None:
+    """List a user's API tokens (never the tokens themselves)."""
+    holder = _local_user(user)
+    for row in holder.api_tokens.order_by("-created_at"):
+        state = "revoked" if row.revoked_at else "active"
+        out.print(f"{row.pk:>5}  {row.prefix}…  {row.name:20} {state}", highlight=False)
+
+
+@module_app.command("register")
+@user_errors
+def module_register(
+    target: Annotated[
+        str, typer.Argument(help="IMPORT_OR_FILE[:MODULE]; without :MODULE, every module there")
+    ],
+    version: Annotated[str, typer.Option(help="latest, or X.Y for a release")],
+    commit: Annotated[str, typer.Option(help="The code's commit")] = "",
+    user: Annotated[str, typer.Option(help="Who registers it (direct database use)")] = "",
+) -> None:
+    """Record module versions and their interfaces in the registry."""
+    from rainbow.cli.distributed import pick_module
+    from rainbow.sdk.catalog import load_modules
+
+    found = [pick_module(target)] if ":" in target else list(load_modules([target]).values())
+    if not found:
+        raise UserError(f"no Rainbow module in {target}")
+    settings = rb_settings.from_env()
+    for module in found:
+        interface = module.rainbow_interface.model_dump(mode="json")
+        if settings.control_url:
+            from rainbow.cli.remote import ControlPlane
+
+            body = {"version": version, "commit": commit, "interface": interface}
+            ControlPlane(settings).call("POST", f"/modules/{module.name}/versions", body)
+        else:
+            registrar = _local_user(user)
+            from rainbow.control.registry import register_module_version
+
+            register_module_version(module.name, version, interface, commit=commit, by=registrar)
+        out.print(f"[green]registered[/green] {module.name}@{version}")
+
+
+@pipeline_app.command("register")
+@user_errors
+def pipeline_register(
+    target: Annotated[str, typer.Argument(help="FILE.py[:FUNC] or SPEC.json")],
+    kind: Annotated[str, typer.Option(help="system-default or one-off")] = "system-default",
+    commit: Annotated[str, typer.Option(help="The pipeline file's commit")] = "",
+    modules: ModulesOption = None,
+    user: Annotated[str, typer.Option(help="Who registers it (direct database use)")] = "",
+) -> None:
+    """Register a pipeline version: its wiring is checked against the registered interfaces
+    of the exact module versions it pins."""
+    from rainbow.cli.targets import load
+    from rainbow.spec.canonical import spec_to_dict
+
+    loaded = load(target, modules or [])
+    spec = spec_to_dict(loaded.spec)
+    settings = rb_settings.from_env()
+    if settings.control_url:
+        from rainbow.cli.remote import ControlPlane
+
+        body = {"spec": spec, "kind": kind, "source_commit": commit}
+        answer: dict[str, Any] = ControlPlane(settings).call("POST", "/pipelines", body)
+        created, spec_hash = answer["created"], answer["version"]["spec_hash"]
+    else:
+        author = _local_user(user)
+        from rainbow.control.registry import register_pipeline_version
+
+        done = register_pipeline_version(spec, kind=kind, source_commit=commit, author=author)
+        render.diagnostics(err, done.warnings)
+        created, spec_hash = done.created, done.version.spec_hash
+    verb = "registered" if created else "already registered"
+    out.print(f"[green]{verb}[/green] {loaded.spec.name} {spec_hash}")
+
+
+def _local_user(username: str) -> Any:
+    """The user a direct-database command acts as: --user, or the login name."""
+    open_store(rb_settings.from_env())
+    from django.contrib.auth.models import User
+
+    name = username or os.environ.get("USER") or getpass.getuser()
+    user = User.objects.filter(username=name, is_active=True).first()
+    if user is None:
+        raise UserError(
+            f"no control plane user {name!r}",
+            hint=f"create one: rainbow createuser {name} --role researcher (or pass --user)",
+        )
+    return user

@@ -1,0 +1,190 @@
+"""The admin: where people would rather look than read.
+
+Run data is read-only here (the engine writes it); the registry is changed through the same
+services as the REST API, so the role rules and the audit log hold whichever way people come.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+
+from rainbow.control import release
+from rainbow.control.execution import current_executor
+from rainbow.control.models import (
+    ApiToken,
+    Attempt,
+    AuditEntry,
+    DefaultPointer,
+    Instance,
+    Module,
+    ModuleVersion,
+    Pipeline,
+    PipelineVersion,
+    Promotion,
+    Run,
+    StepRun,
+)
+from rainbow.control.problems import Refused
+
+
+class ReadOnly(admin.ModelAdmin):
+    """Rows the engine or the services write; people look at them."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class StepRunInline(admin.TabularInline):
+    model = StepRun
+    fields = ("step", "status", "attempts")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Run)
+class RunAdmin(ReadOnly):
+    list_display = ("run_id", "pipeline", "environment", "status", "unit", "created_at", "engine")
+    list_filter = ("status", "environment", "engine", "pipeline")
+    search_fields = ("run_id", "unit", "pipeline")
+    date_hierarchy = "created_at"
+    readonly_fields = ("reason",)
+    inlines = (StepRunInline,)
+    list_per_page = 50
+
+
+@admin.register(Attempt)
+class AttemptAdmin(ReadOnly):
+    list_display = ("step_run", "attempt", "status", "module", "version", "duration_s", "worker")
+    list_filter = ("status", "module")
+    list_select_related = ("step_run",)
+
+
+@admin.register(Module)
+class ModuleAdmin(ReadOnly):
+    list_display = ("name", "created_at")
+    search_fields = ("name",)
+
+
+@admin.register(ModuleVersion)
+class ModuleVersionAdmin(ReadOnly):
+    list_display = ("__str__", "status", "commit", "registered_at")
+    list_filter = ("status", "module")
+    list_select_related = ("module",)
+
+
+@admin.register(Instance)
+class InstanceAdmin(ReadOnly):
+    list_display = ("module", "version", "worker", "commit", "seen_at")
+    list_filter = ("module", "version")
+
+
+@admin.register(Pipeline)
+class PipelineAdmin(admin.ModelAdmin):
+    list_display = ("name", "created_at")
+    fields = ("name", "smoke_units")
+    readonly_fields = ("name",)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(PipelineVersion)
+class PipelineVersionAdmin(ReadOnly):
+    list_display = ("__str__", "kind", "status", "author", "approvals_count", "created_at")
+    list_filter = ("status", "kind", "pipeline")
+    list_select_related = ("pipeline", "author")
+    readonly_fields = ("dag", "spec_hash", "kind", "status", "author", "source_commit")
+    fields = readonly_fields
+    actions = ("approve", "promote_to_staging", "promote_to_prod")
+
+    @admin.display(description="approvals")
+    def approvals_count(self, obj: PipelineVersion) -> int:
+        return obj.approvals.count()
+
+    @admin.display(description="DAG")
+    def dag(self, obj: PipelineVersion) -> SafeString:
+        from rainbow.dsl.graph import render
+        from rainbow.spec.models import PipelineSpec
+
+        try:
+            svg = render(PipelineSpec.model_validate(obj.spec), "svg").decode()
+        except Exception as exc:  # Graphviz missing: the page still shows the rest
+            return format_html("<em>cannot draw the DAG: {}</em>", exc)
+        return mark_safe(svg[svg.find("<svg") :])
+
+    def _each(self, request: HttpRequest, queryset: QuerySet[PipelineVersion], act: Any) -> None:
+        for version in queryset:
+            try:
+                act(version)
+            except Refused as exc:
+                self.message_user(request, f"{version}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{version}: done", messages.SUCCESS)
+
+    @admin.action(description="Approve the selected versions")
+    def approve(self, request: HttpRequest, queryset: QuerySet[PipelineVersion]) -> None:
+        self._each(request, queryset, lambda v: release.approve(v, request.user))  # type: ignore[arg-type]
+
+    @admin.action(description="Promote to default in staging (after smoke runs)")
+    def promote_to_staging(self, request: HttpRequest, queryset: QuerySet[PipelineVersion]) -> None:
+        self._each(
+            request,
+            queryset,
+            lambda v: release.promote(v, "staging", request.user, current_executor()),  # type: ignore[arg-type]
+        )
+
+    @admin.action(description="Promote to default in prod (after smoke runs)")
+    def promote_to_prod(self, request: HttpRequest, queryset: QuerySet[PipelineVersion]) -> None:
+        self._each(
+            request,
+            queryset,
+            lambda v: release.promote(v, "prod", request.user, current_executor()),  # type: ignore[arg-type]
+        )
+
+
+@admin.register(DefaultPointer)
+class DefaultPointerAdmin(ReadOnly):
+    list_display = ("pipeline", "environment", "version", "previous", "moved_at", "moved_by")
+    list_select_related = ("pipeline", "version__pipeline", "previous__pipeline", "moved_by")
+
+
+@admin.register(Promotion)
+class PromotionAdmin(ReadOnly):
+    list_display = ("version", "environment", "status", "requested_by", "created_at", "reason")
+    list_filter = ("status", "environment")
+    list_select_related = ("version__pipeline", "requested_by")
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        release.settle_all()
+        return super().changelist_view(request, extra_context)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnly):
+    list_display = ("at", "actor_name", "action", "target")
+    list_filter = ("action",)
+    search_fields = ("target", "actor_name")
+    date_hierarchy = "at"
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnly):
+    list_display = ("prefix", "name", "user", "created_at", "last_used_at", "revoked_at")
+    list_select_related = ("user",)

@@ -1,0 +1,541 @@
+"""The REST API under ``/api/`` (django-ninja; OpenAPI schema at ``/api/openapi.json``).
+
+Every endpoint needs a user: an API token (``Authorization: Bearer rbt_…``) or a logged-in
+session (with Django's CSRF check on writes). Roles are enforced by the services this module
+calls; refusals come back as 4xx with ``{"detail", "hint", "diagnostics"}``, never a 500.
+"""
+
+# No ``from __future__ import annotations`` here: django-ninja reads the annotations at runtime.
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from ninja import NinjaAPI, Query, Router, Schema, Status
+from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.security import APIKeyCookie, HttpBearer
+
+from rainbow.control import registry, release, run_service, tokens
+from rainbow.control import schemas as s
+from rainbow.control.execution import current_executor
+from rainbow.control.models import (
+    ApiToken,
+    AuditEntry,
+    DefaultPointer,
+    Instance,
+    Module,
+    ModuleVersion,
+    Pipeline,
+    PipelineVersion,
+    Promotion,
+)
+from rainbow.control.problems import NotFound, Refused
+from rainbow.control.roles import RESEARCHER, require, role_of
+from rainbow.control.store import DjangoStore
+from rainbow.diagnostics import Diagnostic
+from rainbow.engine.waiting import LIVE_WITHIN
+
+SCHEMA_ERRORS = {400: s.Problem, 401: s.Problem, 403: s.Problem, 404: s.Problem, 409: s.Problem}
+
+
+class TokenAuth(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> AbstractBaseUser | None:
+        user = tokens.user_for(token)
+        if user is not None:
+            request.user = user
+        return user
+
+
+class SessionAuth(APIKeyCookie):
+    """The admin's login session; writes need Django's CSRF token too."""
+
+    param_name = settings.SESSION_COOKIE_NAME
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> AbstractBaseUser | None:
+        user = request.user
+        return user if user.is_authenticated and user.is_active else None
+
+
+def _signed_in(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The OpenAPI schema and docs need a user too, by token or session."""
+
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        header = request.headers.get("Authorization", "")
+        signed_in = request.user.is_authenticated or (
+            header.lower().startswith("bearer ")
+            and tokens.user_for(header.partition(" ")[2].strip()) is not None
+        )
+        if not signed_in:
+            return JsonResponse({"detail": "Unauthorized"}, status=401)
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
+api = NinjaAPI(
+    title="Rainbow control plane",
+    version="1",
+    description="Registry, runs, release gates and audit log. Authenticate with an API token "
+    "(`Authorization: Bearer rbt_…`, from POST /api/tokens or `rainbow token`) or a session.",
+    auth=[TokenAuth(), SessionAuth()],
+    urls_namespace="api",
+    docs_decorator=_signed_in,
+)
+
+
+def _problem(request: HttpRequest, status: int, detail: str, **extra: Any) -> HttpResponse:
+    return api.create_response(request, {"detail": detail, **extra}, status=status)
+
+
+@api.exception_handler(Refused)
+def refused(request: HttpRequest, exc: Refused) -> HttpResponse:
+    return _problem(
+        request,
+        exc.status,
+        exc.message,
+        hint=exc.hint,
+        diagnostics=[_diagnostic(d) for d in exc.diagnostics],
+    )
+
+
+def _diagnostic(diagnostic: Diagnostic) -> dict[str, Any]:
+    return {
+        "code": diagnostic.code,
+        "severity": diagnostic.severity,
+        "message": diagnostic.message,
+        "where": diagnostic.location.json_path,
+        "hint": diagnostic.hint,
+    }
+
+
+def _user(request: HttpRequest) -> AbstractBaseUser:
+    return request.auth  # type: ignore[attr-defined]
+
+
+# Who am I ---------------------------------------------------------------------------------------
+
+
+@api.get("/me", response=s.Me, tags=["access"])
+def me(request: HttpRequest) -> dict[str, Any]:
+    user = _user(request)
+    return {"username": user.get_username(), "role": role_of(user)}
+
+
+# Modules ----------------------------------------------------------------------------------------
+
+modules = Router(tags=["modules"])
+
+
+def _instances_by_version() -> dict[tuple[str, str], list[dict[str, Any]]]:
+    live_after = timezone.now() - LIVE_WITHIN
+    found: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in Instance.objects.order_by("-seen_at"):
+        found.setdefault((row.module, row.version), []).append(
+            {
+                "worker": row.worker,
+                "commit": row.commit,
+                "seen_at": row.seen_at,
+                "live": row.seen_at >= live_after,
+            }
+        )
+    return found
+
+
+def _module_version_out(
+    row: ModuleVersion, instances: dict[tuple[str, str], list[dict[str, Any]]]
+) -> dict[str, Any]:
+    return {
+        "module": row.module.name,
+        "version": row.version,
+        "commit": row.commit,
+        "status": row.status,
+        "registered_at": row.registered_at,
+        "interface": row.interface,
+        "instances": instances.get((row.module.name, row.version), []),
+    }
+
+
+def _module_out(
+    module: Module, instances: dict[tuple[str, str], list[dict[str, Any]]]
+) -> dict[str, Any]:
+    return {
+        "name": module.name,
+        "versions": [_module_version_out(v, instances) for v in module.versions.all()],
+    }
+
+
+@modules.get("", response=list[s.ModuleOut])
+def list_modules(request: HttpRequest) -> list[dict[str, Any]]:
+    instances = _instances_by_version()
+    rows = Module.objects.prefetch_related(
+        Prefetch("versions", queryset=ModuleVersion.objects.select_related("module"))
+    )
+    return [_module_out(m, instances) for m in rows]
+
+
+@modules.get("/{name}", response={200: s.ModuleOut, **SCHEMA_ERRORS})
+def get_module(request: HttpRequest, name: str) -> dict[str, Any]:
+    module = Module.objects.filter(name=name).first()
+    if module is None:
+        raise NotFound(f"no module named {name!r} is registered")
+    return _module_out(module, _instances_by_version())
+
+
+@modules.post(
+    "/{name}/versions", response={200: s.ModuleVersionOut, 201: s.ModuleVersionOut, **SCHEMA_ERRORS}
+)
+def register_module_version(request: HttpRequest, name: str, payload: s.ModuleVersionIn) -> Status:
+    row, created = registry.register_module_version(
+        name, payload.version, payload.interface, commit=payload.commit, by=_user(request)
+    )
+    return Status(201 if created else 200, _module_version_out(row, _instances_by_version()))
+
+
+@modules.post(
+    "/{name}/versions/{version}/status", response={200: s.ModuleVersionOut, **SCHEMA_ERRORS}
+)
+def set_module_status(
+    request: HttpRequest, name: str, version: str, payload: s.ModuleStatusIn
+) -> dict[str, Any]:
+    row = registry.set_module_status(name, version, payload.status, by=_user(request))
+    return _module_version_out(row, _instances_by_version())
+
+
+# Pipelines --------------------------------------------------------------------------------------
+
+pipelines = Router(tags=["pipelines"])
+
+
+def _versions() -> Any:
+    return PipelineVersion.objects.select_related("pipeline", "author").prefetch_related(
+        "approvals__approver"
+    )
+
+
+def _defaults_of(pipeline_ids: set[int]) -> dict[int, list[str]]:
+    """Environments each pipeline version is the default in, by version id."""
+    found: dict[int, list[str]] = {}
+    for version_id, environment in DefaultPointer.objects.filter(
+        pipeline_id__in=pipeline_ids
+    ).values_list("version_id", "environment"):
+        found.setdefault(version_id, []).append(environment)
+    return found
+
+
+def _version_out(row: PipelineVersion, defaults: dict[int, list[str]]) -> dict[str, Any]:
+    return {
+        "pipeline": row.pipeline.name,
+        "spec_hash": row.spec_hash,
+        "kind": row.kind,
+        "status": row.status,
+        "author": row.author.get_username() if row.author else None,
+        "source_commit": row.source_commit,
+        "created_at": row.created_at,
+        "approvals": [a.approver.get_username() for a in row.approvals.all()],
+        "default_in": sorted(defaults.get(row.pk, [])),
+        "spec": row.spec,
+    }
+
+
+def _pipeline_out(pipeline: Pipeline) -> dict[str, Any]:
+    defaults = _defaults_of({pipeline.pk})
+    versions = _versions().filter(pipeline=pipeline)
+    return {
+        "name": pipeline.name,
+        "smoke_units": pipeline.smoke_units,
+        "defaults": {
+            env: p.version.spec_hash
+            for env, p in (
+                (p.environment, p)
+                for p in DefaultPointer.objects.select_related("version").filter(pipeline=pipeline)
+            )
+        },
+        "versions": [_version_out(v, defaults) for v in versions],
+    }
+
+
+def _pipeline(name: str) -> Pipeline:
+    pipeline = Pipeline.objects.filter(name=name).first()
+    if pipeline is None:
+        raise NotFound(
+            f"no pipeline named {name!r} is registered",
+            hint="register it: rainbow pipeline register FILE.py",
+        )
+    return pipeline
+
+
+def _one_version(name: str, version: str) -> PipelineVersion:
+    found = registry.pipeline_version(name, version)
+    return _versions().get(pk=found.pk)
+
+
+@pipelines.get("", response=list[s.PipelineOut])
+def list_pipelines(request: HttpRequest) -> list[dict[str, Any]]:
+    rows = list(Pipeline.objects.all())
+    defaults = _defaults_of({p.pk for p in rows})
+    by_pipeline: dict[int, list[PipelineVersion]] = {}
+    for version in _versions().filter(pipeline__in=rows):
+        by_pipeline.setdefault(version.pipeline_id, []).append(version)
+    pointers: dict[int, dict[str, str]] = {}
+    for pointer in DefaultPointer.objects.select_related("version").filter(pipeline__in=rows):
+        pointers.setdefault(pointer.pipeline_id, {})[pointer.environment] = (
+            pointer.version.spec_hash
+        )
+    return [
+        {
+            "name": p.name,
+            "smoke_units": p.smoke_units,
+            "defaults": pointers.get(p.pk, {}),
+            "versions": [_version_out(v, defaults) for v in by_pipeline.get(p.pk, [])],
+        }
+        for p in rows
+    ]
+
+
+@pipelines.post(
+    "", response={200: s.Registration, 201: s.Registration, 422: s.Problem, **SCHEMA_ERRORS}
+)
+def register_pipeline(request: HttpRequest, payload: s.PipelineIn) -> Status:
+    done = registry.register_pipeline_version(
+        payload.spec, kind=payload.kind, source_commit=payload.source_commit, author=_user(request)
+    )
+    row = _versions().get(pk=done.version.pk)
+    body = {
+        "created": done.created,
+        "version": _version_out(row, _defaults_of({row.pipeline_id})),
+        "warnings": [_diagnostic(d) for d in done.warnings],
+    }
+    return Status(201 if done.created else 200, body)
+
+
+@pipelines.get("/{name}", response={200: s.PipelineOut, **SCHEMA_ERRORS})
+def get_pipeline(request: HttpRequest, name: str) -> dict[str, Any]:
+    return _pipeline_out(_pipeline(name))
+
+
+@pipelines.put("/{name}/smoke-units", response={200: s.PipelineOut, **SCHEMA_ERRORS})
+def set_smoke_units(request: HttpRequest, name: str, payload: s.SmokeUnitsIn) -> dict[str, Any]:
+    from rainbow.control import audit
+    from rainbow.control.roles import APPROVER
+
+    user = _user(request)
+    require(user, APPROVER, "change smoke units")
+    pipeline = _pipeline(name)
+    pipeline.smoke_units = payload.units
+    pipeline.save(update_fields=["smoke_units"])
+    audit.record(user, "pipeline.smoke_units", name, units=len(payload.units))
+    return _pipeline_out(pipeline)
+
+
+@pipelines.get("/{name}/versions/{version}", response={200: s.PipelineVersionOut, **SCHEMA_ERRORS})
+def get_pipeline_version(request: HttpRequest, name: str, version: str) -> dict[str, Any]:
+    row = _one_version(name, version)
+    return _version_out(row, _defaults_of({row.pipeline_id}))
+
+
+@pipelines.post(
+    "/{name}/versions/{version}/approve", response={200: s.PipelineVersionOut, **SCHEMA_ERRORS}
+)
+def approve(request: HttpRequest, name: str, version: str, payload: s.ApproveIn) -> dict[str, Any]:
+    row = _one_version(name, version)
+    release.approve(row, _user(request), payload.comment)
+    row = _one_version(name, version)
+    return _version_out(row, _defaults_of({row.pipeline_id}))
+
+
+@pipelines.post(
+    "/{name}/versions/{version}/promote", response={202: s.PromotionOut, **SCHEMA_ERRORS}
+)
+def promote(request: HttpRequest, name: str, version: str, payload: s.EnvironmentIn) -> Status:
+    row = _one_version(name, version)
+    promotion = release.promote(row, payload.environment, _user(request), current_executor())
+    return Status(202, _promotion_out(promotion))
+
+
+@pipelines.post("/{name}/rollback", response={200: s.DefaultOut, **SCHEMA_ERRORS})
+def rollback(request: HttpRequest, name: str, payload: s.EnvironmentIn) -> dict[str, Any]:
+    pointer = release.rollback(_pipeline(name), payload.environment, _user(request))
+    return {
+        "pipeline": name,
+        "environment": pointer.environment,
+        "spec_hash": pointer.version.spec_hash,
+        "previous": pointer.previous.spec_hash if pointer.previous else None,
+        "moved_at": pointer.moved_at,
+    }
+
+
+# Promotions -------------------------------------------------------------------------------------
+
+promotions = Router(tags=["pipelines"])
+
+
+def _promotion_out(row: Promotion) -> dict[str, Any]:
+    return {
+        "id": row.pk,
+        "pipeline": row.version.pipeline.name,
+        "spec_hash": row.version.spec_hash,
+        "environment": row.environment,
+        "status": row.status,
+        "run_ids": row.run_ids,
+        "reason": row.reason,
+        "requested_by": row.requested_by.get_username() if row.requested_by else None,
+        "created_at": row.created_at,
+        "finished_at": row.finished_at,
+    }
+
+
+def _promotions() -> Any:
+    return Promotion.objects.select_related("version__pipeline", "requested_by")
+
+
+@promotions.get("", response=list[s.PromotionOut])
+@paginate(LimitOffsetPagination)
+def list_promotions(request: HttpRequest) -> list[dict[str, Any]]:
+    release.settle_all()
+    return [_promotion_out(p) for p in _promotions()[:500]]
+
+
+@promotions.get("/{promotion_id}", response={200: s.PromotionOut, **SCHEMA_ERRORS})
+def get_promotion(request: HttpRequest, promotion_id: int) -> dict[str, Any]:
+    row = _promotions().filter(pk=promotion_id).first()
+    if row is None:
+        raise NotFound(f"no promotion {promotion_id}")
+    release.settle(row)
+    return _promotion_out(_promotions().get(pk=promotion_id))
+
+
+# Runs -------------------------------------------------------------------------------------------
+
+runs = Router(tags=["runs"])
+
+
+class RunFilters(Schema):
+    status: str | None = None
+    pipeline: str | None = None
+    environment: str | None = None
+    engine: str | None = None
+    submitted_by: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+@runs.post("", response={201: s.Submitted, 422: s.Problem, **SCHEMA_ERRORS})
+def submit(request: HttpRequest, payload: s.SubmitIn) -> Status:
+    version, run_ids = run_service.submit(
+        payload.pipeline,
+        payload.environment,
+        payload.units,
+        version=payload.version,
+        user=_user(request),
+        executor=current_executor(),
+    )
+    body = {
+        "pipeline": payload.pipeline,
+        "spec_hash": version.spec_hash,
+        "environment": payload.environment,
+        "run_ids": run_ids,
+    }
+    return Status(201, body)
+
+
+@runs.get("", response=list[s.RunOut])
+@paginate(LimitOffsetPagination)
+def list_runs(request: HttpRequest, filters: Query[RunFilters]) -> Any:
+    return run_service.list_runs(run_service.RunFilter(**filters.dict()))
+
+
+def _logs_url(run_id: str) -> str | None:
+    template = getattr(settings, "RAINBOW_LOGS_URL", None)
+    return template.replace("{run_id}", run_id) if template else None
+
+
+@runs.get("/{run_id}", response={200: s.RunDetailOut, **SCHEMA_ERRORS})
+def get_run(request: HttpRequest, run_id: str) -> dict[str, Any]:
+    run = run_service.get_run(run_id)
+    detail = DjangoStore().get_run(run_id)
+    assert detail is not None
+    return {
+        **{f: getattr(run, f) for f in s.RunOut.model_fields},
+        "inputs": run.inputs,
+        "outputs": run.outputs,
+        "steps": [
+            {
+                "step": step.step,
+                "status": step.status,
+                "attempts": [
+                    {
+                        **{f: getattr(a, f) for f in s.AttemptOut.model_fields if f != "metrics"},
+                        "metrics": [
+                            {"name": m.name, "value": m.value, "better": m.better}
+                            for m in a.metrics
+                        ],
+                    }
+                    for a in step.attempts
+                ],
+            }
+            for step in detail.steps
+        ],
+        "logs_url": _logs_url(run_id),
+    }
+
+
+@runs.post("/{run_id}/cancel", response={202: s.RunOut, **SCHEMA_ERRORS})
+def cancel(request: HttpRequest, run_id: str) -> Status:
+    return Status(202, run_service.cancel(run_id, _user(request), current_executor()))
+
+
+@runs.post("/{run_id}/retry", response={202: s.RunOut, **SCHEMA_ERRORS})
+def retry(request: HttpRequest, run_id: str) -> Status:
+    return Status(202, run_service.retry(run_id, _user(request), current_executor()))
+
+
+# Audit and tokens -------------------------------------------------------------------------------
+
+access = Router(tags=["access"])
+
+
+@access.get("/audit", response=list[s.AuditOut])
+@paginate(LimitOffsetPagination)
+def audit_log(request: HttpRequest, action: str | None = None) -> Any:
+    require(_user(request), RESEARCHER, "read the audit log")
+    entries = AuditEntry.objects.order_by("-at", "-id")
+    if action:
+        entries = entries.filter(action=action)
+    return [
+        {
+            "at": e.at,
+            "actor": e.actor_name,
+            "action": e.action,
+            "target": e.target,
+            "detail": e.detail,
+        }
+        for e in entries[:1000]
+    ]
+
+
+@access.get("/tokens", response=list[s.TokenOut])
+def list_tokens(request: HttpRequest) -> Any:
+    return ApiToken.objects.filter(user=_user(request)).order_by("-created_at")
+
+
+@access.post("/tokens", response={201: s.TokenIssued, **SCHEMA_ERRORS})
+def issue_token(request: HttpRequest, payload: s.TokenIn) -> Status:
+    row, token = tokens.issue(_user(request), payload.name)
+    out = s.TokenOut.from_orm(row).dict()
+    return Status(201, {**out, "token": token})
+
+
+@access.delete("/tokens/{token_id}", response={200: s.TokenOut, **SCHEMA_ERRORS})
+def revoke_token(request: HttpRequest, token_id: int) -> Any:
+    return tokens.revoke(token_id, _user(request))
+
+
+api.add_router("/modules", modules)
+api.add_router("/pipelines", pipelines)
+api.add_router("/promotions", promotions)
+api.add_router("/runs", runs)
+api.add_router("/", access)

@@ -1,0 +1,248 @@
+"""Where the control plane sends what people submit: the celery engine, or a local one.
+
+With ``RAINBOW_ENGINE=celery`` runs go to the conductor like ``rainbow run --engine celery``.
+With the embedded default (``local``) the runs are recorded pending and unowned, and a
+:class:`LocalRunner` thread in the web server claims them (an atomic update of their owner, so
+several server processes never run one twice) and runs them on a local process pool with the
+module code named by ``RAINBOW_MODULES``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Protocol
+
+from django.db import transaction
+
+from rainbow.control.models import Run
+from rainbow.control.problems import Conflict
+from rainbow.control.store import DjangoStore
+from rainbow.engine.interrupted import this_process
+from rainbow.engine.local import LocalEngine, LocalOptions
+from rainbow.engine.machine import FINISHED_RUN
+from rainbow.engine.records import RunChanged, RunCreated
+from rainbow.engine.submission import new_runs
+from rainbow.engine.workunits import WorkUnit
+from rainbow.sdk.catalog import AnyModule
+from rainbow.spec.models import PipelineSpec
+
+log = logging.getLogger("rainbow.control")
+
+
+class Executor(Protocol):
+    engine: str
+
+    def submit(
+        self,
+        spec: PipelineSpec,
+        units: Sequence[WorkUnit],
+        *,
+        environment: str,
+        submitted_by: str,
+    ) -> list[str]: ...
+
+    def cancel(self, run_id: str, reason: str) -> None: ...
+
+    def retry(self, run_id: str) -> None: ...
+
+
+class CeleryExecutor:
+    engine = "celery"
+
+    def __init__(self, broker_url: str) -> None:
+        from rainbow.engine.celery.app import make_app
+
+        self.app = make_app(broker_url)
+        self.store = DjangoStore()
+
+    def submit(
+        self,
+        spec: PipelineSpec,
+        units: Sequence[WorkUnit],
+        *,
+        environment: str,
+        submitted_by: str,
+    ) -> list[str]:
+        from rainbow.engine.celery.client import submit
+
+        return submit(
+            self.app,
+            self.store,
+            spec,
+            units,
+            environment=environment,
+            submitted_by=submitted_by,
+        )
+
+    def cancel(self, run_id: str, reason: str) -> None:
+        from rainbow.engine.celery.events import publish_event
+
+        publish_event(self.app, {"type": "cancel", "run_id": run_id, "reason": reason})
+
+    def retry(self, run_id: str) -> None:
+        from rainbow.engine.celery.events import publish_event
+
+        publish_event(self.app, {"type": "retry", "run_id": run_id})
+
+
+class LocalExecutor:
+    engine = "local"
+
+    def __init__(self) -> None:
+        self.store = DjangoStore()
+
+    def submit(
+        self,
+        spec: PipelineSpec,
+        units: Sequence[WorkUnit],
+        *,
+        environment: str,
+        submitted_by: str,
+    ) -> list[str]:
+        records = new_runs(
+            spec, units, engine="local", environment=environment, submitted_by=submitted_by
+        )
+        self.store.write(records)
+        return [record.run_id for record in records]
+
+    def cancel(self, run_id: str, reason: str) -> None:
+        """Only a run no local runner has taken yet can be cancelled: a local pool has no way
+        to stop one step of a batch it runs."""
+        with transaction.atomic():
+            taken = Run.objects.filter(run_id=run_id, owner="", status="pending").update(
+                owner=this_process()
+            )
+            if not taken:
+                raise Conflict(
+                    f"run {run_id} already runs on the control plane's local engine and cannot "
+                    "be cancelled there",
+                    hint="use RAINBOW_ENGINE=celery for runs that can be cancelled mid-way",
+                )
+            self.store.write([RunChanged(run_id, "cancelled", datetime.now(UTC), reason)])
+
+    def retry(self, run_id: str) -> None:
+        raise Conflict(
+            f"run {run_id} ran on the local engine: only distributed runs resume",
+            hint="submit the work unit again, or use RAINBOW_ENGINE=celery",
+        )
+
+
+class LocalRunner:
+    """Claims pending local runs and runs them, one pipeline version at a time."""
+
+    def __init__(
+        self,
+        modules: Mapping[str, AnyModule],
+        options: LocalOptions,
+        *,
+        poll_s: float = 0.5,
+    ) -> None:
+        self.modules = modules
+        self.options = options
+        self.poll_s = poll_s
+        self.store = DjangoStore()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="rainbow-local-runner", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        from django.db import close_old_connections
+
+        while not self._stop.is_set():
+            try:
+                ran = self.run_pending()
+            except Exception:  # one bad batch must not stop the runner
+                log.exception("the local runner failed; trying again")
+                ran = 0
+            finally:
+                close_old_connections()
+            if not ran:
+                self._stop.wait(self.poll_s)
+
+    def run_pending(self, limit: int = 100) -> int:
+        """Claim and run a batch of pending runs of one pipeline version; how many ran."""
+        waiting = Run.objects.filter(engine="local", owner="", status="pending")
+        first = waiting.order_by("created_at").values_list("spec_hash", flat=True).first()
+        if first is None:
+            return 0
+        me = this_process()
+        ids = list(waiting.filter(spec_hash=first).values_list("run_id", flat=True)[:limit])
+        Run.objects.filter(run_id__in=ids, owner="").update(owner=me)
+        mine = list(Run.objects.filter(run_id__in=ids, owner=me, status="pending"))
+        if not mine:
+            return 0
+        spec = PipelineSpec.model_validate(mine[0].spec)
+        records = [_record_of(run, spec) for run in mine]
+        missing = sorted({s.module for s in spec.steps} - self.modules.keys())
+        if missing:
+            reason = (
+                f"the control plane has no code for module(s) {', '.join(missing)}: "
+                "add them to RAINBOW_MODULES, or use RAINBOW_ENGINE=celery with workers"
+            )
+            now = datetime.now(UTC)
+            self.store.write([RunChanged(r.run_id, "failed", now, reason) for r in records])
+            return len(records)
+        try:
+            LocalEngine(self.store, self.modules, self.options).run_recorded(spec, records)
+        except Exception as exc:
+            # Claimed runs must end: nobody else will take them while this process lives.
+            log.exception("local runs of %s failed to run", spec.name)
+            statuses = self.store.run_statuses([r.run_id for r in records])
+            now, reason = datetime.now(UTC), f"the control plane's local engine failed: {exc}"
+            self.store.write(
+                [
+                    RunChanged(run_id, "failed", now, reason)
+                    for run_id, status in statuses.items()
+                    if status not in FINISHED_RUN
+                ]
+            )
+        return len(records)
+
+
+def _record_of(run: Run, spec: PipelineSpec) -> RunCreated:
+    return RunCreated(
+        run_id=run.run_id,
+        pipeline=run.pipeline,
+        spec_hash=run.spec_hash,
+        spec=run.spec,
+        inputs=run.inputs,
+        unit=run.unit,
+        engine=run.engine,
+        created_at=run.created_at,
+        step_ids=[s.id for s in spec.steps],
+        owner=run.owner,
+        environment=run.environment,
+        submitted_by=run.submitted_by,
+    )
+
+
+_executor: Executor | None = None
+
+
+def current_executor() -> Executor:
+    """The executor this process submits to, made from the settings on first use."""
+    global _executor  # noqa: PLW0603  (one per process, like Django's own connections)
+    if _executor is None:
+        from rainbow import settings as rb_settings
+
+        settings = rb_settings.from_env()
+        if settings.engine == "celery":
+            _executor = CeleryExecutor(settings.broker_url)
+        else:
+            _executor = LocalExecutor()
+    return _executor
+
+
+def use_executor(executor: Executor | None) -> None:
+    """Submit to ``executor`` from now on (the web server at start, tests); None resets."""
+    global _executor  # noqa: PLW0603
+    _executor = executor

@@ -1,0 +1,43 @@
+"""The control plane's tables: runs (written by the engine) and the registry (by people)."""
+
+from rainbow.control.models.registry import (
+    ApiToken,
+    Approval,
+    AuditEntry,
+    DefaultPointer,
+    Environment,
+    Module,
+    ModuleVersion,
+    Pipeline,
+    PipelineVersion,
+    Promotion,
+)
+from rainbow.control.models.runs import (
+    Attempt,
+    Instance,
+    Metric,
+    OutboxMessage,
+    Run,
+    StepRun,
+    Timer,
+)
+
+__all__ = [
+    "ApiToken",
+    "Approval",
+    "Attempt",
+    "AuditEntry",
+    "DefaultPointer",
+    "Environment",
+    "Instance",
+    "Metric",
+    "Module",
+    "ModuleVersion",
+    "OutboxMessage",
+    "Pipeline",
+    "PipelineVersion",
+    "Promotion",
+    "Run",
+    "StepRun",
+    "Timer",
+]

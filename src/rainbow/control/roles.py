@@ -1,0 +1,63 @@
+"""Roles, enforced on the server: researcher ⊂ approver ⊂ admin.
+
+- researcher: registers modules and pipelines, submits, retries and cancels runs;
+- approver: also approves others' pipeline versions, promotes and rolls back defaults;
+- admin: also retires module versions and manages users.
+
+A role is a Django group of that name; a superuser holds every role.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+from rainbow.control.problems import Forbidden
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
+
+RESEARCHER = "researcher"
+APPROVER = "approver"
+ADMIN = "admin"
+ROLES = (RESEARCHER, APPROVER, ADMIN)
+"""From least to most: each role can do everything the ones before it can."""
+
+
+def role_of(user: AbstractBaseUser | AnonymousUser) -> str | None:
+    """The highest role the user holds, or None."""
+    if not user.is_authenticated or not user.is_active:
+        return None
+    if getattr(user, "is_superuser", False):
+        return ADMIN
+    names = set(cast("User", user).groups.values_list("name", flat=True))
+    held = [role for role in ROLES if role in names]
+    return held[-1] if held else None
+
+
+def has_role(user: AbstractBaseUser | AnonymousUser, role: str) -> bool:
+    held = role_of(user)
+    return held is not None and ROLES.index(held) >= ROLES.index(role)
+
+
+def require(user: AbstractBaseUser | AnonymousUser, role: str, doing: str) -> None:
+    """Refuse unless ``user`` holds ``role`` (or a higher one)."""
+    if not has_role(user, role):
+        held = role_of(user)
+        raise Forbidden(
+            f"{getattr(user, 'username', 'anonymous')} ({held or 'no role'}) cannot {doing}: "
+            f"that needs the {role} role",
+            hint="ask an admin to give you the role (rainbow createuser NAME --role ROLE)",
+        )
+
+
+def ensure_groups(**signal: Any) -> None:
+    """Create the role groups with the admin permissions each role needs (after migrate)."""
+    from django.contrib.auth.models import Group, Permission
+
+    rainbow = Permission.objects.filter(content_type__app_label="rainbow")
+    viewing = list(rainbow.filter(codename__startswith="view_"))
+    everything = list(Permission.objects.all())
+    granted = {RESEARCHER: viewing, APPROVER: viewing, ADMIN: everything}
+    for role, permissions in granted.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        group.permissions.set(permissions)

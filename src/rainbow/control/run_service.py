@@ -1,0 +1,118 @@
+"""Runs as people ask for them: submit by pipeline name and environment (its default) or an
+exact version, list with filters, cancel, and retry from the failed steps."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import QuerySet
+
+from rainbow.control.execution import Executor
+from rainbow.control.models import PipelineVersion, Run
+from rainbow.control.problems import Conflict, Invalid, NotFound
+from rainbow.control.registry import pipeline_version, require_runnable
+from rainbow.control.release import default_version, environment_of
+from rainbow.control.roles import RESEARCHER, require
+from rainbow.control.units import bind_units
+from rainbow.engine.machine import FINISHED_RUN, RESUMABLE
+from rainbow.spec.models import PipelineSpec
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+MAX_UNITS = 1000
+
+
+def submit(
+    pipeline: str,
+    environment: str,
+    units: Sequence[Mapping[str, Any]],
+    *,
+    version: str | None,
+    user: AbstractBaseUser,
+    executor: Executor,
+) -> tuple[PipelineVersion, list[str]]:
+    require(user, RESEARCHER, "submit runs")
+    environment = environment_of(environment)
+    if not units:
+        raise Invalid("no work units to run", hint='send "units": [{"input": value, ...}]')
+    if len(units) > MAX_UNITS:
+        raise Invalid(f"{len(units)} work units in one request; at most {MAX_UNITS}")
+    chosen = (
+        pipeline_version(pipeline, version) if version else default_version(pipeline, environment)
+    )
+    require_runnable(chosen, environment)
+    spec = PipelineSpec.model_validate(chosen.spec)
+    work = bind_units(spec, units, name="api")
+    run_ids = executor.submit(spec, work, environment=environment, submitted_by=user.get_username())
+    return chosen, run_ids
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    status: str | None = None
+    pipeline: str | None = None
+    environment: str | None = None
+    engine: str | None = None
+    submitted_by: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+def list_runs(filters: RunFilter) -> QuerySet[Run]:
+    """Newest first; one query for any page (the list never touches steps or attempts)."""
+    runs = Run.objects.order_by("-created_at", "-run_id").defer("spec", "inputs")
+    exact = {
+        "status": filters.status,
+        "pipeline": filters.pipeline,
+        "environment": filters.environment,
+        "engine": filters.engine,
+        "submitted_by": filters.submitted_by,
+    }
+    runs = runs.filter(**{k: v for k, v in exact.items() if v})
+    if filters.created_after is not None:
+        runs = runs.filter(created_at__gte=filters.created_after)
+    if filters.created_before is not None:
+        runs = runs.filter(created_at__lt=filters.created_before)
+    return runs
+
+
+def get_run(run_id: str) -> Run:
+    run = Run.objects.filter(run_id=run_id).first()
+    if run is None:
+        raise NotFound(f"RB-E050: no run {run_id}", hint="list runs: GET /api/runs")
+    return run
+
+
+def cancel(run_id: str, user: AbstractBaseUser, executor: Executor) -> Run:
+    require(user, RESEARCHER, "cancel runs")
+    run = get_run(run_id)
+    if run.status in FINISHED_RUN:
+        raise Conflict(f"run {run_id} has already ended ({run.status})")
+    _same_engine(run, executor)
+    executor.cancel(run_id, f"cancelled by {user.get_username()}")
+    return run
+
+
+def retry(run_id: str, user: AbstractBaseUser, executor: Executor) -> Run:
+    require(user, RESEARCHER, "retry runs")
+    run = get_run(run_id)
+    if run.status not in RESUMABLE:
+        raise Conflict(
+            f"run {run_id} is {run.status}: only failed, timed-out or cancelled runs resume"
+        )
+    _same_engine(run, executor)
+    executor.retry(run_id)
+    return run
+
+
+def _same_engine(run: Run, executor: Executor) -> None:
+    if run.engine != executor.engine:
+        raise Conflict(
+            f"run {run.run_id} runs on the {run.engine} engine; this control plane drives "
+            f"{executor.engine} runs",
+            hint="use the command line where that run was started (rainbow cancel / retry)",
+        )

@@ -1,0 +1,214 @@
+"""What the REST API accepts and returns (django-ninja schemas: pydantic, in the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from ninja import Schema
+from pydantic import Field
+
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+VersionName = Annotated[
+    str, Field(min_length=1, max_length=64, pattern=r"^(latest|[0-9]+(\.[0-9]+)*)$")
+]
+EnvironmentName = Literal["staging", "prod"]
+WorkUnitInputs = dict[str, Any]
+
+
+class Problem(Schema):
+    detail: str
+    hint: str | None = None
+    diagnostics: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Me(Schema):
+    username: str
+    role: str | None
+
+
+class InstanceOut(Schema):
+    worker: str
+    commit: str
+    seen_at: datetime
+    live: bool
+
+
+class ModuleVersionIn(Schema):
+    version: VersionName
+    commit: Annotated[str, Field(max_length=64)] = ""
+    interface: dict[str, Any]
+
+
+class ModuleVersionOut(Schema):
+    module: str
+    version: str
+    commit: str
+    status: str
+    registered_at: datetime
+    interface: dict[str, Any]
+    instances: list[InstanceOut]
+
+
+class ModuleOut(Schema):
+    name: str
+    versions: list[ModuleVersionOut]
+
+
+class ModuleStatusIn(Schema):
+    status: Literal["live", "draining", "retired"]
+
+
+class PipelineIn(Schema):
+    spec: dict[str, Any]
+    kind: Literal["system-default", "one-off"] = "system-default"
+    source_commit: Annotated[str, Field(max_length=64)] = ""
+
+
+class PipelineVersionOut(Schema):
+    pipeline: str
+    spec_hash: str
+    kind: str
+    status: str
+    author: str | None
+    source_commit: str
+    created_at: datetime
+    approvals: list[str]
+    default_in: list[str]
+    spec: dict[str, Any]
+
+
+class Registration(Schema):
+    created: bool
+    version: PipelineVersionOut
+    warnings: list[dict[str, Any]]
+
+
+class PipelineOut(Schema):
+    name: str
+    smoke_units: list[WorkUnitInputs]
+    defaults: dict[str, str]
+    versions: list[PipelineVersionOut]
+
+
+class SmokeUnitsIn(Schema):
+    units: Annotated[list[WorkUnitInputs], Field(max_length=50)]
+
+
+class ApproveIn(Schema):
+    comment: Annotated[str, Field(max_length=2000)] = ""
+
+
+class EnvironmentIn(Schema):
+    environment: EnvironmentName
+
+
+class PromotionOut(Schema):
+    id: int
+    pipeline: str
+    spec_hash: str
+    environment: str
+    status: str
+    run_ids: list[str]
+    reason: str
+    requested_by: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class DefaultOut(Schema):
+    pipeline: str
+    environment: str
+    spec_hash: str
+    previous: str | None
+    moved_at: datetime
+
+
+class SubmitIn(Schema):
+    pipeline: Name
+    environment: EnvironmentName
+    version: Annotated[str, Field(min_length=6, max_length=80)] | None = None
+    units: Annotated[list[WorkUnitInputs], Field(min_length=1, max_length=1000)]
+
+
+class Submitted(Schema):
+    pipeline: str
+    spec_hash: str
+    environment: str
+    run_ids: list[str]
+
+
+class RunOut(Schema):
+    run_id: str
+    pipeline: str
+    spec_hash: str
+    unit: str
+    engine: str
+    environment: str
+    submitted_by: str
+    status: str
+    reason: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class MetricOut(Schema):
+    name: str
+    value: float
+    better: str
+
+
+class AttemptOut(Schema):
+    attempt: int
+    status: str
+    module: str
+    version: str
+    worker: str
+    started_at: datetime
+    finished_at: datetime | None
+    duration_s: float | None
+    error_type: str | None
+    error_message: str | None
+    traceback: str | None
+    exit_signal: int | None
+    metrics: list[MetricOut]
+    timings: dict[str, float]
+
+
+class StepOut(Schema):
+    step: str
+    status: str
+    attempts: list[AttemptOut]
+
+
+class RunDetailOut(RunOut):
+    inputs: dict[str, Any]
+    outputs: dict[str, Any] | None
+    steps: list[StepOut]
+    logs_url: str | None
+
+
+class AuditOut(Schema):
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    detail: dict[str, Any]
+
+
+class TokenIn(Schema):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class TokenOut(Schema):
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenIssued(TokenOut):
+    token: str
