@@ -104,6 +104,16 @@ def write_file(path: Path, data: str | bytes) -> None:
         ) from None
 
 
+def read_store(settings: rb_settings.Settings) -> Any:
+    """Where `rainbow runs` and `rainbow show` read: the control plane's API when RAINBOW_URL
+    is set, else the store itself."""
+    if settings.control_url:
+        from rainbow.cli.remote import ControlPlane, RemoteStore
+
+        return RemoteStore(ControlPlane(settings))
+    return open_store(settings)
+
+
 def open_store(settings: rb_settings.Settings) -> Any:
     """The run store, with the conductor's tables (instances) readable too."""
     from rainbow.control.django_setup import open_ledger

@@ -224,3 +224,67 @@ def _local_user(username: str) -> Any:
             hint=f"create one: rainbow createuser {name} --role researcher (or pass --user)",
         )
     return user
+
+
+def _plane() -> Any:
+    from rainbow.cli.remote import ControlPlane
+
+    settings = rb_settings.from_env()
+    if not settings.control_url:
+        raise UserError(
+            "release gates are the control plane's: this command needs RAINBOW_URL",
+            hint="start one with `rainbow web`, then export RAINBOW_URL and RAINBOW_TOKEN",
+        )
+    return ControlPlane(settings)
+
+
+Environment = Annotated[str, typer.Option("--env", help="staging or prod")]
+
+
+@pipeline_app.command("approve")
+@user_errors
+def pipeline_approve(
+    name: Annotated[str, typer.Argument(help="The pipeline's name")],
+    version: Annotated[str, typer.Argument(help="Its spec hash (at least 6 hex digits)")],
+    comment: Annotated[str, typer.Option(help="Why")] = "",
+) -> None:
+    """Approve a pipeline version (approvers; never one's own)."""
+    answer = _plane().call(
+        "POST", f"/pipelines/{name}/versions/{version}/approve", {"comment": comment}
+    )
+    out.print(f"[green]approved[/green] by {', '.join(answer['approvals'])}")
+
+
+@pipeline_app.command("promote")
+@user_errors
+def pipeline_promote(
+    name: Annotated[str, typer.Argument(help="The pipeline's name")],
+    version: Annotated[str, typer.Argument(help="Its spec hash (at least 6 hex digits)")],
+    env: Environment,
+    wait: Annotated[bool, typer.Option(help="Follow the smoke runs to the end")] = True,
+) -> None:
+    """Make a version the default in an environment once its smoke runs succeed."""
+    import time
+
+    plane = _plane()
+    path = f"/pipelines/{name}/versions/{version}/promote"
+    promotion = plane.call("POST", path, {"environment": env})
+    err.print(f"smoke testing with {len(promotion['run_ids'])} run(s) in {env}")
+    while wait and promotion["status"] == "smoke-testing":
+        time.sleep(1)
+        promotion = plane.call("GET", f"/promotions/{promotion['id']}")
+    if promotion["status"] == "failed":
+        raise UserError(f"not promoted: {promotion['reason']}", hint="the old default stays")
+    verb = "promoted" if promotion["status"] == "succeeded" else "smoke testing"
+    out.print(f"[green]{verb}[/green] {name} {promotion['spec_hash']} in {env}")
+
+
+@pipeline_app.command("rollback")
+@user_errors
+def pipeline_rollback(
+    name: Annotated[str, typer.Argument(help="The pipeline's name")],
+    env: Environment,
+) -> None:
+    """Point the default back at the version before the last move."""
+    answer = _plane().call("POST", f"/pipelines/{name}/rollback", {"environment": env})
+    out.print(f"[green]rolled back[/green] {name} in {env} to {answer['spec_hash']}")

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
+from datetime import UTC, datetime
 from typing import Any
 
 from rainbow import settings as rb_settings
 from rainbow.diagnostics import CATALOG, Diagnostic, Location
+from rainbow.engine.ledger import Instance
+from rainbow.engine.records import AttemptView, MetricValue, RunDetail, RunSummary, StepView
 from rainbow.errors import DiagnosticError, PlatformError, UserError
 
 TIMEOUT_S = 60
@@ -81,4 +85,92 @@ def _refusal(exc: urllib.error.HTTPError) -> Exception:
     return UserError(
         f"the control plane refused ({exc.code}): {detail or exc.reason}",
         hint=body.get("hint") if isinstance(body, dict) else None,
+    )
+
+
+class RemoteStore:
+    """The reads `rainbow runs` and `rainbow show` need, answered by the REST API."""
+
+    def __init__(self, plane: ControlPlane) -> None:
+        self.plane = plane
+
+    def list_runs(self, *, limit: int = 50, status: str | None = None) -> list[RunSummary]:
+        query = urllib.parse.urlencode({"limit": limit, **({"status": status} if status else {})})
+        page = self.plane.call("GET", f"/runs?{query}")
+        return [_summary(run) for run in page["items"]]
+
+    def get_run(self, run_id: str) -> RunDetail | None:
+        try:
+            run = self.plane.call("GET", f"/runs/{urllib.parse.quote(run_id, safe='')}")
+        except UserError as exc:
+            if "(404)" in exc.message:
+                return None
+            raise
+        return RunDetail(
+            summary=_summary(run),
+            inputs=run["inputs"],
+            outputs=run["outputs"],
+            spec=run["spec"],
+            steps=[
+                StepView(
+                    step=step["step"],
+                    status=step["status"],
+                    outputs=step["outputs"],
+                    attempts=[_attempt(a) for a in step["attempts"]],
+                )
+                for step in run["steps"]
+            ],
+        )
+
+    def instances(self) -> list[Instance]:
+        return [
+            Instance(
+                module["name"],
+                version["version"],
+                seen["worker"],
+                _moment(seen["seen_at"]) or datetime.now(UTC),
+                seen["commit"],
+            )
+            for module in self.plane.call("GET", "/modules")
+            for version in module["versions"]
+            for seen in version["instances"]
+        ]
+
+
+def _moment(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _summary(run: dict[str, Any]) -> RunSummary:
+    return RunSummary(
+        run_id=run["run_id"],
+        pipeline=run["pipeline"],
+        spec_hash=run["spec_hash"],
+        unit=run["unit"],
+        engine=run["engine"],
+        status=run["status"],
+        created_at=_moment(run["created_at"]) or datetime.now(UTC),
+        started_at=_moment(run["started_at"]),
+        finished_at=_moment(run["finished_at"]),
+        reason=run["reason"],
+        metrics=[],
+    )
+
+
+def _attempt(attempt: dict[str, Any]) -> AttemptView:
+    return AttemptView(
+        attempt=attempt["attempt"],
+        status=attempt["status"],
+        module=attempt["module"],
+        version=attempt["version"],
+        started_at=_moment(attempt["started_at"]) or datetime.now(UTC),
+        finished_at=_moment(attempt["finished_at"]),
+        duration_s=attempt["duration_s"],
+        error_type=attempt["error_type"],
+        error_message=attempt["error_message"],
+        traceback=attempt["traceback"],
+        exit_signal=attempt["exit_signal"],
+        metrics=[MetricValue(m["name"], m["value"], m["better"]) for m in attempt["metrics"]],
+        timings=attempt["timings"],
+        worker=attempt["worker"],
     )

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from rainbow import settings as rb_settings
 from rainbow.cli import render
-from rainbow.cli.app import ModulesOption, app, err, open_store, out, user_errors
+from rainbow.cli.app import ModulesOption, app, err, open_store, out, read_store, user_errors
 from rainbow.cli.targets import Loaded, load, require_code
 from rainbow.engine.workunits import WorkUnit
 from rainbow.errors import UserError
@@ -195,7 +195,7 @@ def runs(
     """List recent runs."""
     if status is not None and status not in RUN_STATUSES:
         raise UserError(f"no run status {status!r}", hint=f"statuses are {', '.join(RUN_STATUSES)}")
-    store = open_store(rb_settings.from_env())
+    store = read_store(rb_settings.from_env())
     found = store.list_runs(limit=limit, status=status)
     if as_json:
         for run_summary in found:
@@ -226,7 +226,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """One run: its steps, attempts, errors with tracebacks, durations and metrics."""
-    store = open_store(rb_settings.from_env())
+    store = read_store(rb_settings.from_env())
     detail = store.get_run(run_id)
     if detail is None:
         raise UserError(

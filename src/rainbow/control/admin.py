@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.html import format_html
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from rainbow.control import release
+from rainbow.control import charts, release
 from rainbow.control.execution import current_executor
 from rainbow.control.models import (
     ApiToken,
@@ -22,6 +24,7 @@ from rainbow.control.models import (
     AuditEntry,
     DefaultPointer,
     Instance,
+    Metric,
     Module,
     ModuleVersion,
     Pipeline,
@@ -64,9 +67,81 @@ class RunAdmin(ReadOnly):
     list_filter = ("status", "environment", "engine", "pipeline")
     search_fields = ("run_id", "unit", "pipeline")
     date_hierarchy = "created_at"
-    readonly_fields = ("reason",)
+    fields = (
+        ("pipeline", "spec_hash"),
+        ("status", "environment", "engine"),
+        "reason",
+        ("created_at", "started_at", "finished_at"),
+        ("unit", "submitted_by"),
+        "logs",
+        "timeline",
+        "attempt_table",
+    )
+    readonly_fields = (
+        *("pipeline", "spec_hash", "status", "environment", "engine", "reason"),
+        *("created_at", "started_at", "finished_at", "unit", "submitted_by"),
+        *("logs", "timeline", "attempt_table"),
+    )
     inlines = (StepRunInline,)
     list_per_page = 50
+
+    @admin.display(description="logs")
+    def logs(self, obj: Run) -> SafeString:
+        template = getattr(settings, "RAINBOW_LOGS_URL", None)
+        if not template:
+            return format_html('<span class="help">{}</span>', "set RAINBOW_LOGS_URL to link logs")
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener">logs of run {}</a>',
+            template.replace("{run_id}", obj.run_id),
+            obj.run_id,
+        )
+
+    def _attempts(self, obj: Run) -> list[Attempt]:
+        return list(
+            Attempt.objects.filter(step_run__run=obj)
+            .select_related("step_run")
+            .order_by("step_run__position", "attempt")
+        )
+
+    @admin.display(description="timeline")
+    def timeline(self, obj: Run) -> SafeString:
+        bars = [
+            charts.Bar(
+                row=a.step_run.step,
+                label=f"{a.step_run.step} attempt {a.attempt}",
+                status=a.status,
+                start=a.started_at,
+                end=a.finished_at,
+                detail=a.error_type or "",
+            )
+            for a in self._attempts(obj)
+        ]
+        return mark_safe(charts.timeline(bars, timezone.now()))
+
+    @admin.display(description="attempts")
+    def attempt_table(self, obj: Run) -> SafeString:
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+            "<td><pre>{}</pre></td></tr>",
+            (
+                (
+                    a.step_run.step,
+                    a.attempt,
+                    a.status,
+                    f"{a.module}@{a.version}",
+                    f"{a.duration_s:.3f} s" if a.duration_s is not None else "",
+                    a.worker,
+                    "\n".join(filter(None, [a.error_message, a.traceback])),
+                )
+                for a in self._attempts(obj)
+            ),
+        )
+        head = (
+            "<tr><th>step</th><th>attempt</th><th>status</th><th>module</th><th>duration</th>"
+            "<th>worker</th><th>error</th></tr>"
+        )
+        return format_html('<table class="rainbow-attempts">{}{}</table>', mark_safe(head), rows)
 
 
 @admin.register(Attempt)
@@ -98,8 +173,34 @@ class InstanceAdmin(ReadOnly):
 @admin.register(Pipeline)
 class PipelineAdmin(admin.ModelAdmin):
     list_display = ("name", "created_at")
-    fields = ("name", "smoke_units")
-    readonly_fields = ("name",)
+    fields = ("name", "smoke_units", "defaults", "metric_trends")
+    readonly_fields = ("name", "defaults", "metric_trends")
+
+    @admin.display(description="defaults")
+    def defaults(self, obj: Pipeline) -> SafeString:
+        pointers = DefaultPointer.objects.filter(pipeline=obj).select_related("version__pipeline")
+        return format_html_join(
+            mark_safe("<br>"), "{}: {}", ((p.environment, p.version) for p in pointers)
+        ) or format_html("{}", "none yet")
+
+    @admin.display(description="metric trends (last 50 runs)")
+    def metric_trends(self, obj: Pipeline) -> SafeString:
+        runs = list(
+            Run.objects.filter(pipeline=obj.name, status="succeeded")
+            .order_by("-created_at")
+            .values_list("run_id", flat=True)[:50]
+        )
+        order = {run_id: index for index, run_id in enumerate(reversed(runs))}
+        series: dict[str, list[tuple[int, str, float]]] = {}
+        for run_id, step, name, value in Metric.objects.filter(run_id__in=runs).values_list(
+            "run_id", "step", "name", "value"
+        ):
+            series.setdefault(f"{step}/{name}", []).append((order[run_id], run_id, value))
+        points = {
+            name: [(run_id, value) for _, run_id, value in sorted(values)]
+            for name, values in sorted(series.items())
+        }
+        return mark_safe(charts.trends(points))
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

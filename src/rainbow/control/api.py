@@ -55,6 +55,13 @@ class SessionAuth(APIKeyCookie):
 
     param_name = settings.SESSION_COOKIE_NAME
 
+    def _get_key(self, request: HttpRequest) -> str | None:
+        # Without a session cookie there is no session to protect: a bad token is a 401, not
+        # a CSRF failure.
+        if self.param_name not in request.COOKIES:
+            return None
+        return super()._get_key(request)
+
     def authenticate(self, request: HttpRequest, key: str | None) -> AbstractBaseUser | None:
         user = request.user
         return user if user.is_authenticated and user.is_active else None
@@ -462,10 +469,12 @@ def get_run(request: HttpRequest, run_id: str) -> dict[str, Any]:
         **{f: getattr(run, f) for f in s.RunOut.model_fields},
         "inputs": run.inputs,
         "outputs": run.outputs,
+        "spec": run.spec,
         "steps": [
             {
                 "step": step.step,
                 "status": step.status,
+                "outputs": step.outputs,
                 "attempts": [
                     {
                         **{f: getattr(a, f) for f in s.AttemptOut.model_fields if f != "metrics"},

@@ -10,9 +10,17 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
 
-def record(actor: AbstractBaseUser | None, action: str, target: str, **detail: Any) -> AuditEntry:
-    """``action`` is dotted (``default.move``); ``target`` names what changed."""
-    return AuditEntry.objects.create(
+def record(
+    actor: AbstractBaseUser | None,
+    action: str,
+    target: str,
+    *,
+    using: str = "default",
+    **detail: Any,
+) -> AuditEntry:
+    """``action`` is dotted (``default.move``); ``target`` names what changed; no actor is the
+    system (a worker's announcement)."""
+    return AuditEntry.objects.using(using).create(
         actor=actor if actor is not None and actor.pk else None,
         actor_name=getattr(actor, "username", "") or "system",
         action=action,

@@ -10,6 +10,7 @@ every write transaction locks the whole database: the same guarantees, one condu
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -17,8 +18,9 @@ from datetime import datetime
 
 from django.db import DatabaseError, transaction
 from django.db.models import Count
+from pydantic import ValidationError
 
-from rainbow.control import models
+from rainbow.control import audit, models
 from rainbow.control.store import DjangoStore
 from rainbow.engine.ledger import (
     Instance,
@@ -29,6 +31,9 @@ from rainbow.engine.ledger import (
 )
 from rainbow.engine.machine import RunState, StepState
 from rainbow.errors import PlatformError
+from rainbow.spec.models import ModuleInterface
+
+log = logging.getLogger("rainbow.conductor")
 
 
 class DjangoLedger(DjangoStore):
@@ -168,6 +173,39 @@ class DjangoLedger(DjangoStore):
                 "seen_at": instance.seen_at,
             },
         )
+        self._register(instance)
+
+    def _register(self, instance: Instance) -> None:
+        """A worker's announcement registers its module version when the registry lacks it,
+        and keeps ``latest``'s interface current: the registry knows everything that runs."""
+        try:
+            interface = ModuleInterface.model_validate(instance.interface).model_dump(mode="json")
+        except ValidationError:
+            log.warning("%s announced an unreadable interface", instance.worker)
+            return
+        versions = models.ModuleVersion.objects.using(self._using)
+        module, _ = models.Module.objects.using(self._using).get_or_create(name=instance.module)
+        row = versions.filter(module=module, version=instance.version).first()
+        target = f"{instance.module}@{instance.version}"
+        if row is None:
+            versions.create(
+                module=module,
+                version=instance.version,
+                interface=interface,
+                commit=instance.commit,
+            )
+            audit.record(None, "module.announce", target, using=self._using, worker=instance.worker)
+        elif row.interface != interface or row.commit != instance.commit:
+            if instance.version != "latest":
+                log.warning(
+                    "%s serves %s with another interface or commit than the registered one",
+                    instance.worker,
+                    target,
+                )
+                return
+            row.interface, row.commit = interface, instance.commit
+            row.save(update_fields=["interface", "commit"])
+            audit.record(None, "module.update", target, using=self._using, commit=instance.commit)
 
     def instances(self) -> list[Instance]:
         return [

@@ -179,12 +179,14 @@ class AttemptOut(Schema):
 class StepOut(Schema):
     step: str
     status: str
+    outputs: dict[str, Any] | None
     attempts: list[AttemptOut]
 
 
 class RunDetailOut(RunOut):
     inputs: dict[str, Any]
     outputs: dict[str, Any] | None
+    spec: dict[str, Any]
     steps: list[StepOut]
     logs_url: str | None
 

@@ -1,0 +1,201 @@
+"""`rainbow web` as users start it (gunicorn, static files), and the CLI through its API."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+RAINBOW = [sys.executable, "-m", "rainbow"]
+PASSWORD = "correct-horse-battery-9"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Plane:
+    """A control plane served by `rainbow web` on its own SQLite store."""
+
+    def __init__(self, home: Path, port: int) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        self.env = {
+            **os.environ,
+            "RAINBOW_HOME": str(home),
+            "RAINBOW_MODULES": "tests.engine.modules_for_tests",
+            "RAINBOW_REQUIRED_APPROVALS": "1",
+        }
+        self.env.pop("RAINBOW_DATABASE_URL", None)
+        self.env.pop("RAINBOW_URL", None)
+
+    def rainbow(
+        self, *args: str, expect: int = 0, stdin: str = "", **env: str
+    ) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [*RAINBOW, *args],
+            cwd=ROOT,
+            env={**self.env, **env},
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == expect, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+        assert "src/rainbow/" not in done.stderr
+        return done
+
+    def call(self, method: str, path: str, token: str | None, body: Any = None) -> tuple[int, Any]:
+        request = urllib.request.Request(
+            f"{self.url}{path}",
+            data=None if body is None else json.dumps(body).encode(),
+            method=method,
+            headers={"Content-Type": "application/json"}
+            | ({"Authorization": f"Bearer {token}"} if token else {}),
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                raw = response.read()
+                kind = response.headers.get("Content-Type", "")
+                return response.status, json.loads(raw) if "json" in kind else raw
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"null")
+
+
+@pytest.fixture
+def plane(tmp_path: Path) -> Iterator[Plane]:
+    port = free_port()
+    served = Plane(tmp_path / "home", port)
+    log = (tmp_path / "web.log").open("wb")
+    server = subprocess.Popen(
+        [*RAINBOW, "web", "--port", str(port), "--workers", "1"],
+        cwd=ROOT,
+        env=served.env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        give_up = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{served.url}/admin/login/", timeout=2).close()
+                break
+            except OSError:
+                assert server.poll() is None, (tmp_path / "web.log").read_text()
+                assert time.monotonic() < give_up, "the control plane did not start"
+                time.sleep(0.2)
+        yield served
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def test_the_control_plane_serves_the_admin_its_static_files_and_a_guarded_api(
+    plane: Plane,
+) -> None:
+    with urllib.request.urlopen(f"{plane.url}/admin/login/") as page:
+        assert "Rainbow control plane" in page.read().decode()
+        assert page.headers["X-Frame-Options"] == "DENY"
+    with urllib.request.urlopen(f"{plane.url}/static/admin/css/base.css") as css:
+        assert css.status == 200 and "text/css" in css.headers["Content-Type"]
+        assert "max-age" in css.headers.get("Cache-Control", "")
+    assert plane.call("GET", "/api/openapi.json", None)[0] == 401
+    assert plane.call("GET", "/api/runs", "rbt_not-a-token")[0] == 401
+
+
+def test_users_tokens_registration_and_a_run_from_the_command_line(plane: Plane) -> None:
+    weak = plane.rainbow("createuser", "eve", "--password-stdin", stdin="123\n", expect=2)
+    assert "password refused" in weak.stderr
+    plane.rainbow("createuser", "alice", "--password-stdin", stdin=f"{PASSWORD}\n")
+    token = plane.rainbow("token", "create", "cli", "--user", "alice").stdout.strip()
+    remote = {"RAINBOW_URL": plane.url, "RAINBOW_TOKEN": token}
+    plane.rainbow(
+        "module", "register", "tests/engine/modules_for_tests.py", "--version", "1.1", **remote
+    )
+    registered = plane.rainbow(
+        "pipeline", "register", "tests/distributed/pipelines.py:pair_v11", **remote
+    )
+    assert "registered pair-v11 sha256:" in " ".join(registered.stdout.split())
+    broken = plane.rainbow(
+        "pipeline", "register", "tests/distributed/pipelines.py:pair_latest", expect=2, **remote
+    )
+    assert "RB-E017" in broken.stderr and "add@latest" in broken.stderr
+    refused = plane.rainbow(
+        "pipeline",
+        "register",
+        "tests/distributed/pipelines.py:pair_v11",
+        expect=2,
+        RAINBOW_URL=plane.url,
+        RAINBOW_TOKEN="rbt_revoked",
+    )
+    assert "refused RAINBOW_TOKEN" in refused.stderr
+    status, pipeline = plane.call("GET", "/api/pipelines/pair-v11", token)
+    version = pipeline["versions"][0]["spec_hash"].removeprefix("sha256:")[:12]
+    body = {"pipeline": "pair-v11", "environment": "staging", "version": version}
+    status, submitted = plane.call("POST", "/api/runs", token, {**body, "units": [{"x": 4}]})
+    assert status == 201, submitted
+    (run_id,) = submitted["run_ids"]
+    give_up = time.monotonic() + 60
+    while (run := plane.call("GET", f"/api/runs/{run_id}", token)[1])["status"] != "succeeded":
+        assert run["status"] in ("pending", "running"), run
+        assert time.monotonic() < give_up, run
+        time.sleep(0.3)
+    assert run["outputs"] == {"result": 6}
+    listed = plane.rainbow("runs", "--json", **remote).stdout
+    assert json.loads(listed)["run_id"] == run_id
+    shown = json.loads(plane.rainbow("show", run_id, "--json", **remote).stdout)
+    assert shown["status"] == "succeeded" and len(shown["steps"]) == 2
+    missing = plane.rainbow("show", "nope", expect=2, **remote)
+    assert "no run 'nope'" in missing.stderr
+
+
+def test_a_release_through_the_gates_from_the_command_line(plane: Plane) -> None:
+    for name, role in [("alice", "researcher"), ("bob", "approver")]:
+        plane.rainbow("createuser", name, "--role", role, "--password-stdin", stdin=PASSWORD)
+    alice, bob = (
+        {
+            "RAINBOW_URL": plane.url,
+            "RAINBOW_TOKEN": plane.rainbow("token", "create", "cli", "--user", name).stdout.strip(),
+        }
+        for name in ("alice", "bob")
+    )
+    plane.rainbow(
+        "module", "register", "tests/engine/modules_for_tests.py", "--version", "1.1", **alice
+    )
+    registered = plane.rainbow(
+        "pipeline", "register", "tests/distributed/pipelines.py:pair_v11", **alice
+    )
+    version = registered.stdout.split("sha256:")[1][:12]
+    own = plane.rainbow("pipeline", "approve", "pair-v11", version, expect=2, **alice)
+    assert "needs the approver role" in own.stderr
+    plane.rainbow("pipeline", "approve", "pair-v11", version, **bob)
+    no_smoke = plane.rainbow(
+        "pipeline", "promote", "pair-v11", version, "--env", "prod", expect=2, **bob
+    )
+    assert "no smoke units" in no_smoke.stderr
+    status, _ = plane.call(
+        "PUT", "/api/pipelines/pair-v11/smoke-units", bob["RAINBOW_TOKEN"], {"units": [{"x": 1}]}
+    )
+    assert status == 200
+    promoted = plane.rainbow("pipeline", "promote", "pair-v11", version, "--env", "prod", **bob)
+    assert "promoted pair-v11" in promoted.stdout
+    gone = plane.rainbow("pipeline", "rollback", "pair-v11", "--env", "prod", expect=2, **bob)
+    assert "nothing to roll back to" in gone.stderr
+    local = plane.rainbow("pipeline", "approve", "pair-v11", version, expect=2)
+    assert "needs RAINBOW_URL" in local.stderr

@@ -1,0 +1,137 @@
+"""The admin: logged-in pages only, a run's timeline, metric trends, the DAG, gate actions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from rainbow.engine.records import (
+    AttemptFinished,
+    AttemptStarted,
+    MetricValue,
+    RunChanged,
+)
+from rainbow.engine.submission import new_runs
+from rainbow.engine.workunits import WorkUnit
+from rainbow.spec.models import PipelineSpec
+from tests.control.conftest import Api, register
+
+PASSWORD = "correct-horse-battery-9"
+
+
+def browser(username: str) -> Any:
+    from django.test import Client
+
+    client = Client()
+    assert client.login(username=username, password=PASSWORD)
+    return client
+
+
+def a_run_with_a_retry(spec: dict[str, Any], quality: float) -> str:
+    """A finished run whose first step failed once, then succeeded, reporting a metric."""
+    from rainbow.control.store import DjangoStore
+
+    (record,) = new_runs(
+        PipelineSpec.model_validate(spec), [WorkUnit("u", {"x": 1})], engine="celery"
+    )
+    t0 = datetime.now(UTC) - timedelta(seconds=10)
+    metric = MetricValue("quality", quality, "high")
+    DjangoStore().write(
+        [
+            record,
+            RunChanged(record.run_id, "running", t0),
+            AttemptStarted(record.run_id, "add", 1, "add", "1.1", t0),
+            AttemptFinished(
+                record.run_id,
+                "add",
+                1,
+                "failed",
+                t0 + timedelta(seconds=1),
+                1.0,
+                error_type="ValueError",
+                error_message="bad <input>",
+            ),
+            AttemptStarted(record.run_id, "add", 2, "add", "1.1", t0 + timedelta(seconds=3)),
+            AttemptFinished(
+                record.run_id,
+                "add",
+                2,
+                "succeeded",
+                t0 + timedelta(seconds=4),
+                1.0,
+                metrics=(metric,),
+            ),
+            AttemptStarted(record.run_id, "add-2", 1, "add", "1.1", t0 + timedelta(seconds=4)),
+            AttemptFinished(record.run_id, "add-2", 1, "succeeded", t0 + timedelta(seconds=5), 1.0),
+            RunChanged(record.run_id, "succeeded", t0 + timedelta(seconds=5), None, {}),
+        ]
+    )
+    return record.run_id
+
+
+def test_every_admin_page_needs_a_login(people: dict[str, Api]) -> None:
+    from django.test import Client
+
+    for path in ("/", "/admin/", "/admin/rainbow/run/", "/admin/rainbow/auditentry/"):
+        response = Client().get(path, follow=True)
+        assert response.redirect_chain, path
+        assert response.redirect_chain[-1][0].startswith("/admin/login/"), path
+
+
+def test_a_runs_page_shows_its_timeline_attempts_and_logs(
+    registered: dict[str, Any], people: dict[str, Api]
+) -> None:
+    run_id = a_run_with_a_retry(registered["spec"], 0.9)
+    page = browser("alice").get(f"/admin/rainbow/run/{run_id}/change/").content.decode()
+    assert 'class="rainbow-timeline"' in page
+    assert page.count('data-status="failed"') == 1 and page.count('data-status="succeeded"') == 2
+    assert "bad &lt;input&gt;" in page and "bad <input>" not in page
+    assert f"https://grafana.example/explore?run={run_id}" in page
+
+
+def test_a_pipelines_page_charts_its_metrics_over_runs(
+    registered: dict[str, Any], people: dict[str, Api]
+) -> None:
+    register(people["alice"], registered["spec"])
+    for quality in (0.5, 0.7, 0.9):
+        a_run_with_a_retry(registered["spec"], quality)
+    from rainbow.control.models import Pipeline
+
+    pipeline = Pipeline.objects.get(name="pair-v11")
+    page = browser("alice").get(f"/admin/rainbow/pipeline/{pipeline.pk}/change/").content.decode()
+    assert "add/quality (last 0.9; min 0.5, max 0.9, 3 runs)" in page
+    assert page.count("<circle") == 3
+
+
+def test_a_pipeline_versions_page_draws_its_dag(
+    registered: dict[str, Any], people: dict[str, Api]
+) -> None:
+    register(people["alice"], registered["spec"])
+    from rainbow.control.models import PipelineVersion
+
+    version = PipelineVersion.objects.get()
+    page = browser("alice").get(f"/admin/rainbow/pipelineversion/{version.pk}/change/")
+    drawn = page.content.decode()
+    assert 'class="graph"' in drawn and "<title>step/add&#45;2</title>" in drawn  # Graphviz
+
+
+@pytest.mark.parametrize(("who", "approved"), [("alice", False), ("bob", True)])
+def test_the_approve_action_keeps_the_role_rules(
+    registered: dict[str, Any], people: dict[str, Api], who: str, approved: bool
+) -> None:
+    register(people["carol"], registered["spec"])
+    from rainbow.control.models import Approval, PipelineVersion
+
+    version = PipelineVersion.objects.get()
+    client = browser(who)
+    response = client.post(
+        "/admin/rainbow/pipelineversion/",
+        {"action": "approve", "_selected_action": [version.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert Approval.objects.filter(version=version).exists() is approved
+    if not approved:
+        assert "cannot approve pipeline versions" in response.content.decode()

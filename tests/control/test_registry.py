@@ -1,0 +1,61 @@
+"""Registry rules below the API: what workers' announcements register, on both databases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from rainbow.engine.ledger import Instance
+from tests.control.conftest import interface_of
+from tests.engine import modules_for_tests
+
+
+@pytest.fixture(params=["sqlite_database", "postgres_database"])
+def alias(request: pytest.FixtureRequest) -> str:
+    return str(request.getfixturevalue(request.param))
+
+
+def announce(alias: str, version: str, interface: dict[str, Any], commit: str = "c1") -> None:
+    from rainbow.control.ledger import DjangoLedger
+
+    instance = Instance("add", version, "host:1", datetime.now(UTC), commit, interface)
+    DjangoLedger(using=alias).record_instance(instance)
+
+
+def recorded(alias: str) -> dict[str, tuple[str, dict[str, Any]]]:
+    from rainbow.control.models import ModuleVersion
+
+    rows = ModuleVersion.objects.using(alias).select_related("module")
+    return {f"{r.module.name}@{r.version}": (r.commit, r.interface) for r in rows}
+
+
+def test_a_workers_announcement_registers_its_module_version(alias: str) -> None:
+    from rainbow.control.models import AuditEntry
+
+    add = interface_of(modules_for_tests.add)
+    announce(alias, "1.1", add)
+    announce(alias, "1.1", add)
+    assert recorded(alias) == {"add@1.1": ("c1", add)}
+    (entry,) = AuditEntry.objects.using(alias).all()
+    assert (entry.actor_name, entry.action, entry.target) == (
+        "system",
+        "module.announce",
+        "add@1.1",
+    )
+
+
+def test_latest_follows_main_and_released_versions_keep_their_interface(alias: str) -> None:
+    add = interface_of(modules_for_tests.add)
+    changed = {**add, "inputs": {}}
+    announce(alias, "latest", add)
+    announce(alias, "latest", changed, commit="c2")
+    announce(alias, "1.1", add)
+    announce(alias, "1.1", changed, commit="c2")
+    assert recorded(alias) == {"add@latest": ("c2", changed), "add@1.1": ("c1", add)}
+
+
+def test_an_unreadable_interface_registers_nothing(alias: str) -> None:
+    announce(alias, "1.1", {"name": 5})
+    assert recorded(alias) == {}
