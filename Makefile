@@ -15,11 +15,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[examples,postgres,dev]"
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-# Graphviz's `dot` draws DAGs (`rainbow graph`); a C compiler builds the example command module.
+# Graphviz's `dot` draws DAGs (`rainbow graph`); a C compiler builds the example command module;
+# Chromium runs the admin's browser tests.
 system-deps:
-	@command -v dot >/dev/null && command -v cc >/dev/null || { \
-		echo "installing graphviz and a C compiler (Debian packages)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz gcc >/dev/null; }
+	@command -v dot >/dev/null && command -v cc >/dev/null && test -x /usr/bin/chromium || { \
+		echo "installing graphviz, a C compiler and chromium (Debian packages)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq graphviz gcc chromium >/dev/null; }
 
 $(EDGE_DENSITY): $(EDGE_DENSITY).c
 	cc -O2 -std=c99 -Wall -Wextra -Werror -o $@ $<

@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from tests.webserver import plane  # noqa: F401  (a fixture for every test package)
+
 POSTGRES_HOST = "127.0.0.1"
 POSTGRES_PORT = 5432
 POSTGRES_URL = f"postgresql://root@{POSTGRES_HOST}:{POSTGRES_PORT}/test"

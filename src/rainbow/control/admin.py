@@ -31,7 +31,6 @@ from rainbow.control.models import (
     PipelineVersion,
     Promotion,
     Run,
-    StepRun,
 )
 from rainbow.control.problems import Refused
 
@@ -46,18 +45,6 @@ class ReadOnly(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class StepRunInline(admin.TabularInline):
-    model = StepRun
-    fields = ("step", "status", "attempts")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -82,7 +69,6 @@ class RunAdmin(ReadOnly):
         *("created_at", "started_at", "finished_at", "unit", "submitted_by"),
         *("logs", "timeline", "attempt_table"),
     )
-    inlines = (StepRunInline,)
     list_per_page = 50
 
     @admin.display(description="logs")

@@ -76,10 +76,18 @@ def timeline(bars: Sequence[Bar], now: datetime) -> str:
     parts.append(f'<text x="{LABEL_W}" y="{axis_y}" font-size="11">0 s</text>')
     parts.append(
         f'<text x="{CHART_W - 10}" y="{axis_y}" font-size="11" text-anchor="end">'
-        f"{span:.2f} s</text>"
+        f"{_duration(span)}</text>"
     )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min"
 
 
 def trends(series: Mapping[str, Sequence[tuple[str, float]]], *, height: int = 120) -> str:
