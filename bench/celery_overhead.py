@@ -17,6 +17,7 @@ import argparse
 import functools
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -246,10 +247,12 @@ def main() -> None:
     parser.add_argument("--latency-samples", type=int, default=20)
     parser.add_argument("--part", choices=list(PARTS), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    logs = Path(tempfile.mkdtemp(prefix="rainbow-bench-"))
     if args.part:
         # Each part runs in its own process: Celery apps and their pools do not mix well.
-        print(json.dumps(PARTS[args.part](args.units, args.latency_samples, logs)))
+        logs = Path(tempfile.mkdtemp(prefix="rainbow-bench-"))
+        measured = PARTS[args.part](args.units, args.latency_samples, logs)
+        shutil.rmtree(logs, ignore_errors=True)  # kept only when the part failed: its logs
+        print(json.dumps(measured))
         return
     results = {}
     for name in PARTS:

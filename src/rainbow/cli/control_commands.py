@@ -88,7 +88,7 @@ def createuser(
         from rainbow.control import audit
 
         audit.record(None, "user.role", username, role=role)
-    out.print(f"[green]ok[/green] {username} is a {role}")
+    out.print(f"[green]ok[/green] {username} has the {role} role")
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -208,7 +208,7 @@ def pipeline_register(
         render.diagnostics(err, done.warnings)
         created, spec_hash = done.created, done.version.spec_hash
     verb = "registered" if created else "already registered"
-    out.print(f"[green]{verb}[/green] {loaded.spec.name} {spec_hash}")
+    out.print(f"[green]{verb}[/green] {loaded.spec.name} {spec_hash}", soft_wrap=True)
 
 
 def _local_user(username: str) -> Any:
@@ -276,7 +276,7 @@ def pipeline_promote(
     if promotion["status"] == "failed":
         raise UserError(f"not promoted: {promotion['reason']}", hint="the old default stays")
     verb = "promoted" if promotion["status"] == "succeeded" else "smoke testing"
-    out.print(f"[green]{verb}[/green] {name} {promotion['spec_hash']} in {env}")
+    out.print(f"[green]{verb}[/green] {name} {promotion['spec_hash']} in {env}", soft_wrap=True)
 
 
 @pipeline_app.command("rollback")
@@ -287,4 +287,6 @@ def pipeline_rollback(
 ) -> None:
     """Point the default back at the version before the last move."""
     answer = _plane().call("POST", f"/pipelines/{name}/rollback", {"environment": env})
-    out.print(f"[green]rolled back[/green] {name} in {env} to {answer['spec_hash']}")
+    out.print(
+        f"[green]rolled back[/green] {name} in {env} to {answer['spec_hash']}", soft_wrap=True
+    )

@@ -185,6 +185,10 @@ def database_settings(database_url: str) -> dict[str, Any]:
             hint=_URL_HINT,
         )
     database["OPTIONS"] = {**_DEFAULT_OPTIONS[engine], **database.get("OPTIONS", {})}
+    # The web server keeps a connection per thread across requests (checked before reuse);
+    # other processes hold theirs for good anyway.
+    database["CONN_MAX_AGE"] = 300
+    database["CONN_HEALTH_CHECKS"] = True
     return database
 
 

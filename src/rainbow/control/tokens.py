@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from django.db import transaction
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, User
 
 PREFIX = "rbt_"
+LAST_USED_PRECISION = timedelta(minutes=1)
 
 
 def digest(token: str) -> str:
@@ -44,7 +46,11 @@ def user_for(token: str) -> User | None:
     )
     if row is None:
         return None
-    ApiToken.objects.filter(pk=row.pk).update(last_used_at=timezone.now())
+    now = timezone.now()
+    # Once a minute is precise enough to see unused tokens, and spares every request a write
+    # (on SQLite, the one write lock).
+    if row.last_used_at is None or now - row.last_used_at > LAST_USED_PRECISION:
+        ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)
     return row.user
 
 
