@@ -15,7 +15,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
-from ninja import NinjaAPI, Query, Router, Schema, Status
+from ninja import Field, NinjaAPI, Query, Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.security import APIKeyCookie, HttpBearer
 
@@ -38,6 +38,16 @@ from rainbow.control.roles import RESEARCHER, require, role_of
 from rainbow.control.store import DjangoStore
 from rainbow.diagnostics import Diagnostic
 from rainbow.engine.waiting import LIVE_WITHIN
+
+
+class Pages(LimitOffsetPagination):
+    """Limit and offset, both bounded: an offset past what a database integer holds would be a
+    500; deeper pages than this are a filter's job."""
+
+    class Input(Schema):
+        limit: int = Field(100, ge=1, le=500)
+        offset: int = Field(0, ge=0, le=1_000_000)
+
 
 SCHEMA_ERRORS = {400: s.Problem, 401: s.Problem, 403: s.Problem, 404: s.Problem, 409: s.Problem}
 
@@ -400,7 +410,7 @@ def _promotions() -> Any:
 
 
 @promotions.get("", response=list[s.PromotionOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pages)
 def list_promotions(request: HttpRequest) -> list[dict[str, Any]]:
     release.settle_all()
     return [_promotion_out(p) for p in _promotions()[:500]]
@@ -450,7 +460,7 @@ def submit(request: HttpRequest, payload: s.SubmitIn) -> Status:
 
 
 @runs.get("", response=list[s.RunOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pages)
 def list_runs(request: HttpRequest, filters: Query[RunFilters]) -> Any:
     return run_service.list_runs(run_service.RunFilter(**filters.dict()))
 
@@ -508,7 +518,7 @@ access = Router(tags=["access"])
 
 
 @access.get("/audit", response=list[s.AuditOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pages)
 def audit_log(request: HttpRequest, action: str | None = None) -> Any:
     require(_user(request), RESEARCHER, "read the audit log")
     entries = AuditEntry.objects.order_by("-at", "-id")
