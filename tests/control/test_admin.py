@@ -135,3 +135,65 @@ def test_the_approve_action_keeps_the_role_rules(
     assert Approval.objects.filter(version=version).exists() is approved
     if not approved:
         assert "cannot approve pipeline versions" in response.content.decode()
+
+
+def test_a_pipeline_version_registers_from_the_admin_with_the_same_checks(
+    registered: dict[str, Any], people: dict[str, Api]
+) -> None:
+    import json
+
+    from rainbow.control.models import AuditEntry, PipelineVersion
+
+    client = browser("alice")
+    broken = {**registered["spec"], "steps": [{**registered["spec"]["steps"][0], "version": "9.9"}]}
+    broken.pop("spec_hash")
+    form = {"kind": "system-default", "source_commit": "abc"}
+    refused = client.post(
+        "/admin/rainbow/pipelineversion/add/", {**form, "spec_json": json.dumps(broken)}
+    )
+    assert refused.status_code == 200 and "RB-E017" in refused.content.decode()
+    assert not PipelineVersion.objects.exists()
+    added = client.post(
+        "/admin/rainbow/pipelineversion/add/", {**form, "spec_json": json.dumps(registered["spec"])}
+    )
+    assert added.status_code == 302
+    version = PipelineVersion.objects.get()
+    assert (version.author.username, version.source_commit) == ("alice", "abc")  # type: ignore[union-attr]
+    assert AuditEntry.objects.filter(action="pipeline.register", actor_name="alice").exists()
+
+
+def test_only_admins_retire_from_the_admin_and_runs_are_cancelled_there(
+    registered: dict[str, Any], people: dict[str, Api], executor: Any
+) -> None:
+    from rainbow.control.models import ModuleVersion
+
+    latest = ModuleVersion.objects.get(version="latest")
+    for who, status in [("bob", "live"), ("dana", "retired")]:
+        browser(who).post(
+            "/admin/rainbow/moduleversion/",
+            {"action": "mark_retired", "_selected_action": [latest.pk]},
+        )
+        latest.refresh_from_db()
+        assert latest.status == status, who
+    version = register(people["alice"], registered["spec"])
+    body = {
+        "pipeline": "pair-v11",
+        "environment": "staging",
+        "version": version,
+        "units": [{"x": 1}],
+    }
+    (run_id,) = people["alice"].post("/runs", body).json()["run_ids"]
+    browser("alice").post("/admin/rainbow/run/", {"action": "cancel", "_selected_action": [run_id]})
+    assert executor.cancelled == [run_id]
+
+
+def test_the_pipeline_versions_list_costs_the_same_queries_for_any_length(
+    registered: dict[str, Any], people: dict[str, Api], django_assert_max_num_queries: Any
+) -> None:
+    for timeout in (10.0, 20.0, 30.0, 40.0):
+        spec = {**registered["spec"], "timeout": timeout}
+        spec.pop("spec_hash")
+        register(people["alice"], spec)
+    client = browser("alice")
+    with django_assert_max_num_queries(10):
+        assert client.get("/admin/rainbow/pipelineversion/").status_code == 200

@@ -6,17 +6,19 @@ services as the REST API, so the role rules and the audit log hold whichever way
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from rainbow.control import charts, release
+from rainbow.control import charts, release, run_service
 from rainbow.control.execution import current_executor
 from rainbow.control.models import (
     ApiToken,
@@ -33,6 +35,9 @@ from rainbow.control.models import (
     Run,
 )
 from rainbow.control.problems import Refused
+from rainbow.control.registry import check_spec, register_pipeline_version, set_module_status
+from rainbow.control.roles import RESEARCHER, has_role
+from rainbow.engine.waiting import LIVE_WITHIN
 
 
 class ReadOnly(admin.ModelAdmin):
@@ -64,12 +69,30 @@ class RunAdmin(ReadOnly):
         "timeline",
         "attempt_table",
     )
+    actions = ("cancel", "retry")
     readonly_fields = (
         *("pipeline", "spec_hash", "status", "environment", "engine", "reason"),
         *("created_at", "started_at", "finished_at", "unit", "submitted_by"),
         *("logs", "timeline", "attempt_table"),
     )
     list_per_page = 50
+
+    def _each_run(self, request: HttpRequest, queryset: QuerySet[Run], act: Any) -> None:
+        for run in queryset:
+            try:
+                act(run.run_id, request.user, current_executor())
+            except Refused as exc:
+                self.message_user(request, f"{run}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{run}: asked", messages.SUCCESS)
+
+    @admin.action(description="Cancel the selected runs")
+    def cancel(self, request: HttpRequest, queryset: QuerySet[Run]) -> None:
+        self._each_run(request, queryset, run_service.cancel)
+
+    @admin.action(description="Retry the selected runs from their failed steps")
+    def retry(self, request: HttpRequest, queryset: QuerySet[Run]) -> None:
+        self._each_run(request, queryset, run_service.retry)
 
     @admin.display(description="logs")
     def logs(self, obj: Run) -> SafeString:
@@ -148,6 +171,42 @@ class ModuleVersionAdmin(ReadOnly):
     list_display = ("__str__", "status", "commit", "registered_at")
     list_filter = ("status", "module")
     list_select_related = ("module",)
+    fields = ("module", "version", "status", "commit", "registered_at", "instances", "interface")
+    readonly_fields = fields
+    actions = ("mark_live", "mark_draining", "mark_retired")
+
+    @admin.display(description="instances (last heartbeat)")
+    def instances(self, obj: ModuleVersion) -> SafeString:
+        live_after = timezone.now() - LIVE_WITHIN
+        seen = Instance.objects.filter(module=obj.module.name, version=obj.version)
+        rows = [
+            (i.worker, "live" if i.seen_at >= live_after else "gone", i.seen_at, i.commit)
+            for i in seen.order_by("-seen_at")
+        ]
+        if not rows:
+            return format_html("{}", "no worker has announced it")
+        return format_html_join(mark_safe("<br>"), "{} ({}, last seen {}, commit {})", rows)
+
+    def _mark(self, request: HttpRequest, queryset: QuerySet[ModuleVersion], status: str) -> None:
+        for row in queryset.select_related("module"):
+            try:
+                set_module_status(row.module.name, row.version, status, by=request.user)  # type: ignore[arg-type]
+            except Refused as exc:
+                self.message_user(request, f"{row}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{row}: {status}", messages.SUCCESS)
+
+    @admin.action(description="Mark live (new pipelines may pin them)")
+    def mark_live(self, request: HttpRequest, queryset: QuerySet[ModuleVersion]) -> None:
+        self._mark(request, queryset, "live")
+
+    @admin.action(description="Mark draining (no new pins)")
+    def mark_draining(self, request: HttpRequest, queryset: QuerySet[ModuleVersion]) -> None:
+        self._mark(request, queryset, "draining")
+
+    @admin.action(description="Retire (nothing new runs on them)")
+    def mark_retired(self, request: HttpRequest, queryset: QuerySet[ModuleVersion]) -> None:
+        self._mark(request, queryset, "retired")
 
 
 @admin.register(Instance)
@@ -192,6 +251,32 @@ class PipelineAdmin(admin.ModelAdmin):
         return False
 
 
+class RegisterPipelineForm(forms.ModelForm):
+    """Registering from the admin: the compiled spec pasted in, checked as the API checks it."""
+
+    spec_json = forms.CharField(
+        label="spec",
+        widget=forms.Textarea(attrs={"rows": 20, "cols": 100}),
+        help_text="The compiled spec: `rainbow compile FILE.py:FUNC`.",
+    )
+
+    class Meta:
+        model = PipelineVersion
+        fields = ("kind", "source_commit")
+
+    def clean_spec_json(self) -> Any:
+        try:
+            data = json.loads(self.cleaned_data["spec_json"])
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"not JSON: {exc}") from None
+        try:
+            check_spec(data)
+        except Refused as exc:
+            lines = [d.render() for d in exc.diagnostics] or [exc.message]
+            raise forms.ValidationError(lines) from None
+        return data
+
+
 @admin.register(PipelineVersion)
 class PipelineVersionAdmin(ReadOnly):
     list_display = ("__str__", "kind", "status", "author", "approvals_count", "created_at")
@@ -201,9 +286,41 @@ class PipelineVersionAdmin(ReadOnly):
     fields = readonly_fields
     actions = ("approve", "promote_to_staging", "promote_to_prod")
 
-    @admin.display(description="approvals")
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PipelineVersion]:
+        return super().get_queryset(request).annotate(approval_count=Count("approvals"))
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return has_role(request.user, RESEARCHER)
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        if obj is None:
+            kwargs["form"] = RegisterPipelineForm
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ("spec_json", "kind", "source_commit") if obj is None else self.fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return () if obj is None else self.readonly_fields
+
+    def save_model(
+        self, request: HttpRequest, obj: PipelineVersion, form: Any, change: bool
+    ) -> None:
+        done = register_pipeline_version(
+            form.cleaned_data["spec_json"],
+            kind=form.cleaned_data["kind"],
+            source_commit=form.cleaned_data["source_commit"],
+            author=request.user,  # type: ignore[arg-type]
+        )
+        # The admin goes on with ``obj`` (its message, its redirect): it becomes the row.
+        obj.__dict__.update({k: v for k, v in done.version.__dict__.items() if k != "_state"})
+        obj._state.adding = False
+
+    @admin.display(description="approvals", ordering="approval_count")
     def approvals_count(self, obj: PipelineVersion) -> int:
-        return obj.approvals.count()
+        return int(obj.approval_count)  # type: ignore[attr-defined]
 
     @admin.display(description="DAG")
     def dag(self, obj: PipelineVersion) -> SafeString:
