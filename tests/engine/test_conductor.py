@@ -365,3 +365,12 @@ def test_an_attempt_started_and_aborted_in_one_batch_is_recorded_aborted(world: 
     )
     (attempt,) = ledger.get_run(run_id).steps[0].attempts
     assert attempt.status == "aborted"
+
+
+def test_workers_not_heard_from_for_long_are_forgotten(world: Any) -> None:
+    conductor, ledger, _, clock, _ = world
+    for worker, age in [("old:1", timedelta(days=2)), ("new:2", timedelta(seconds=5))]:
+        clock.now = datetime.now(UTC) - age
+        conductor.handle({"type": "instance", "module": "add", "version": "1.1", "worker": worker})
+    assert ledger.prune_instances(datetime.now(UTC) - timedelta(days=1)) == 1
+    assert [i.worker for i in ledger.instances()] == ["new:2"]

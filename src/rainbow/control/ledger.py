@@ -213,6 +213,10 @@ class DjangoLedger(DjangoStore):
             for i in models.Instance.objects.using(self._using).order_by("module", "version")
         ]
 
+    def prune_instances(self, older_than: datetime) -> int:
+        stale = models.Instance.objects.using(self._using).filter(seen_at__lt=older_than)
+        return int(stale.delete()[0])
+
     def running_attempts(self) -> dict[tuple[str, str], int]:
         rows = (
             models.Attempt.objects.using(self._using)

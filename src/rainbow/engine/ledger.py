@@ -142,6 +142,10 @@ class Ledger(Store, Protocol):
 
     def instances(self) -> list[Instance]: ...
 
+    def prune_instances(self, older_than: datetime) -> int:
+        """Forget workers not heard from since ``older_than``; how many were forgotten."""
+        ...
+
 
 def parsed_spec(spec_hash: str, data: Mapping[str, Any]) -> PipelineSpec:
     """The spec model for a stored spec, parsed once per pipeline version, not once per event."""
@@ -242,6 +246,12 @@ class MemoryLedger(MemoryStore):
 
     def instances(self) -> list[Instance]:
         return list(self._instances.values())
+
+    def prune_instances(self, older_than: datetime) -> int:
+        gone = [key for key, seen in self._instances.items() if seen.seen_at < older_than]
+        for key in gone:
+            del self._instances[key]
+        return len(gone)
 
     def running_attempts(self) -> dict[tuple[str, str], int]:
         counts: dict[tuple[str, str], int] = {}

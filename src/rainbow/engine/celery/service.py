@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from celery import Celery
@@ -23,6 +24,9 @@ MEASURE_S = 5.0
 BATCH = 256
 BATCH_WINDOW_S = 0.002
 """Events are applied in batches of up to BATCH, or whatever arrived within BATCH_WINDOW_S."""
+PRUNE_S = 600.0
+FORGET_INSTANCES_AFTER = timedelta(days=1)
+"""Workers not heard from for this long are forgotten (their module versions stay registered)."""
 BACKLOG_WAIT_S = 60.0
 """Longest a starting conductor holds its timers back while it reads the events that waited."""
 
@@ -37,6 +41,7 @@ class ConductorService(ConsumerMixin):
         self._backlog_read = False
         self._last_tick = 0.0
         self._last_measure = 0.0
+        self._last_prune = 0.0
         self._pending: list[tuple[dict[str, Any], Message]] = []
         self._pending_since = 0.0
 
@@ -125,6 +130,9 @@ class ConductorService(ConsumerMixin):
         if now - self._last_measure >= MEASURE_S:
             self._last_measure = now
             self.measure_queues()
+        if now - self._last_prune >= PRUNE_S:
+            self._last_prune = now
+            self.conductor.ledger.prune_instances(datetime.now(UTC) - FORGET_INSTANCES_AFTER)
 
     def _caught_up(self, now: float) -> bool:
         """Whether the events that waited out the conductor's start are read (or it waited long
