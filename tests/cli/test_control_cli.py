@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -72,7 +73,7 @@ def test_users_tokens_registration_and_a_run_from_the_command_line(plane: Plane)
     assert "no run 'nope'" in missing.stderr
 
 
-def test_a_release_through_the_gates_from_the_command_line(plane: Plane) -> None:
+def test_a_release_through_the_gates_from_the_command_line(plane: Plane, tmp_path: Path) -> None:
     for name, role in [("alice", "researcher"), ("bob", "approver")]:
         plane.rainbow("createuser", name, "--role", role, "--password-stdin", stdin=PASSWORD)
     alice, bob = (
@@ -96,12 +97,20 @@ def test_a_release_through_the_gates_from_the_command_line(plane: Plane) -> None
         "pipeline", "promote", "pair-v11", version, "--env", "prod", expect=2, **bob
     )
     assert "no smoke units" in no_smoke.stderr
-    status, _ = plane.call(
-        "PUT", "/api/pipelines/pair-v11/smoke-units", bob["RAINBOW_TOKEN"], {"units": [{"x": 1}]}
-    )
-    assert status == 200
+    unit = tmp_path / "unit.json"
+    unit.write_text('{"x": 1}')
+    plane.rainbow("pipeline", "smoke-units", "pair-v11", "--input", str(unit), **bob)
     promoted = plane.rainbow("pipeline", "promote", "pair-v11", version, "--env", "prod", **bob)
     assert "promoted pair-v11" in promoted.stdout
+    submitted = plane.rainbow(
+        "submit", "pair-v11", "--env", "prod", "-i", str(unit), "--wait", **alice
+    )
+    assert "succeeded" in submitted.stderr
+    unit.write_text('{"y": 1}')
+    misfit = plane.rainbow(
+        "submit", "pair-v11", "--env", "prod", "-i", str(unit), expect=2, **alice
+    )
+    assert "RB-E040" in misfit.stderr and "missing pipeline input 'x'" in misfit.stderr
     gone = plane.rainbow("pipeline", "rollback", "pair-v11", "--env", "prod", expect=2, **bob)
     assert "nothing to roll back to" in gone.stderr
     local = plane.rainbow("pipeline", "approve", "pair-v11", version, expect=2)

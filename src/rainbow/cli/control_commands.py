@@ -9,6 +9,7 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -290,3 +291,104 @@ def pipeline_rollback(
     out.print(
         f"[green]rolled back[/green] {name} in {env} to {answer['spec_hash']}", soft_wrap=True
     )
+
+
+InputsOption = Annotated[
+    list[Path] | None,
+    typer.Option("--input", "-i", help="A work unit: UNIT.json (repeatable)"),
+]
+CorpusOption = Annotated[Path | None, typer.Option("--corpus", help="A folder of work units")]
+
+
+def _spec_of(plane: Any, name: str, version: str | None, env: str | None) -> Any:
+    """The spec units are checked against: an exact version, the default in ``env``, or the
+    newest version."""
+    from rainbow.spec.models import PipelineSpec
+
+    if version:
+        return PipelineSpec.model_validate(
+            plane.call("GET", f"/pipelines/{name}/versions/{version}")["spec"]
+        )
+    pipeline = plane.call("GET", f"/pipelines/{name}")
+    wanted = pipeline["defaults"].get(env) if env else None
+    if env and wanted is None:
+        raise UserError(
+            f"pipeline {name!r} has no default in {env}",
+            hint="give --version, or promote one (rainbow pipeline promote)",
+        )
+    for row in pipeline["versions"]:
+        if wanted is None or row["spec_hash"] == wanted:
+            return PipelineSpec.model_validate(row["spec"])
+    raise UserError(f"pipeline {name!r} has no versions", hint="rainbow pipeline register FILE.py")
+
+
+def _units(spec: Any, inputs: list[Path] | None, corpus: Path | None) -> list[dict[str, Any]]:
+    """Work unit files checked here, asset paths made absolute (the server cannot see relative
+    ones), in the form the API takes."""
+    from rainbow.engine.workunits import load_corpus, load_unit
+
+    if not inputs and corpus is None:
+        raise UserError("no work units", hint="give --input UNIT.json or --corpus DIR")
+    units = [load_unit(path, spec) for path in inputs or []]
+    units += load_corpus(corpus, spec) if corpus is not None else []
+    return [
+        {
+            key: value["$asset"]
+            if isinstance(value, dict) and value.keys() == {"$asset"}
+            else value
+            for key, value in unit.inputs.items()
+        }
+        for unit in units
+    ]
+
+
+@app.command()
+@user_errors
+def submit(
+    pipeline: Annotated[str, typer.Argument(help="A registered pipeline's name")],
+    env: Environment,
+    version: Annotated[
+        str | None, typer.Option(help="An exact version (spec hash); default: the env's default")
+    ] = None,
+    input_files: InputsOption = None,
+    corpus: CorpusOption = None,
+    wait: Annotated[bool, typer.Option(help="Follow the runs to the end")] = False,
+) -> None:
+    """Submit work units to the control plane (RAINBOW_URL); exit 0 only if, with --wait,
+    every run succeeded."""
+    import time
+
+    from rainbow.engine.machine import FINISHED_RUN
+
+    plane = _plane()
+    units = _units(_spec_of(plane, pipeline, version, env), input_files, corpus)
+    body = {"pipeline": pipeline, "environment": env, "version": version, "units": units}
+    answer = plane.call("POST", "/runs", {k: v for k, v in body.items() if v is not None})
+    err.print(f"{len(answer['run_ids'])} run(s) of {pipeline} {answer['spec_hash']} in {env}")
+    statuses: dict[str, str] = {}
+    for run_id in answer["run_ids"]:
+        out.print(run_id, highlight=False)
+    while wait and len(statuses) < len(answer["run_ids"]):
+        time.sleep(1)
+        for run_id in answer["run_ids"]:
+            if run_id not in statuses:
+                run = plane.call("GET", f"/runs/{run_id}")
+                if run["status"] in FINISHED_RUN:
+                    statuses[run_id] = run["status"]
+                    err.print(f"{run_id} {render.status(run['status'])} {run['reason'] or ''}")
+    if any(status != "succeeded" for status in statuses.values()):
+        raise typer.Exit(1)
+
+
+@pipeline_app.command("smoke-units")
+@user_errors
+def pipeline_smoke_units(
+    name: Annotated[str, typer.Argument(help="The pipeline's name")],
+    input_files: InputsOption = None,
+    corpus: CorpusOption = None,
+) -> None:
+    """Set the work units a promotion of this pipeline must run successfully (approvers)."""
+    plane = _plane()
+    units = _units(_spec_of(plane, name, None, None), input_files, corpus)
+    plane.call("PUT", f"/pipelines/{name}/smoke-units", {"units": units})
+    out.print(f"[green]ok[/green] {len(units)} smoke unit(s) for {name}")
