@@ -12,6 +12,7 @@ from rainbow.engine.records import (
     AttemptStarted,
     MetricValue,
     RunChanged,
+    StepChanged,
 )
 from rainbow.engine.submission import new_runs
 from rainbow.engine.workunits import WorkUnit
@@ -65,6 +66,8 @@ def a_run_with_a_retry(spec: dict[str, Any], quality: float) -> str:
             ),
             AttemptStarted(record.run_id, "add-2", 1, "add", "1.1", t0 + timedelta(seconds=4)),
             AttemptFinished(record.run_id, "add-2", 1, "succeeded", t0 + timedelta(seconds=5), 1.0),
+            StepChanged(record.run_id, "add", "succeeded", 2, {"value": 1}),
+            StepChanged(record.run_id, "add-2", "succeeded", 1, {"value": 1}),
             RunChanged(record.run_id, "succeeded", t0 + timedelta(seconds=5), None, {}),
         ]
     )

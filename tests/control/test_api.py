@@ -216,7 +216,13 @@ def test_runs_are_submitted_to_the_default_or_an_exact_version(
     assert no_default.status_code == 404 and "no default in prod" in no_default.json()["detail"]
     exact = alice.post(
         "/runs",
-        {"pipeline": "pair-v11", "environment": "staging", "version": version, "units": [{"x": 1}]},
+        {
+            "pipeline": "pair-v11",
+            "environment": "staging",
+            "version": version,
+            "units": [{"x": 1}],
+            "names": ["kitchen-7"],
+        },
     )
     assert exact.status_code == 201, exact.content
     (run_id,) = exact.json()["run_ids"]
@@ -228,6 +234,7 @@ def test_runs_are_submitted_to_the_default_or_an_exact_version(
     assert {d["code"] for d in misfit.json()["diagnostics"]} == {"RB-E040"}
     detail = alice.get(f"/runs/{run_id}").json()
     assert detail["environment"] == "staging" and detail["submitted_by"] == "alice"
+    assert detail["unit"] == "kitchen-7"
     assert detail["logs_url"] == f"https://grafana.example/explore?run={run_id}"
     assert [s["step"] for s in detail["steps"]] == ["add", "add-2"]
     assert alice.get("/runs/nope").status_code == 404
@@ -273,6 +280,18 @@ def test_only_admins_retire_module_versions_and_retired_ones_are_refused(
     assert entry["target"] == "add@1.1" and entry["actor"] == "dana"
 
 
+def test_listed_runs_carry_their_last_attempts_metrics(
+    registered: dict[str, Any], people: dict[str, Api]
+) -> None:
+    from tests.control.test_admin import a_run_with_a_retry
+
+    run_id = a_run_with_a_retry(registered["spec"], 0.75)
+    (listed,) = people["alice"].get("/runs").json()["items"]
+    expected = [{"name": "quality", "value": 0.75, "better": "high", "step": "add"}]
+    assert listed["run_id"] == run_id and listed["metrics"] == expected
+    assert people["alice"].get(f"/runs/{run_id}").json()["metrics"] == expected
+
+
 @pytest.mark.parametrize("count", [3, 60])
 def test_listing_runs_costs_the_same_queries_for_any_page(
     registered: dict[str, Any],
@@ -289,6 +308,7 @@ def test_listing_runs_costs_the_same_queries_for_any_page(
         page = alice.get("/runs?pipeline=pair-v11&environment=staging&status=pending&limit=100")
     assert page.json()["count"] == count and len(page.json()["items"]) == count
     assert alice.get("/runs?environment=prod").json()["count"] == 0
+    assert all(item["metrics"] == [] for item in page.json()["items"])
 
 
 @pytest.mark.parametrize(

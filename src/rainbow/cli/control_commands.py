@@ -322,24 +322,27 @@ def _spec_of(plane: Any, name: str, version: str | None, env: str | None) -> Any
     raise UserError(f"pipeline {name!r} has no versions", hint="rainbow pipeline register FILE.py")
 
 
-def _units(spec: Any, inputs: list[Path] | None, corpus: Path | None) -> list[dict[str, Any]]:
+def _units(
+    spec: Any, inputs: list[Path] | None, corpus: Path | None
+) -> tuple[list[str], list[dict[str, Any]]]:
     """Work unit files checked here, asset paths made absolute (the server cannot see relative
-    ones), in the form the API takes."""
+    ones), in the form the API takes: their names and their inputs."""
     from rainbow.engine.workunits import load_corpus, load_unit
 
     if not inputs and corpus is None:
         raise UserError("no work units", hint="give --input UNIT.json or --corpus DIR")
     units = [load_unit(path, spec) for path in inputs or []]
     units += load_corpus(corpus, spec) if corpus is not None else []
-    return [
-        {
-            key: value["$asset"]
-            if isinstance(value, dict) and value.keys() == {"$asset"}
-            else value
-            for key, value in unit.inputs.items()
-        }
-        for unit in units
+    return [unit.name for unit in units], [
+        {key: _unbound(value) for key, value in unit.inputs.items()} for unit in units
     ]
+
+
+def _unbound(value: Any) -> Any:
+    """An asset reference back to the path or URL it stands for."""
+    if isinstance(value, dict) and value.keys() == {"$asset"}:
+        return value["$asset"]
+    return value
 
 
 @app.command()
@@ -361,8 +364,14 @@ def submit(
     from rainbow.engine.machine import FINISHED_RUN
 
     plane = _plane()
-    units = _units(_spec_of(plane, pipeline, version, env), input_files, corpus)
-    body = {"pipeline": pipeline, "environment": env, "version": version, "units": units}
+    names, units = _units(_spec_of(plane, pipeline, version, env), input_files, corpus)
+    body = {
+        "pipeline": pipeline,
+        "environment": env,
+        "version": version,
+        "units": units,
+        "names": names,
+    }
     answer = plane.call("POST", "/runs", {k: v for k, v in body.items() if v is not None})
     err.print(f"{len(answer['run_ids'])} run(s) of {pipeline} {answer['spec_hash']} in {env}")
     statuses: dict[str, str] = {}
@@ -389,6 +398,6 @@ def pipeline_smoke_units(
 ) -> None:
     """Set the work units a promotion of this pipeline must run successfully (approvers)."""
     plane = _plane()
-    units = _units(_spec_of(plane, name, None, None), input_files, corpus)
+    _, units = _units(_spec_of(plane, name, None, None), input_files, corpus)
     plane.call("PUT", f"/pipelines/{name}/smoke-units", {"units": units})
     out.print(f"[green]ok[/green] {len(units)} smoke unit(s) for {name}")

@@ -153,7 +153,10 @@ def _summary(run: dict[str, Any]) -> RunSummary:
         started_at=_moment(run["started_at"]),
         finished_at=_moment(run["finished_at"]),
         reason=run["reason"],
-        metrics=[],
+        metrics=[
+            MetricValue(m["name"], m["value"], m["better"], m.get("step", ""))
+            for m in run.get("metrics", [])
+        ],
     )
 
 

@@ -35,7 +35,7 @@ from rainbow.control.models import (
 )
 from rainbow.control.problems import NotFound, Refused
 from rainbow.control.roles import RESEARCHER, require, role_of
-from rainbow.control.store import DjangoStore
+from rainbow.control.store import DjangoStore, last_metrics
 from rainbow.diagnostics import Diagnostic
 from rainbow.engine.waiting import LIVE_WITHIN
 
@@ -47,6 +47,32 @@ class Pages(LimitOffsetPagination):
     class Input(Schema):
         limit: int = Field(100, ge=1, le=500)
         offset: int = Field(0, ge=0, le=1_000_000)
+
+
+class RunPages(Pages):
+    """Pages of runs, each with its steps' last metrics (one query for the page)."""
+
+    def paginate_queryset(
+        self, queryset: Any, pagination: Any, request: HttpRequest, **params: Any
+    ) -> Any:
+        page = super().paginate_queryset(queryset, pagination, request, **params)
+        runs = list(page["items"])
+        metrics = last_metrics("default", [run.run_id for run in runs])
+        page["items"] = [
+            {
+                **{
+                    field: getattr(run, field)
+                    for field in s.RunOut.model_fields
+                    if field != "metrics"
+                },
+                "metrics": [
+                    {"name": m.name, "value": m.value, "better": m.better, "step": m.step}
+                    for m in metrics[run.run_id]
+                ],
+            }
+            for run in runs
+        ]
+        return page
 
 
 SCHEMA_ERRORS = {400: s.Problem, 401: s.Problem, 403: s.Problem, 404: s.Problem, 409: s.Problem}
@@ -446,6 +472,7 @@ def submit(request: HttpRequest, payload: s.SubmitIn) -> Status:
         payload.pipeline,
         payload.environment,
         payload.units,
+        names=payload.names,
         version=payload.version,
         user=_user(request),
         executor=current_executor(),
@@ -460,7 +487,7 @@ def submit(request: HttpRequest, payload: s.SubmitIn) -> Status:
 
 
 @runs.get("", response=list[s.RunOut])
-@paginate(Pages)
+@paginate(RunPages)
 def list_runs(request: HttpRequest, filters: Query[RunFilters]) -> Any:
     return run_service.list_runs(run_service.RunFilter(**filters.dict()))
 
@@ -476,7 +503,11 @@ def get_run(request: HttpRequest, run_id: str) -> dict[str, Any]:
     detail = DjangoStore().get_run(run_id)
     assert detail is not None
     return {
-        **{f: getattr(run, f) for f in s.RunOut.model_fields},
+        **{f: getattr(run, f) for f in s.RunOut.model_fields if f != "metrics"},
+        "metrics": [
+            {"name": m.name, "value": m.value, "better": m.better, "step": m.step}
+            for m in detail.summary.metrics
+        ],
         "inputs": run.inputs,
         "outputs": run.outputs,
         "spec": run.spec,

@@ -31,6 +31,7 @@ def submit(
     environment: str,
     units: Sequence[Mapping[str, Any]],
     *,
+    names: Sequence[str] | None = None,
     version: str | None,
     user: AbstractBaseUser,
     executor: Executor,
@@ -41,12 +42,14 @@ def submit(
         raise Invalid("no work units to run", hint='send "units": [{"input": value, ...}]')
     if len(units) > MAX_UNITS:
         raise Invalid(f"{len(units)} work units in one request; at most {MAX_UNITS}")
+    if names is not None and len(names) != len(units):
+        raise Invalid(f"{len(names)} names for {len(units)} work units", hint="one name per unit")
     chosen = (
         pipeline_version(pipeline, version) if version else default_version(pipeline, environment)
     )
     require_runnable(chosen, environment)
     spec = PipelineSpec.model_validate(chosen.spec)
-    work = bind_units(spec, units, name="api")
+    work = bind_units(spec, units, name="api", names=names)
     run_ids = executor.submit(spec, work, environment=environment, submitted_by=user.get_username())
     return chosen, run_ids
 

@@ -129,6 +129,10 @@ class SubmitIn(Schema):
     environment: EnvironmentName
     version: Annotated[str, Field(min_length=6, max_length=80)] | None = None
     units: Annotated[list[WorkUnitInputs], Field(min_length=1, max_length=1000)]
+    names: Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=1000)] | None = (
+        None
+    )
+    """What each unit is called (a file, a URL); by default ``api-<index>``."""
 
 
 class Submitted(Schema):
@@ -136,6 +140,13 @@ class Submitted(Schema):
     spec_hash: str
     environment: str
     run_ids: list[str]
+
+
+class MetricOut(Schema):
+    name: str
+    value: float
+    better: str
+    step: str = ""
 
 
 class RunOut(Schema):
@@ -151,12 +162,8 @@ class RunOut(Schema):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
-
-
-class MetricOut(Schema):
-    name: str
-    value: float
-    better: str
+    metrics: list[MetricOut] = Field(default_factory=list)
+    """In lists: each step's last attempt's metrics."""
 
 
 class AttemptOut(Schema):

@@ -13,9 +13,15 @@ from rainbow.spec.models import PipelineSpec
 
 
 def bind_units(
-    spec: PipelineSpec, units: Sequence[Mapping[str, Any]], *, name: str, what: str = "work unit"
+    spec: PipelineSpec,
+    units: Sequence[Mapping[str, Any]],
+    *,
+    name: str,
+    names: Sequence[str] | None = None,
+    what: str = "work unit",
 ) -> list[WorkUnit]:
-    """Units named ``<name>-<index>``, asset inputs made references; Invalid if one misfits."""
+    """Units named by ``names`` or ``<name>-<index>``, asset inputs made references; Invalid if
+    one misfits."""
     bound = []
     for index, unit in enumerate(units):
         try:
@@ -27,5 +33,5 @@ def bind_units(
                 hint="asset inputs are absolute paths or URLs the workers can read",
                 diagnostics=exc.diagnostics,
             ) from None
-        bound.append(WorkUnit(f"{name}-{index}", inputs))
+        bound.append(WorkUnit(names[index] if names else f"{name}-{index}", inputs))
     return bound
