@@ -115,3 +115,16 @@ def test_a_release_through_the_gates_from_the_command_line(plane: Plane, tmp_pat
     assert "nothing to roll back to" in gone.stderr
     local = plane.rainbow("pipeline", "approve", "pair-v11", version, expect=2)
     assert "needs RAINBOW_URL" in local.stderr
+
+
+def test_createuser_recreates_a_role_group_deleted_by_hand(plane: Plane) -> None:
+    plane.rainbow(
+        "manage",
+        "shell",
+        "-c",
+        "from django.contrib.auth.models import Group; Group.objects.filter(name='approver').delete()",
+    )
+    done = plane.rainbow(
+        "createuser", "zed", "--role", "approver", "--password-stdin", stdin=PASSWORD
+    )
+    assert "zed has the approver role" in done.stdout

@@ -67,6 +67,9 @@ def createuser(
     from django.core.exceptions import ValidationError
     from django.db import transaction
 
+    from rainbow.control import audit
+    from rainbow.control.roles import ensure_groups
+
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -85,9 +88,9 @@ def createuser(
         user.is_staff = True  # every role may log in to the admin; what it may do there varies
         user.set_password(password)
         user.save()
+        if not Group.objects.filter(name=role).exists():
+            ensure_groups()  # deleted by hand since the last migrate
         user.groups.set([Group.objects.get(name=role)])
-        from rainbow.control import audit
-
         audit.record(None, "user.role", username, role=role)
     out.print(f"[green]ok[/green] {username} has the {role} role")
 

@@ -50,14 +50,16 @@ def require(user: AbstractBaseUser | AnonymousUser, role: str, doing: str) -> No
         )
 
 
-def ensure_groups(**signal: Any) -> None:
-    """Create the role groups with the admin permissions each role needs (after migrate)."""
+def ensure_groups(using: str = "default", **signal: Any) -> None:
+    """Create the role groups with the admin permissions each role needs, in the database just
+    migrated (a ``post_migrate`` receiver)."""
     from django.contrib.auth.models import Group, Permission
 
-    rainbow = Permission.objects.filter(content_type__app_label="rainbow")
-    viewing = list(rainbow.filter(codename__startswith="view_"))
-    everything = list(Permission.objects.all())
-    granted = {RESEARCHER: viewing, APPROVER: viewing, ADMIN: everything}
-    for role, permissions in granted.items():
-        group, _ = Group.objects.get_or_create(name=role)
-        group.permissions.set(permissions)
+    permissions = Permission.objects.using(using)
+    viewing = list(
+        permissions.filter(content_type__app_label="rainbow", codename__startswith="view_")
+    )
+    granted = {RESEARCHER: viewing, APPROVER: viewing, ADMIN: list(permissions.all())}
+    for role, allowed in granted.items():
+        group, _ = Group.objects.using(using).get_or_create(name=role)
+        group.permissions.set(allowed)
