@@ -25,6 +25,7 @@ class RecordingExecutor:
     """Records runs pending, as the celery engine would, and lets a test end them."""
 
     engine: str = "celery"
+    broken: bool = False
     cancelled: list[str] = field(default_factory=list)
     retried: list[str] = field(default_factory=list)
 
@@ -38,6 +39,8 @@ class RecordingExecutor:
     ) -> list[str]:
         from rainbow.control.store import DjangoStore
 
+        if self.broken:
+            raise OSError("broker unreachable")
         records = new_runs(
             spec, units, engine=self.engine, environment=environment, submitted_by=submitted_by
         )

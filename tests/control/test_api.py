@@ -155,6 +155,22 @@ def test_promotion_moves_the_default_only_after_its_smoke_runs_succeed(
     assert actions[:2] == ["default.move", "promotion.start"]
 
 
+def test_only_versions_promoted_to_prod_run_there(
+    registered: dict[str, Any], people: dict[str, Api], executor: RecordingExecutor
+) -> None:
+    alice, bob = people["alice"], people["bob"]
+    version = _approved(people, registered["spec"])
+    body = {"pipeline": "pair-v11", "version": version, "units": [{"x": 1}]}
+    refused = alice.post("/runs", {**body, "environment": "prod"})
+    assert refused.status_code == 403 and "never been promoted to prod" in refused.json()["detail"]
+    assert alice.post("/runs", {**body, "environment": "staging"}).status_code == 201
+    bob.put("/pipelines/pair-v11/smoke-units", SMOKE)
+    started = bob.post(f"/pipelines/pair-v11/versions/{version}/promote", {"environment": "prod"})
+    executor.finish(started.json()["run_ids"])
+    assert bob.get(f"/promotions/{started.json()['id']}").json()["status"] == "succeeded"
+    assert alice.post("/runs", {**body, "environment": "prod"}).status_code == 201
+
+
 def test_a_failed_smoke_run_leaves_the_old_default_in_place(
     registered: dict[str, Any], people: dict[str, Api], executor: RecordingExecutor
 ) -> None:
@@ -176,6 +192,33 @@ def test_a_failed_smoke_run_leaves_the_old_default_in_place(
     defaults = bob.get("/pipelines/pair-v11").json()["defaults"]
     assert defaults["staging"].removeprefix("sha256:").startswith(first)
     assert "promotion.fail" in [e["action"] for e in bob.get("/audit").json()["items"]]
+
+
+def test_a_promotion_whose_smoke_runs_cannot_start_or_end_does_not_block_the_next(
+    registered: dict[str, Any], people: dict[str, Api], executor: RecordingExecutor
+) -> None:
+    from datetime import timedelta
+
+    from rainbow.control.models import Promotion
+
+    bob = people["bob"]
+    version = _approved(people, registered["spec"])
+    bob.put("/pipelines/pair-v11/smoke-units", SMOKE)
+    promote = f"/pipelines/pair-v11/versions/{version}/promote"
+    executor.broken = True
+    down = bob.post(promote, {"environment": "prod"})
+    assert down.status_code == 503 and "could not be submitted" in down.json()["detail"]
+    executor.broken = False
+    started = bob.post(promote, {"environment": "prod"})
+    assert started.status_code == 202
+    Promotion.objects.filter(pk=started.json()["id"]).update(
+        created_at=Promotion.objects.get(pk=started.json()["id"]).created_at - timedelta(days=2)
+    )
+    ended = bob.get(f"/promotions/{started.json()['id']}").json()
+    assert ended["status"] == "failed" and "did not all end within" in ended["reason"]
+    assert bob.post(promote, {"environment": "prod"}).status_code == 202
+    failures = bob.get("/audit?action=promotion.fail").json()["items"]
+    assert len(failures) == 2
 
 
 def test_rolling_back_the_default_is_one_action(

@@ -37,6 +37,7 @@ from rainbow.control.problems import NotFound, Refused
 from rainbow.control.roles import RESEARCHER, require, role_of
 from rainbow.control.store import DjangoStore, last_metrics
 from rainbow.diagnostics import Diagnostic
+from rainbow.errors import PlatformError
 from rainbow.engine.waiting import LIVE_WITHIN
 
 
@@ -143,6 +144,12 @@ def refused(request: HttpRequest, exc: Refused) -> HttpResponse:
         hint=exc.hint,
         diagnostics=[_diagnostic(d) for d in exc.diagnostics],
     )
+
+
+@api.exception_handler(PlatformError)
+def unavailable(request: HttpRequest, exc: PlatformError) -> HttpResponse:
+    # A service behind the control plane (the broker, the database) failed: worth retrying.
+    return _problem(request, 503, str(exc), hint="try again once the service is back")
 
 
 def _diagnostic(diagnostic: Diagnostic) -> dict[str, Any]:

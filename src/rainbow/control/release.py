@@ -12,6 +12,7 @@ Every approval, pointer move and failure goes to the audit log in the same trans
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, cast
 
 from django.conf import settings
@@ -34,10 +35,15 @@ from rainbow.control.registry import forbid_author, require_runnable
 from rainbow.control.roles import APPROVER, require
 from rainbow.control.units import bind_units
 from rainbow.engine.machine import FINISHED_RUN
+from rainbow.errors import PlatformError
 from rainbow.spec.models import PipelineSpec
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, User
+
+
+SMOKE_GRACE = timedelta(minutes=10)
+"""How much longer than the pipeline's own timeout smoke runs may take (queueing, start-up)."""
 
 
 def required_approvals() -> int:
@@ -117,46 +123,65 @@ def promote(
             version=version, environment=environment, requested_by=user
         )
         audit.record(user, "promotion.start", str(version), environment=environment)
-    promotion.run_ids = executor.submit(
-        spec, units, environment=environment, submitted_by=user.get_username()
-    )
+    try:
+        promotion.run_ids = executor.submit(
+            spec, units, environment=environment, submitted_by=user.get_username()
+        )
+    except Exception as exc:
+        # Left smoke testing, it would block every later promotion of the pipeline here.
+        _fail(promotion, f"the smoke runs could not be submitted: {exc}")
+        raise PlatformError(f"{version} was not promoted: {promotion.reason}") from exc
     promotion.save(update_fields=["run_ids"])
     return promotion
 
 
 def settle(promotion: Promotion) -> Promotion:
-    """Move the default once every smoke run succeeded; fail the promotion if one did not."""
+    """Move the default once every smoke run succeeded; fail the promotion if one did not, or
+    if they have not all ended within the pipeline's timeout and SMOKE_GRACE."""
     if promotion.status != Promotion.Status.SMOKE_TESTING or not promotion.run_ids:
         return promotion
     statuses = dict(
         Run.objects.filter(run_id__in=promotion.run_ids).values_list("run_id", "status")
     )
-    if len(statuses) < len(promotion.run_ids) or any(
-        s not in FINISHED_RUN for s in statuses.values()
-    ):
+    ended = len(statuses) == len(promotion.run_ids) and all(
+        s in FINISHED_RUN for s in statuses.values()
+    )
+    if not ended:
+        allowed = timedelta(seconds=float(promotion.version.spec.get("timeout", 0))) + SMOKE_GRACE
+        if timezone.now() - promotion.created_at > allowed:
+            return _fail(promotion, f"the smoke runs did not all end within {allowed}")
         return promotion
     failed = sorted(run_id for run_id, status in statuses.items() if status != "succeeded")
+    if failed:
+        return _fail(promotion, f"smoke run(s) did not succeed: {', '.join(failed)}")
     with transaction.atomic():
         locked = Promotion.objects.select_for_update().get(pk=promotion.pk)
         if locked.status != Promotion.Status.SMOKE_TESTING:
             return locked
         locked.finished_at = timezone.now()
         version = locked.version
-        if failed:
-            locked.status = Promotion.Status.FAILED
-            locked.reason = f"smoke run(s) did not succeed: {', '.join(failed)}"
-            locked.save(update_fields=["status", "reason", "finished_at"])
-            audit.record(
-                locked.requested_by,
-                "promotion.fail",
-                str(version),
-                environment=locked.environment,
-                runs=failed,
-            )
-            return locked
         _move_default(version, locked.environment, locked.requested_by, "default.move")
         locked.status = Promotion.Status.SUCCEEDED
         locked.save(update_fields=["status", "finished_at"])
+    return locked
+
+
+def _fail(promotion: Promotion, reason: str) -> Promotion:
+    with transaction.atomic():
+        locked = Promotion.objects.select_for_update().get(pk=promotion.pk)
+        if locked.status != Promotion.Status.SMOKE_TESTING:
+            return locked
+        locked.status, locked.reason = Promotion.Status.FAILED, reason
+        locked.finished_at = timezone.now()
+        locked.save(update_fields=["status", "reason", "finished_at"])
+        audit.record(
+            locked.requested_by,
+            "promotion.fail",
+            str(locked.version),
+            environment=locked.environment,
+            reason=reason,
+        )
+    promotion.status, promotion.reason = locked.status, locked.reason
     return locked
 
 

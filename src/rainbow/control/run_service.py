@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import QuerySet
 
 from rainbow.control.execution import Executor
-from rainbow.control.models import PipelineVersion, Run
-from rainbow.control.problems import Conflict, Invalid, NotFound
+from rainbow.control.models import Environment, PipelineVersion, Promotion, Run
+from rainbow.control.problems import Conflict, Forbidden, Invalid, NotFound
 from rainbow.control.registry import pipeline_version, require_runnable
 from rainbow.control.release import default_version, environment_of
 from rainbow.control.roles import RESEARCHER, require
@@ -48,10 +48,26 @@ def submit(
         pipeline_version(pipeline, version) if version else default_version(pipeline, environment)
     )
     require_runnable(chosen, environment)
+    require_released(chosen, environment)
     spec = PipelineSpec.model_validate(chosen.spec)
     work = bind_units(spec, units, name="api", names=names)
     run_ids = executor.submit(spec, work, environment=environment, submitted_by=user.get_username())
     return chosen, run_ids
+
+
+def require_released(version: PipelineVersion, environment: str) -> None:
+    """In prod only versions that went through the gates run: the default, or an earlier one
+    (kept runnable for debugging). Staging runs anything registered."""
+    if environment != Environment.PROD:
+        return
+    released = Promotion.objects.filter(
+        version=version, environment=environment, status=Promotion.Status.SUCCEEDED
+    )
+    if not released.exists():
+        raise Forbidden(
+            f"{version} has never been promoted to {environment}: only released versions run there",
+            hint="run it in staging, or take it through the gates (approve, then promote)",
+        )
 
 
 @dataclass(frozen=True)
