@@ -200,3 +200,31 @@ def test_the_pipeline_versions_list_costs_the_same_queries_for_any_length(
     client = browser("alice")
     with django_assert_max_num_queries(10):
         assert client.get("/admin/rainbow/pipelineversion/").status_code == 200
+
+
+def test_admins_change_roles_in_the_user_admin_and_the_audit_log_says_so(
+    people: dict[str, Api],
+) -> None:
+    from django.contrib.auth.models import Group, User
+
+    from rainbow.control.models import AuditEntry
+
+    alice = User.objects.get(username="alice")
+    form = {
+        "username": "alice",
+        "is_active": "on",
+        "is_staff": "on",
+        "groups": [Group.objects.get(name="approver").pk],
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "00:00:00",
+    }
+    saved = browser("dana").post(f"/admin/auth/user/{alice.pk}/change/", form)
+    assert saved.status_code == 302, saved.content.decode()[-2000:]
+    entry = AuditEntry.objects.get(action="user.role", target="alice")
+    assert entry.actor_name == "dana" and entry.detail["groups"] == ["approver"]
+    assert entry.detail["was"]["groups"] == ["researcher"]
+
+
+def test_researchers_and_approvers_cannot_open_the_user_admin(people: dict[str, Api]) -> None:
+    for who in ("alice", "bob"):
+        assert browser(who).get("/admin/auth/user/").status_code == 403

@@ -366,6 +366,14 @@ def test_listing_runs_costs_the_same_queries_for_any_page(
         ("GET", "/runs?created_after=yesterday", None),
         ("GET", "/promotions/notanumber", None),
         ("PUT", "/pipelines/pair-v11/smoke-units", {"units": "x"}),
+        # What PostgreSQL would refuse at the first query (a 500) is refused before it.
+        ("GET", "/runs/%00abc", None),
+        ("GET", "/runs?status=%00", None),
+        ("POST", "/tokens", {"name": "a\u0000b"}),
+        ("POST", "/modules/" + "a" * 300 + "/versions", {"version": "1.0", "interface": {}}),
+        ("GET", "/runs?created_after=0001-01-01T00:00:00%2B14:00", None),
+        ("GET", "/runs?created_before=9999-12-31T23:59:59-14:00", None),
+        ("GET", "/promotions/18446744073709551616", None),
     ],
 )
 def test_malformed_input_gets_a_4xx_with_a_message(

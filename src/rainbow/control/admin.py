@@ -12,13 +12,15 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from rainbow.control import charts, release, run_service
+from rainbow.control import audit, charts, release, run_service
 from rainbow.control.execution import current_executor
 from rainbow.control.models import (
     ApiToken,
@@ -216,10 +218,11 @@ class InstanceAdmin(ReadOnly):
 
 
 @admin.register(Pipeline)
-class PipelineAdmin(admin.ModelAdmin):
+class PipelineAdmin(ReadOnly):
     list_display = ("name", "created_at")
+    # Smoke units change through the API or `rainbow pipeline smoke-units` (checked, audited).
     fields = ("name", "smoke_units", "defaults", "metric_trends")
-    readonly_fields = ("name", "defaults", "metric_trends")
+    readonly_fields = fields
 
     @admin.display(description="defaults")
     def defaults(self, obj: Pipeline) -> SafeString:
@@ -392,3 +395,35 @@ class AuditEntryAdmin(ReadOnly):
 class ApiTokenAdmin(ReadOnly):
     list_display = ("prefix", "name", "user", "created_at", "last_used_at", "revoked_at")
     list_select_related = ("user",)
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class AuditedUserAdmin(UserAdmin):
+    """Django's user admin, with every change of roles or admin rights in the audit log."""
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        stored = User.objects.filter(pk=obj.pk).first() if obj.pk else None
+        # Kept on the request: one admin object serves every thread of the server.
+        request.rights_before = _rights(stored) if stored is not None else (set(), False)  # type: ignore[attr-defined]
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        user, before = form.instance, request.rights_before  # type: ignore[attr-defined]
+        after = _rights(user)
+        if after != before:
+            audit.record(
+                request.user,  # type: ignore[arg-type]
+                "user.role",
+                user.username,
+                groups=sorted(after[0]),
+                superuser=after[1],
+                was={"groups": sorted(before[0]), "superuser": before[1]},
+            )
+
+
+def _rights(user: User) -> tuple[set[str], bool]:
+    return set(user.groups.values_list("name", flat=True)), user.is_superuser

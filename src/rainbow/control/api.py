@@ -7,7 +7,6 @@ calls; refusals come back as 4xx with ``{"detail", "hint", "diagnostics"}``, nev
 
 # No ``from __future__ import annotations`` here: django-ninja reads the annotations at runtime.
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -37,8 +36,8 @@ from rainbow.control.problems import NotFound, Refused
 from rainbow.control.roles import RESEARCHER, require, role_of
 from rainbow.control.store import DjangoStore, last_metrics
 from rainbow.diagnostics import Diagnostic
-from rainbow.errors import PlatformError
 from rainbow.engine.waiting import LIVE_WITHIN
+from rainbow.errors import PlatformError
 
 
 class Pages(LimitOffsetPagination):
@@ -228,7 +227,7 @@ def list_modules(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @modules.get("/{name}", response={200: s.ModuleOut, **SCHEMA_ERRORS})
-def get_module(request: HttpRequest, name: str) -> dict[str, Any]:
+def get_module(request: HttpRequest, name: s.NamePath) -> dict[str, Any]:
     module = Module.objects.filter(name=name).first()
     if module is None:
         raise NotFound(f"no module named {name!r} is registered")
@@ -238,7 +237,9 @@ def get_module(request: HttpRequest, name: str) -> dict[str, Any]:
 @modules.post(
     "/{name}/versions", response={200: s.ModuleVersionOut, 201: s.ModuleVersionOut, **SCHEMA_ERRORS}
 )
-def register_module_version(request: HttpRequest, name: str, payload: s.ModuleVersionIn) -> Status:
+def register_module_version(
+    request: HttpRequest, name: s.NamePath, payload: s.ModuleVersionIn
+) -> Status:
     row, created = registry.register_module_version(
         name, payload.version, payload.interface, commit=payload.commit, by=_user(request)
     )
@@ -249,7 +250,7 @@ def register_module_version(request: HttpRequest, name: str, payload: s.ModuleVe
     "/{name}/versions/{version}/status", response={200: s.ModuleVersionOut, **SCHEMA_ERRORS}
 )
 def set_module_status(
-    request: HttpRequest, name: str, version: str, payload: s.ModuleStatusIn
+    request: HttpRequest, name: s.NamePath, version: s.ModuleVersionPath, payload: s.ModuleStatusIn
 ) -> dict[str, Any]:
     row = registry.set_module_status(name, version, payload.status, by=_user(request))
     return _module_version_out(row, _instances_by_version())
@@ -363,26 +364,22 @@ def register_pipeline(request: HttpRequest, payload: s.PipelineIn) -> Status:
 
 
 @pipelines.get("/{name}", response={200: s.PipelineOut, **SCHEMA_ERRORS})
-def get_pipeline(request: HttpRequest, name: str) -> dict[str, Any]:
+def get_pipeline(request: HttpRequest, name: s.NamePath) -> dict[str, Any]:
     return _pipeline_out(_pipeline(name))
 
 
 @pipelines.put("/{name}/smoke-units", response={200: s.PipelineOut, **SCHEMA_ERRORS})
-def set_smoke_units(request: HttpRequest, name: str, payload: s.SmokeUnitsIn) -> dict[str, Any]:
-    from rainbow.control import audit
-    from rainbow.control.roles import APPROVER
-
-    user = _user(request)
-    require(user, APPROVER, "change smoke units")
-    pipeline = _pipeline(name)
-    pipeline.smoke_units = payload.units
-    pipeline.save(update_fields=["smoke_units"])
-    audit.record(user, "pipeline.smoke_units", name, units=len(payload.units))
+def set_smoke_units(
+    request: HttpRequest, name: s.NamePath, payload: s.SmokeUnitsIn
+) -> dict[str, Any]:
+    pipeline = release.set_smoke_units(_pipeline(name), payload.units, _user(request))
     return _pipeline_out(pipeline)
 
 
 @pipelines.get("/{name}/versions/{version}", response={200: s.PipelineVersionOut, **SCHEMA_ERRORS})
-def get_pipeline_version(request: HttpRequest, name: str, version: str) -> dict[str, Any]:
+def get_pipeline_version(
+    request: HttpRequest, name: s.NamePath, version: s.PipelineVersionPath
+) -> dict[str, Any]:
     row = _one_version(name, version)
     return _version_out(row, _defaults_of({row.pipeline_id}))
 
@@ -390,7 +387,9 @@ def get_pipeline_version(request: HttpRequest, name: str, version: str) -> dict[
 @pipelines.post(
     "/{name}/versions/{version}/approve", response={200: s.PipelineVersionOut, **SCHEMA_ERRORS}
 )
-def approve(request: HttpRequest, name: str, version: str, payload: s.ApproveIn) -> dict[str, Any]:
+def approve(
+    request: HttpRequest, name: s.NamePath, version: s.PipelineVersionPath, payload: s.ApproveIn
+) -> dict[str, Any]:
     row = _one_version(name, version)
     release.approve(row, _user(request), payload.comment)
     row = _one_version(name, version)
@@ -400,14 +399,16 @@ def approve(request: HttpRequest, name: str, version: str, payload: s.ApproveIn)
 @pipelines.post(
     "/{name}/versions/{version}/promote", response={202: s.PromotionOut, **SCHEMA_ERRORS}
 )
-def promote(request: HttpRequest, name: str, version: str, payload: s.EnvironmentIn) -> Status:
+def promote(
+    request: HttpRequest, name: s.NamePath, version: s.PipelineVersionPath, payload: s.EnvironmentIn
+) -> Status:
     row = _one_version(name, version)
     promotion = release.promote(row, payload.environment, _user(request), current_executor())
     return Status(202, _promotion_out(promotion))
 
 
 @pipelines.post("/{name}/rollback", response={200: s.DefaultOut, **SCHEMA_ERRORS})
-def rollback(request: HttpRequest, name: str, payload: s.EnvironmentIn) -> dict[str, Any]:
+def rollback(request: HttpRequest, name: s.NamePath, payload: s.EnvironmentIn) -> dict[str, Any]:
     pointer = release.rollback(_pipeline(name), payload.environment, _user(request))
     return {
         "pipeline": name,
@@ -450,7 +451,7 @@ def list_promotions(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @promotions.get("/{promotion_id}", response={200: s.PromotionOut, **SCHEMA_ERRORS})
-def get_promotion(request: HttpRequest, promotion_id: int) -> dict[str, Any]:
+def get_promotion(request: HttpRequest, promotion_id: s.IdPath) -> dict[str, Any]:
     row = _promotions().filter(pk=promotion_id).first()
     if row is None:
         raise NotFound(f"no promotion {promotion_id}")
@@ -461,16 +462,6 @@ def get_promotion(request: HttpRequest, promotion_id: int) -> dict[str, Any]:
 # Runs -------------------------------------------------------------------------------------------
 
 runs = Router(tags=["runs"])
-
-
-class RunFilters(Schema):
-    status: str | None = None
-    pipeline: str | None = None
-    environment: str | None = None
-    engine: str | None = None
-    submitted_by: str | None = None
-    created_after: datetime | None = None
-    created_before: datetime | None = None
 
 
 @runs.post("", response={201: s.Submitted, 422: s.Problem, **SCHEMA_ERRORS})
@@ -495,7 +486,7 @@ def submit(request: HttpRequest, payload: s.SubmitIn) -> Status:
 
 @runs.get("", response=list[s.RunOut])
 @paginate(RunPages)
-def list_runs(request: HttpRequest, filters: Query[RunFilters]) -> Any:
+def list_runs(request: HttpRequest, filters: Query[s.RunFilters]) -> Any:
     return run_service.list_runs(run_service.RunFilter(**filters.dict()))
 
 
@@ -505,7 +496,7 @@ def _logs_url(run_id: str) -> str | None:
 
 
 @runs.get("/{run_id}", response={200: s.RunDetailOut, **SCHEMA_ERRORS})
-def get_run(request: HttpRequest, run_id: str) -> dict[str, Any]:
+def get_run(request: HttpRequest, run_id: s.RunIdPath) -> dict[str, Any]:
     run = run_service.get_run(run_id)
     detail = DjangoStore().get_run(run_id)
     assert detail is not None
@@ -541,12 +532,12 @@ def get_run(request: HttpRequest, run_id: str) -> dict[str, Any]:
 
 
 @runs.post("/{run_id}/cancel", response={202: s.RunOut, **SCHEMA_ERRORS})
-def cancel(request: HttpRequest, run_id: str) -> Status:
+def cancel(request: HttpRequest, run_id: s.RunIdPath) -> Status:
     return Status(202, run_service.cancel(run_id, _user(request), current_executor()))
 
 
 @runs.post("/{run_id}/retry", response={202: s.RunOut, **SCHEMA_ERRORS})
-def retry(request: HttpRequest, run_id: str) -> Status:
+def retry(request: HttpRequest, run_id: s.RunIdPath) -> Status:
     return Status(202, run_service.retry(run_id, _user(request), current_executor()))
 
 
@@ -587,7 +578,7 @@ def issue_token(request: HttpRequest, payload: s.TokenIn) -> Status:
 
 
 @access.delete("/tokens/{token_id}", response={200: s.TokenOut, **SCHEMA_ERRORS})
-def revoke_token(request: HttpRequest, token_id: int) -> Any:
+def revoke_token(request: HttpRequest, token_id: s.IdPath) -> Any:
     return tokens.revoke(token_id, _user(request))
 
 

@@ -65,6 +65,19 @@ def register_module_version(
             hint="register it under its own name",
         )
     recorded = parsed.model_dump(mode="json")
+    try:
+        return _record_module_version(name, version, recorded, commit, by)
+    except IntegrityError:  # registered by someone else a moment ago: judge against theirs
+        return _record_module_version(name, version, recorded, commit, by)
+
+
+def _record_module_version(
+    name: str,
+    version: str,
+    recorded: dict[str, Any],
+    commit: str,
+    by: AbstractBaseUser | None,
+) -> tuple[ModuleVersion, bool]:
     with transaction.atomic():
         module, _ = Module.objects.get_or_create(name=name)
         existing = ModuleVersion.objects.select_for_update().filter(module=module, version=version)

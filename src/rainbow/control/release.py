@@ -12,11 +12,12 @@ Every approval, pointer move and failure goes to the audit log in the same trans
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from rainbow.control import audit
@@ -58,6 +59,23 @@ def environment_of(name: str) -> str:
     return name
 
 
+def set_smoke_units(
+    pipeline: Pipeline, units: Sequence[Mapping[str, Any]], user: AbstractBaseUser
+) -> Pipeline:
+    """What a promotion of ``pipeline`` must run successfully; checked against its newest
+    version now (a promotion checks against its own version again)."""
+    require(user, APPROVER, "change smoke units")
+    newest = pipeline.versions.order_by("-created_at").first()
+    if newest is not None:
+        spec = PipelineSpec.model_validate(newest.spec)
+        bind_units(spec, units, name="smoke", what="smoke unit")
+    with transaction.atomic():
+        pipeline.smoke_units = [dict(unit) for unit in units]
+        pipeline.save(update_fields=["smoke_units"])
+        audit.record(user, "pipeline.smoke_units", pipeline.name, units=len(units))
+    return pipeline
+
+
 def approve(version: PipelineVersion, user: AbstractBaseUser, comment: str = "") -> Approval:
     require(user, APPROVER, "approve pipeline versions")
     if version.kind == PipelineVersion.Kind.ONE_OFF:
@@ -67,11 +85,12 @@ def approve(version: PipelineVersion, user: AbstractBaseUser, comment: str = "")
             hint="register the spec as a system-default pipeline to release it",
         )
     forbid_author(version, user, "approve")
-    with transaction.atomic():
-        if Approval.objects.filter(version=version, approver=user).exists():
-            raise Conflict(f"{user.get_username()} has already approved {version}")
-        approval = Approval.objects.create(version=version, approver=user, comment=comment)
-        audit.record(user, "pipeline.approve", str(version), comment=comment)
+    try:
+        with transaction.atomic():
+            approval = Approval.objects.create(version=version, approver=user, comment=comment)
+            audit.record(user, "pipeline.approve", str(version), comment=comment)
+    except IntegrityError:  # the unique (version, approver) constraint: approved already
+        raise Conflict(f"{user.get_username()} has already approved {version}") from None
     return approval
 
 

@@ -59,7 +59,10 @@ def ensure_groups(using: str = "default", **signal: Any) -> None:
     viewing = list(
         permissions.filter(content_type__app_label="rainbow", codename__startswith="view_")
     )
-    granted = {RESEARCHER: viewing, APPROVER: viewing, ADMIN: list(permissions.all())}
+    # Admins manage users on top; every change to Rainbow's own rows goes through the services
+    # (the admin's actions and forms call them), never through a plain model form.
+    users = list(permissions.filter(content_type__app_label="auth"))
+    granted = {RESEARCHER: viewing, APPROVER: viewing, ADMIN: viewing + users}
     for role, allowed in granted.items():
         group, _ = Group.objects.using(using).get_or_create(name=role)
         group.permissions.set(allowed)

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from ninja import Schema
-from pydantic import Field
+from ninja import Path, Schema
+from pydantic import Field, field_validator
 
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
 VersionName = Annotated[
     str, Field(min_length=1, max_length=64, pattern=r"^(latest|[0-9]+(\.[0-9]+)*)$")
 ]
 EnvironmentName = Literal["staging", "prod"]
+
+# Path parameters, bounded like the columns they look up (an unbounded one could reach the
+# database as a value it refuses: a 500).
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+NamePath = Annotated[str, Path(pattern=NAME_PATTERN, max_length=200)]
+ModuleVersionPath = Annotated[str, Path(pattern=r"^(latest|[0-9]+(\.[0-9]+)*)$", max_length=64)]
+PipelineVersionPath = Annotated[str, Path(pattern=r"^(sha256:)?[0-9a-f]{6,64}$")]
+RunIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+IdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
 WorkUnitInputs = dict[str, Any]
 
 
@@ -122,6 +131,26 @@ class DefaultOut(Schema):
     spec_hash: str
     previous: str | None
     moved_at: datetime
+
+
+class RunFilters(Schema):
+    status: Annotated[str, Field(max_length=16)] | None = None
+    pipeline: Annotated[str, Field(max_length=200)] | None = None
+    environment: Annotated[str, Field(max_length=16)] | None = None
+    engine: Annotated[str, Field(max_length=32)] | None = None
+    submitted_by: Annotated[str, Field(max_length=150)] | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+    @field_validator("created_after", "created_before")
+    @classmethod
+    def storable(cls, moment: datetime | None) -> datetime | None:
+        if moment is None:
+            return None
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("out of the range of dates the store holds") from None
 
 
 class SubmitIn(Schema):
