@@ -122,7 +122,8 @@ def test_createuser_recreates_a_role_group_deleted_by_hand(plane: Plane) -> None
         "manage",
         "shell",
         "-c",
-        "from django.contrib.auth.models import Group; Group.objects.filter(name='approver').delete()",
+        "from django.contrib.auth.models import Group; "
+        "Group.objects.filter(name='approver').delete()",
     )
     done = plane.rainbow(
         "createuser", "zed", "--role", "approver", "--password-stdin", stdin=PASSWORD
