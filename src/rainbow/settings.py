@@ -76,6 +76,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         ) from None
 
 
+def _at_least_one(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise UserError(
+            f"{name}={value} would switch the approval gate off",
+            hint=f"set {name} to 1 or more (the default is {default})",
+        )
+    return value
+
+
 def _flag(env: Mapping[str, str], name: str) -> bool:
     raw = (env.get(name) or "0").strip().lower()
     if raw in ("1", "true", "yes", "on"):
@@ -131,7 +141,7 @@ def from_env(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> S
         secret_key=env.get("RAINBOW_SECRET_KEY") or None,
         debug=_flag(env, "RAINBOW_DEBUG"),
         allowed_hosts=_words(env, "RAINBOW_ALLOWED_HOSTS") or Settings.allowed_hosts,
-        required_approvals=_int(env, "RAINBOW_REQUIRED_APPROVALS", 2),
+        required_approvals=_at_least_one(env, "RAINBOW_REQUIRED_APPROVALS", 2),
         logs_url=env.get("RAINBOW_LOGS_URL") or None,
         engine=_choice(env, "RAINBOW_ENGINE", ("local", "celery")),
         modules=_words(env, "RAINBOW_MODULES") or (),

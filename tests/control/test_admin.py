@@ -228,3 +228,16 @@ def test_admins_change_roles_in_the_user_admin_and_the_audit_log_says_so(
 def test_researchers_and_approvers_cannot_open_the_user_admin(people: dict[str, Api]) -> None:
     for who in ("alice", "bob"):
         assert browser(who).get("/admin/auth/user/").status_code == 403
+
+
+def test_only_admins_see_other_peoples_tokens_and_nobody_sees_digests(
+    people: dict[str, Api],
+) -> None:
+    from rainbow.control.models import ApiToken
+
+    danas = ApiToken.objects.get(user__username="dana")
+    assert browser("alice").get(f"/admin/rainbow/apitoken/{danas.pk}/change/").status_code == 302
+    listed = browser("alice").get("/admin/rainbow/apitoken/").content.decode()
+    assert danas.prefix not in listed
+    page = browser("dana").get(f"/admin/rainbow/apitoken/{danas.pk}/change/").content.decode()
+    assert danas.prefix in page and danas.digest not in page

@@ -382,3 +382,43 @@ def test_malformed_input_gets_a_4xx_with_a_message(
     response = people["dana"].call(method, path, body)
     assert 400 <= response.status_code < 500, (response.status_code, response.content)
     assert response.json()["detail"]
+
+
+def test_a_user_without_a_role_may_do_nothing(people: dict[str, Api]) -> None:
+    from django.contrib.auth.models import User
+
+    from rainbow.control import tokens
+
+    _, token = tokens.issue(User.objects.create_user("nemo"), "t")
+    nemo = Api(people["alice"].client, token)
+    assert nemo.get("/runs").status_code == 401
+    assert nemo.post("/tokens", {"name": "more"}).status_code == 401
+
+
+def test_the_audit_log_pages_through_every_entry(people: dict[str, Api]) -> None:
+    from rainbow.control import audit
+
+    for index in range(30):
+        audit.record(None, "test.entry", f"thing {index}")
+    page = people["alice"].get("/audit?action=test.entry&limit=10&offset=25").json()
+    assert page["count"] == 30
+    assert [e["target"] for e in page["items"]] == [f"thing {i}" for i in (4, 3, 2, 1, 0)]
+
+
+def test_rolling_back_onto_a_version_pinning_a_retired_module_is_refused(
+    registered: dict[str, Any], people: dict[str, Api], executor: RecordingExecutor
+) -> None:
+    bob = people["bob"]
+    second_spec = {**registered["spec"], "timeout": 99.0}
+    second_spec.pop("spec_hash")
+    versions = [_approved(people, registered["spec"]), _approved(people, second_spec)]
+    bob.put("/pipelines/pair-v11/smoke-units", SMOKE)
+    for version in versions:
+        started = bob.post(
+            f"/pipelines/pair-v11/versions/{version}/promote", {"environment": "prod"}
+        )
+        executor.finish(started.json()["run_ids"])
+        bob.get(f"/promotions/{started.json()['id']}")
+    people["dana"].post("/modules/add/versions/1.1/status", {"status": "retired"})
+    refused = bob.post("/pipelines/pair-v11/rollback", {"environment": "prod"})
+    assert refused.status_code == 409 and "retired" in refused.json()["detail"]

@@ -59,3 +59,23 @@ def test_latest_follows_main_and_released_versions_keep_their_interface(alias: s
 def test_an_unreadable_interface_registers_nothing(alias: str) -> None:
     announce(alias, "1.1", {"name": 5})
     assert recorded(alias) == {}
+
+
+def test_the_local_runner_ends_runs_a_killed_server_had_claimed(sqlite_database: str) -> None:
+    import socket
+
+    from rainbow.control.execution import LocalRunner
+    from rainbow.control.store import DjangoStore
+    from rainbow.dsl.compiler import compile_pipeline
+    from rainbow.engine.local import LocalOptions
+    from rainbow.engine.submission import new_runs
+    from rainbow.engine.workunits import WorkUnit
+    from tests.distributed import pipelines
+
+    spec, _ = compile_pipeline(pipelines.pair_v11)
+    dead = f"{socket.gethostname()}:{2**22 + 12345}"  # above any pid this machine hands out
+    (record,) = new_runs(spec, [WorkUnit("u", {"x": 1})], engine="local", owner=dead)
+    store = DjangoStore()
+    store.write([record])
+    assert LocalRunner({}, LocalOptions()).run_pending() == 0
+    assert store.run_statuses([record.run_id]) == {record.run_id: "cancelled"}

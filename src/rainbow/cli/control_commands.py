@@ -20,6 +20,7 @@ from rainbow.cli.app import ModulesOption, app, err, open_store, out, user_error
 from rainbow.errors import UserError
 
 ROLE_NAMES = ("researcher", "approver", "admin")
+"""As rainbow.control.roles.ROLES, which the CLI cannot import before Django is set up."""
 
 token_app = typer.Typer(help="API tokens for the REST API and the CLI (RAINBOW_TOKEN).")
 module_app = typer.Typer(help="Module versions in the registry.")

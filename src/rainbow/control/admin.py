@@ -38,7 +38,7 @@ from rainbow.control.models import (
 )
 from rainbow.control.problems import Refused
 from rainbow.control.registry import check_spec, register_pipeline_version, set_module_status
-from rainbow.control.roles import RESEARCHER, has_role
+from rainbow.control.roles import ADMIN, RESEARCHER, has_role
 from rainbow.engine.waiting import LIVE_WITHIN
 
 
@@ -394,7 +394,12 @@ class AuditEntryAdmin(ReadOnly):
 @admin.register(ApiToken)
 class ApiTokenAdmin(ReadOnly):
     list_display = ("prefix", "name", "user", "created_at", "last_used_at", "revoked_at")
+    fields = list_display
     list_select_related = ("user",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiToken]:
+        tokens = super().get_queryset(request)
+        return tokens if has_role(request.user, ADMIN) else tokens.filter(user=request.user.pk)
 
 
 admin.site.unregister(User)

@@ -81,8 +81,9 @@ SCHEMA_ERRORS = {400: s.Problem, 401: s.Problem, 403: s.Problem, 404: s.Problem,
 class TokenAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> AbstractBaseUser | None:
         user = tokens.user_for(token)
-        if user is not None:
-            request.user = user
+        if user is None or role_of(user) is None:  # a user without a role may do nothing
+            return None
+        request.user = user
         return user
 
 
@@ -100,7 +101,7 @@ class SessionAuth(APIKeyCookie):
 
     def authenticate(self, request: HttpRequest, key: str | None) -> AbstractBaseUser | None:
         user = request.user
-        return user if user.is_authenticated and user.is_active else None
+        return user if role_of(user) is not None else None  # type: ignore[return-value]
 
 
 def _signed_in(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -404,7 +405,7 @@ def promote(
 ) -> Status:
     row = _one_version(name, version)
     promotion = release.promote(row, payload.environment, _user(request), current_executor())
-    return Status(202, _promotion_out(promotion))
+    return Status(202, _promotions().get(pk=promotion.pk))
 
 
 @pipelines.post("/{name}/rollback", response={200: s.DefaultOut, **SCHEMA_ERRORS})
@@ -424,39 +425,24 @@ def rollback(request: HttpRequest, name: s.NamePath, payload: s.EnvironmentIn) -
 promotions = Router(tags=["pipelines"])
 
 
-def _promotion_out(row: Promotion) -> dict[str, Any]:
-    return {
-        "id": row.pk,
-        "pipeline": row.version.pipeline.name,
-        "spec_hash": row.version.spec_hash,
-        "environment": row.environment,
-        "status": row.status,
-        "run_ids": row.run_ids,
-        "reason": row.reason,
-        "requested_by": row.requested_by.get_username() if row.requested_by else None,
-        "created_at": row.created_at,
-        "finished_at": row.finished_at,
-    }
-
-
 def _promotions() -> Any:
     return Promotion.objects.select_related("version__pipeline", "requested_by")
 
 
 @promotions.get("", response=list[s.PromotionOut])
 @paginate(Pages)
-def list_promotions(request: HttpRequest) -> list[dict[str, Any]]:
+def list_promotions(request: HttpRequest) -> Any:
     release.settle_all()
-    return [_promotion_out(p) for p in _promotions()[:500]]
+    return _promotions()
 
 
 @promotions.get("/{promotion_id}", response={200: s.PromotionOut, **SCHEMA_ERRORS})
-def get_promotion(request: HttpRequest, promotion_id: s.IdPath) -> dict[str, Any]:
+def get_promotion(request: HttpRequest, promotion_id: s.IdPath) -> Promotion:
     row = _promotions().filter(pk=promotion_id).first()
     if row is None:
         raise NotFound(f"no promotion {promotion_id}")
     release.settle(row)
-    return _promotion_out(_promotions().get(pk=promotion_id))
+    return _promotions().get(pk=promotion_id)
 
 
 # Runs -------------------------------------------------------------------------------------------
@@ -551,18 +537,7 @@ access = Router(tags=["access"])
 def audit_log(request: HttpRequest, action: str | None = None) -> Any:
     require(_user(request), RESEARCHER, "read the audit log")
     entries = AuditEntry.objects.order_by("-at", "-id")
-    if action:
-        entries = entries.filter(action=action)
-    return [
-        {
-            "at": e.at,
-            "actor": e.actor_name,
-            "action": e.action,
-            "target": e.target,
-            "detail": e.detail,
-        }
-        for e in entries[:1000]
-    ]
+    return entries.filter(action=action) if action else entries
 
 
 @access.get("/tokens", response=list[s.TokenOut])

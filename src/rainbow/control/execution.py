@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
@@ -20,7 +21,7 @@ from django.db import transaction
 from rainbow.control.models import Run
 from rainbow.control.problems import Conflict
 from rainbow.control.store import DjangoStore
-from rainbow.engine.interrupted import this_process
+from rainbow.engine.interrupted import close_interrupted_runs, this_process
 from rainbow.engine.local import LocalEngine, LocalOptions
 from rainbow.engine.machine import FINISHED_RUN
 from rainbow.engine.records import RunChanged, RunCreated
@@ -30,6 +31,8 @@ from rainbow.sdk.catalog import AnyModule
 from rainbow.spec.models import PipelineSpec
 
 log = logging.getLogger("rainbow.control")
+
+CLOSE_INTERRUPTED_S = 30.0
 
 
 class Executor(Protocol):
@@ -146,6 +149,7 @@ class LocalRunner:
         self.store = DjangoStore()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="rainbow-local-runner", daemon=True)
+        self._last_close = float("-inf")
 
     def start(self) -> None:
         self._thread.start()
@@ -170,6 +174,10 @@ class LocalRunner:
 
     def run_pending(self, limit: int = 100) -> int:
         """Claim and run a batch of pending runs of one pipeline version; how many ran."""
+        if time.monotonic() - self._last_close >= CLOSE_INTERRUPTED_S:
+            # Runs a killed server had claimed end (cancelled), so their promotions end too.
+            self._last_close = time.monotonic()
+            close_interrupted_runs(self.store, datetime.now(UTC))
         waiting = Run.objects.filter(engine="local", owner="", status="pending")
         first = waiting.order_by("created_at").values_list("spec_hash", flat=True).first()
         if first is None:

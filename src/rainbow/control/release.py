@@ -230,6 +230,7 @@ def rollback(pipeline: Pipeline, environment: str, user: AbstractBaseUser) -> De
                 f"{pointer.version} is the first default of {pipeline.name} in {environment}: "
                 "there is nothing to roll back to"
             )
+        require_runnable(pointer.previous, environment)
         return _move_default(pointer.previous, environment, user, "default.rollback")
 
 

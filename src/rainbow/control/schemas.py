@@ -124,6 +124,23 @@ class PromotionOut(Schema):
     created_at: datetime
     finished_at: datetime | None
 
+    # Read from a Promotion row, its version, pipeline and requester selected with it.
+    @staticmethod
+    def resolve_id(row: Any) -> int:
+        return int(row.pk)
+
+    @staticmethod
+    def resolve_pipeline(row: Any) -> str:
+        return str(row.version.pipeline.name)
+
+    @staticmethod
+    def resolve_spec_hash(row: Any) -> str:
+        return str(row.version.spec_hash)
+
+    @staticmethod
+    def resolve_requested_by(row: Any) -> str | None:
+        return row.requested_by.get_username() if row.requested_by else None
+
 
 class DefaultOut(Schema):
     pipeline: str
@@ -233,6 +250,10 @@ class AuditOut(Schema):
     action: str
     target: str
     detail: dict[str, Any]
+
+    @staticmethod
+    def resolve_actor(entry: Any) -> str:
+        return str(entry.actor_name)
 
 
 class TokenIn(Schema):
