@@ -12,6 +12,7 @@
 | ``RAINBOW_SECRET_KEY`` | unset: ``rainbow web`` generates one into ``<RAINBOW_HOME>/secret-key`` |
 | ``RAINBOW_DEBUG`` | ``0``; ``1`` only in development (Django's debug pages) |
 | ``RAINBOW_ALLOWED_HOSTS`` | ``localhost,127.0.0.1,[::1]``: host names the control plane answers |
+| ``RAINBOW_TRUSTED_ORIGINS`` | unset: ``https://…`` origins of a TLS proxy in front |
 | ``RAINBOW_REQUIRED_APPROVALS`` | ``2``: approvals a system-default pipeline version needs |
 | ``RAINBOW_LOGS_URL`` | unset: a URL template with ``{run_id}`` linking a run to its logs |
 | ``RAINBOW_ENGINE`` | ``local``: where the control plane runs what is submitted (or ``celery``) |
@@ -42,6 +43,7 @@ class Settings:
     secret_key: str | None = None
     debug: bool = False
     allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "[::1]")
+    trusted_origins: tuple[str, ...] = ()
     required_approvals: int = 2
     logs_url: str | None = None
     engine: str = "local"
@@ -141,6 +143,7 @@ def from_env(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> S
         secret_key=env.get("RAINBOW_SECRET_KEY") or None,
         debug=_flag(env, "RAINBOW_DEBUG"),
         allowed_hosts=_words(env, "RAINBOW_ALLOWED_HOSTS") or Settings.allowed_hosts,
+        trusted_origins=_words(env, "RAINBOW_TRUSTED_ORIGINS") or (),
         required_approvals=_at_least_one(env, "RAINBOW_REQUIRED_APPROVALS", 2),
         logs_url=env.get("RAINBOW_LOGS_URL") or None,
         engine=_choice(env, "RAINBOW_ENGINE", ("local", "celery")),

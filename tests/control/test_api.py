@@ -51,6 +51,12 @@ def test_a_session_needs_the_csrf_token_for_writes(people: dict[str, Api]) -> No
     assert browser.get("/api/me").json()["username"] == "alice"
     refused = browser.post("/api/tokens", {"name": "x"}, content_type="application/json")
     assert refused.status_code == 403
+    browser.get("/admin/")  # a page with a form hands out the CSRF cookie
+    csrf = browser.cookies["csrftoken"].value
+    allowed = browser.post(
+        "/api/tokens", {"name": "x"}, content_type="application/json", HTTP_X_CSRFTOKEN=csrf
+    )
+    assert allowed.status_code == 201
 
 
 def test_module_versions_register_once_and_released_ones_are_immutable(
@@ -96,6 +102,8 @@ def test_a_pipeline_is_refused_with_the_diagnostics_of_rainbow_validate(
     assert created.status_code == 201 and created.json()["version"]["status"] == "proposed"
     again = people["alice"].post("/pipelines", {"spec": spec})
     assert again.status_code == 200 and again.json()["created"] is False
+    other_kind = people["alice"].post("/pipelines", {"spec": spec, "kind": "one-off"})
+    assert other_kind.status_code == 409 and "already registered as" in other_kind.json()["detail"]
 
 
 def test_approvals_come_from_approvers_other_than_the_author(

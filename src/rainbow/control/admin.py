@@ -10,7 +10,6 @@ import json
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
@@ -98,13 +97,11 @@ class RunAdmin(ReadOnly):
 
     @admin.display(description="logs")
     def logs(self, obj: Run) -> SafeString:
-        template = getattr(settings, "RAINBOW_LOGS_URL", None)
-        if not template:
+        url = run_service.logs_url(obj.run_id)
+        if url is None:
             return format_html('<span class="help">{}</span>', "set RAINBOW_LOGS_URL to link logs")
         return format_html(
-            '<a href="{}" target="_blank" rel="noopener">logs of run {}</a>',
-            template.replace("{run_id}", obj.run_id),
-            obj.run_id,
+            '<a href="{}" target="_blank" rel="noopener">logs of run {}</a>', url, obj.run_id
         )
 
     def _attempts(self, obj: Run) -> list[Attempt]:

@@ -75,7 +75,7 @@ class RunPages(Pages):
         return page
 
 
-SCHEMA_ERRORS = {400: s.Problem, 401: s.Problem, 403: s.Problem, 404: s.Problem, 409: s.Problem}
+SCHEMA_ERRORS = dict.fromkeys((400, 401, 403, 404, 409, 422, 503), s.Problem)
 
 
 class TokenAuth(HttpBearer):
@@ -348,9 +348,7 @@ def list_pipelines(request: HttpRequest) -> list[dict[str, Any]]:
     ]
 
 
-@pipelines.post(
-    "", response={200: s.Registration, 201: s.Registration, 422: s.Problem, **SCHEMA_ERRORS}
-)
+@pipelines.post("", response={200: s.Registration, 201: s.Registration, **SCHEMA_ERRORS})
 def register_pipeline(request: HttpRequest, payload: s.PipelineIn) -> Status:
     done = registry.register_pipeline_version(
         payload.spec, kind=payload.kind, source_commit=payload.source_commit, author=_user(request)
@@ -450,7 +448,7 @@ def get_promotion(request: HttpRequest, promotion_id: s.IdPath) -> Promotion:
 runs = Router(tags=["runs"])
 
 
-@runs.post("", response={201: s.Submitted, 422: s.Problem, **SCHEMA_ERRORS})
+@runs.post("", response={201: s.Submitted, **SCHEMA_ERRORS})
 def submit(request: HttpRequest, payload: s.SubmitIn) -> Status:
     version, run_ids = run_service.submit(
         payload.pipeline,
@@ -474,11 +472,6 @@ def submit(request: HttpRequest, payload: s.SubmitIn) -> Status:
 @paginate(RunPages)
 def list_runs(request: HttpRequest, filters: Query[s.RunFilters]) -> Any:
     return run_service.list_runs(run_service.RunFilter(**filters.dict()))
-
-
-def _logs_url(run_id: str) -> str | None:
-    template = getattr(settings, "RAINBOW_LOGS_URL", None)
-    return template.replace("{run_id}", run_id) if template else None
 
 
 @runs.get("/{run_id}", response={200: s.RunDetailOut, **SCHEMA_ERRORS})
@@ -513,7 +506,7 @@ def get_run(request: HttpRequest, run_id: s.RunIdPath) -> dict[str, Any]:
             }
             for step in detail.steps
         ],
-        "logs_url": _logs_url(run_id),
+        "logs_url": run_service.logs_url(run_id),
     }
 
 

@@ -77,6 +77,8 @@ class WebOptions:
     secret_key: str
     debug: bool = False
     allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "[::1]")
+    trusted_origins: tuple[str, ...] = ()
+    """Origins of a TLS-terminating proxy in front; HTTPS ones make the cookies secure."""
     static_root: Path | None = None
     logs_url: str | None = None
     required_approvals: int = 2
@@ -165,9 +167,22 @@ def _web_settings(web: WebOptions | None) -> dict[str, Any]:
         "SECRET_KEY": web.secret_key,
         "DEBUG": web.debug,
         "ALLOWED_HOSTS": list(web.allowed_hosts),
+        **_behind_tls(web.trusted_origins),
         "STATIC_ROOT": str(web.static_root) if web.static_root else None,
         "RAINBOW_LOGS_URL": web.logs_url,
         "RAINBOW_REQUIRED_APPROVALS": web.required_approvals,
+    }
+
+
+def _behind_tls(origins: tuple[str, ...]) -> dict[str, Any]:
+    if not any(origin.startswith("https://") for origin in origins):
+        return {"CSRF_TRUSTED_ORIGINS": list(origins)}
+    return {
+        "CSRF_TRUSTED_ORIGINS": list(origins),
+        "SESSION_COOKIE_SECURE": True,
+        "CSRF_COOKIE_SECURE": True,
+        # The proxy says the request came over HTTPS; only it can reach the server then.
+        "SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https"),
     }
 
 

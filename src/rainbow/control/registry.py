@@ -195,6 +195,12 @@ def register_pipeline_version(
             existing = PipelineVersion.objects.filter(pipeline=pipeline, spec_hash=spec.spec_hash)
             row = existing.first()
             if row is not None:
+                if row.kind != kind:
+                    raise Conflict(
+                        f"{row} is already registered as {row.kind}, not {kind}",
+                        hint="a spec is one version of one kind; change the spec to register "
+                        "another",
+                    )
                 return Registered(row, False, warnings)
             row = PipelineVersion.objects.create(
                 pipeline=pipeline,

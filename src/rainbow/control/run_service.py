@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 
 from rainbow.control.execution import Executor
@@ -97,6 +98,12 @@ def list_runs(filters: RunFilter) -> QuerySet[Run]:
     if filters.created_before is not None:
         runs = runs.filter(created_at__lt=filters.created_before)
     return runs
+
+
+def logs_url(run_id: str) -> str | None:
+    """Where the run's logs are (``RAINBOW_LOGS_URL`` with the run id), if configured."""
+    template = getattr(settings, "RAINBOW_LOGS_URL", None)
+    return template.replace("{run_id}", run_id) if template else None
 
 
 def get_run(run_id: str) -> Run:

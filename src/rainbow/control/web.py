@@ -41,6 +41,7 @@ def web_options(settings: rb_settings.Settings) -> WebOptions:
         secret_key=secret_key(settings),
         debug=settings.debug,
         allowed_hosts=settings.allowed_hosts,
+        trusted_origins=settings.trusted_origins,
         static_root=settings.home / "static",
         logs_url=settings.logs_url,
         required_approvals=settings.required_approvals,
