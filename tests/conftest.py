@@ -76,6 +76,7 @@ def django_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[froze
         allowed_hosts=("testserver", "localhost", "127.0.0.1"),
         logs_url="https://grafana.example/explore?run={run_id}",
         required_approvals=2,
+        input_roots=(str(tmp_path_factory.getbasetemp()),),
     )
     configure(sqlite_url, extra_databases=extra, web=web)
     from django.test import override_settings

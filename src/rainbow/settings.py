@@ -13,6 +13,7 @@
 | ``RAINBOW_DEBUG`` | ``0``; ``1`` only in development (Django's debug pages) |
 | ``RAINBOW_ALLOWED_HOSTS`` | ``localhost,127.0.0.1,[::1]``: host names the control plane answers |
 | ``RAINBOW_TRUSTED_ORIGINS`` | unset: ``https://…`` origins of a TLS proxy in front |
+| ``RAINBOW_INPUT_ROOTS`` | ``<RAINBOW_HOME>`` and local assets: where submitted paths may point |
 | ``RAINBOW_REQUIRED_APPROVALS`` | ``2``: approvals a system-default pipeline version needs |
 | ``RAINBOW_LOGS_URL`` | unset: a URL template with ``{run_id}`` linking a run to its logs |
 | ``RAINBOW_ENGINE`` | ``local``: where the control plane runs what is submitted (or ``celery``) |
@@ -44,6 +45,7 @@ class Settings:
     debug: bool = False
     allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "[::1]")
     trusted_origins: tuple[str, ...] = ()
+    input_roots: tuple[str, ...] = ()
     required_approvals: int = 2
     logs_url: str | None = None
     engine: str = "local"
@@ -132,10 +134,12 @@ def from_env(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> S
     env = os.environ if env is None else env
     base = cwd or Path.cwd()
     home = Path(env.get("RAINBOW_HOME") or base / ".rainbow").absolute()
+    assets_url = _absolute_if_local(env.get("RAINBOW_ASSETS_URL") or str(home / "assets"), base)
+    local_assets = () if "://" in assets_url else (assets_url,)
     return Settings(
         home=home,
         database_url=env.get("RAINBOW_DATABASE_URL") or f"sqlite:///{home / 'rainbow.sqlite3'}",
-        assets_url=_absolute_if_local(env.get("RAINBOW_ASSETS_URL") or str(home / "assets"), base),
+        assets_url=assets_url,
         broker_url=env.get("RAINBOW_BROKER_URL") or "amqp://guest:guest@127.0.0.1:5672//",
         control_url=env.get("RAINBOW_URL") or None,
         retry_base_delay=_float(env, "RAINBOW_RETRY_BASE_DELAY", 1.0),
@@ -144,6 +148,10 @@ def from_env(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> S
         debug=_flag(env, "RAINBOW_DEBUG"),
         allowed_hosts=_words(env, "RAINBOW_ALLOWED_HOSTS") or Settings.allowed_hosts,
         trusted_origins=_words(env, "RAINBOW_TRUSTED_ORIGINS") or (),
+        input_roots=tuple(
+            _absolute_if_local(root, base)
+            for root in _words(env, "RAINBOW_INPUT_ROOTS") or (str(home), *local_assets)
+        ),
         required_approvals=_at_least_one(env, "RAINBOW_REQUIRED_APPROVALS", 2),
         logs_url=env.get("RAINBOW_LOGS_URL") or None,
         engine=_choice(env, "RAINBOW_ENGINE", ("local", "celery")),

@@ -294,6 +294,43 @@ def test_runs_are_submitted_to_the_default_or_an_exact_version(
     assert alice.post(f"/runs/{run_id}/retry").status_code == 409  # still pending
 
 
+def test_asset_inputs_are_urls_or_paths_in_the_input_roots(
+    people: dict[str, Api], tmp_path: Any
+) -> None:
+    from rainbow.control.units import bind_units
+    from rainbow.spec.models import PipelineSpec
+
+    spec = PipelineSpec.model_validate(
+        {
+            "schema": 1,
+            "name": "photo",
+            "inputs": {"photo": {"type": "asset"}},
+            "outputs": {},
+            "timeout": 60,
+            "steps": [
+                {
+                    "id": "a",
+                    "module": "add",
+                    "version": "1.1",
+                    "inputs": {"value": {"value": 1}},
+                    "retries": 0,
+                    "timeout": 10,
+                }
+            ],
+        }
+    )
+    inside = tmp_path / "photo.jpg"
+    inside.write_bytes(b"jpg")
+    (bound,) = bind_units(spec, [{"photo": str(inside)}], name="u")
+    assert bound.inputs == {"photo": {"$asset": str(inside)}}
+    assert bind_units(spec, [{"photo": "s3://bucket/p.jpg"}], name="u")[0].inputs["photo"]
+    from rainbow.control.problems import Forbidden
+
+    with pytest.raises(Forbidden) as refused:
+        bind_units(spec, [{"photo": "/etc/hostname"}], name="u")
+    assert "outside the folders the control plane may read" in refused.value.message
+
+
 def test_one_off_pipelines_run_in_staging_only(
     registered: dict[str, Any], people: dict[str, Api]
 ) -> None:

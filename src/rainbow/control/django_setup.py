@@ -82,6 +82,8 @@ class WebOptions:
     static_root: Path | None = None
     logs_url: str | None = None
     required_approvals: int = 2
+    input_roots: tuple[str, ...] = ()
+    """Folders a path submitted as an asset input may point into (URLs are not limited)."""
 
 
 _URL_HINT = (
@@ -171,6 +173,7 @@ def _web_settings(web: WebOptions | None) -> dict[str, Any]:
         "STATIC_ROOT": str(web.static_root) if web.static_root else None,
         "RAINBOW_LOGS_URL": web.logs_url,
         "RAINBOW_REQUIRED_APPROVALS": web.required_approvals,
+        "RAINBOW_INPUT_ROOTS": web.input_roots,
     }
 
 

@@ -45,6 +45,7 @@ def web_options(settings: rb_settings.Settings) -> WebOptions:
         static_root=settings.home / "static",
         logs_url=settings.logs_url,
         required_approvals=settings.required_approvals,
+        input_roots=settings.input_roots,
     )
 
 
