@@ -5,10 +5,11 @@ celery engine with a throwaway RabbitMQ vhost and no conductor, so that submitte
 pending while each submit still publishes its start event as in production. A few client
 threads, each with one persistent HTTP connection, submit N runs one per request
 (``POST /api/runs``), then page through them with several filter combinations
-(``GET /api/runs?...``). Prints requests/s and the p50/p95 latency of each phase, and the
-latency of each filter combination. A keep-alive connection stays with the gunicorn worker that
-accepted it, so each phase also prints how the connections fell (``3+1``; ``4+0`` measures one
-worker process).
+(``GET /api/runs?...``). Prints requests/s and the p50/p95 latency of each phase, the latency
+of each filter combination, and each phase's p50 as a ratio of the floor's: ``GET /api/me``,
+which pays only for the server, authentication and the role lookup. A keep-alive connection
+stays with the gunicorn worker that accepted it, so each phase also prints how the connections
+fell (``3+1``; ``4+0`` measures one worker process).
 
     python bench/control_api.py [--runs 1000] [--lists 1000] [--threads 4] [--store sqlite]
 
@@ -314,7 +315,7 @@ def lists(count: int, runs: int, since: datetime) -> list[Request]:
     return found
 
 
-def measure(store: str, runs: int, count: int, threads: int) -> tuple[Phase, Phase]:
+def measure(store: str, runs: int, count: int, threads: int) -> tuple[Phase, Phase, Phase]:
     with home() as path, vhost() as broker, STORES[store]() as database:
         env = {
             **os.environ,
@@ -332,6 +333,8 @@ def measure(store: str, runs: int, count: int, threads: int) -> tuple[Phase, Pha
             pipeline = api.get(f"/pipelines/{PIPELINE}")
             version = pipeline["versions"][0]["spec_hash"].removeprefix("sha256:")[:12]
             since = datetime.now(UTC)
+            # The floor every API request stands on: the server, authentication, the role.
+            floor = drive(api, [("floor", "GET", "/me", None)] * count, threads, 200)
             warm = drive(api, submits(version, WARM_UP, first=-WARM_UP), threads, 201)
             submitted = drive(api, submits(version, runs), threads, 201)
             if not warm.failures and not submitted.failures:
@@ -341,7 +344,7 @@ def measure(store: str, runs: int, count: int, threads: int) -> tuple[Phase, Pha
                 if listed != WARM_UP + runs:
                     raise SystemExit(f"{listed} pending runs listed, {WARM_UP + runs} submitted")
             listed = drive(api, lists(count, runs, since), threads, 200)
-        return submitted, listed
+        return floor, submitted, listed
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
@@ -382,12 +385,23 @@ def main() -> None:
         f"{'conns':>9}"
     )
     failures = []
-    for store, (submitted, listed) in results.items():
+    ratios = []
+    for store, (floor, submitted, listed) in results.items():
+        print(row(f"{store}: floor (GET /api/me)", floor))
         print(row(f"{store}: submit", submitted))
         print(row(f"{store}: list", listed))
         for label in listed.labels:
             print(row(f"  {label}", listed, label, rate=False))
-        failures += [(store, *failure) for failure in submitted.failures + listed.failures]
+        failures += [
+            (store, *failure) for failure in floor.failures + submitted.failures + listed.failures
+        ]
+        base = percentiles(floor.latencies())[0]
+        submit_p50, list_p50 = (percentiles(p.latencies())[0] for p in (submitted, listed))
+        ratios.append(
+            f"{store}: p50 over the floor: submit {submit_p50 / base:.1f}x, "
+            f"list {list_p50 / base:.1f}x"
+        )
+    print("\n".join(ratios))
     for store, request, status, body in failures[:5]:
         print(f"{store}: {request} answered {status or 'nothing'}: {body}", file=sys.stderr)
     if failures:
