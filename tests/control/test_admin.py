@@ -245,3 +245,31 @@ def test_only_admins_see_other_peoples_tokens_and_nobody_sees_digests(
     assert danas.prefix not in listed
     page = browser("dana").get(f"/admin/rainbow/apitoken/{danas.pk}/change/").content.decode()
     assert danas.prefix in page and danas.digest not in page
+
+
+def test_a_default_rolls_back_from_the_admin(
+    registered: dict[str, Any], people: dict[str, Api], executor: Any
+) -> None:
+    from rainbow.control.models import DefaultPointer
+    from tests.control.test_api import SMOKE, _approved
+
+    bob = people["bob"]
+    second = {**registered["spec"], "timeout": 99.0}
+    second.pop("spec_hash")
+    versions = [_approved(people, registered["spec"]), _approved(people, second)]
+    bob.put("/pipelines/pair-v11/smoke-units", SMOKE)
+    for version in versions:
+        started = bob.post(
+            f"/pipelines/pair-v11/versions/{version}/promote", {"environment": "prod"}
+        )
+        executor.finish(started.json()["run_ids"])
+        bob.get(f"/promotions/{started.json()['id']}")
+    pointer = DefaultPointer.objects.get()
+    for who in ("alice", "bob"):
+        browser(who).post(
+            "/admin/rainbow/defaultpointer/",
+            {"action": "roll_back", "_selected_action": [pointer.pk]},
+        )
+    pointer.refresh_from_db()
+    assert pointer.version.spec_hash.removeprefix("sha256:").startswith(versions[0])
+    assert bob.get("/audit?action=default.rollback").json()["count"] == 1

@@ -367,6 +367,21 @@ class PipelineVersionAdmin(ReadOnly):
 class DefaultPointerAdmin(ReadOnly):
     list_display = ("pipeline", "environment", "version", "previous", "moved_at", "moved_by")
     list_select_related = ("pipeline", "version__pipeline", "previous__pipeline", "moved_by")
+    actions = ("roll_back",)
+
+    @admin.action(description="Roll back to the previous default")
+    def roll_back(self, request: HttpRequest, queryset: QuerySet[DefaultPointer]) -> None:
+        for pointer in queryset.select_related("pipeline"):
+            try:
+                release.rollback(pointer.pipeline, pointer.environment, request.user)  # type: ignore[arg-type]
+            except Refused as exc:
+                self.message_user(request, f"{pointer}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    f"{pointer.pipeline} in {pointer.environment}: rolled back",
+                    messages.SUCCESS,
+                )
 
 
 @admin.register(Promotion)
