@@ -24,6 +24,8 @@ def test_the_control_plane_serves_the_admin_its_static_files_and_a_guarded_api(
         assert css.status == 200 and "text/css" in css.headers["Content-Type"]
         assert "max-age" in css.headers.get("Cache-Control", "")
     assert plane.call("GET", "/api/openapi.json", None)[0] == 401
+    with urllib.request.urlopen(f"{plane.url}/static/ninja/swagger-ui-bundle.js") as bundled:
+        assert bundled.status == 200  # the API docs page needs no CDN
     assert plane.call("GET", "/api/runs", "rbt_not-a-token")[0] == 401
 
 

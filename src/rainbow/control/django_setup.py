@@ -33,6 +33,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # The API docs page then uses the Swagger UI files shipped with django-ninja, not a CDN.
+    "ninja",
     "rainbow.control.apps.RainbowControlConfig",
 ]
 MIDDLEWARE = [
