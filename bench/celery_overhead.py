@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,34 +33,9 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
+from bench.services import schema, vhost  # noqa: E402  (after the path is set)
+
 STEPS = 6
-
-
-@contextmanager
-def vhost() -> Iterator[str]:
-    name = f"rainbow-bench-{uuid.uuid4().hex[:8]}"
-    ctl = ["rabbitmqctl", "-q"]
-    subprocess.run([*ctl, "add_vhost", name], check=True, capture_output=True)
-    subprocess.run(
-        [*ctl, "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield f"amqp://guest:guest@127.0.0.1:5672/{name}"
-    finally:
-        subprocess.run([*ctl, "delete_vhost", name], check=False, capture_output=True)
-
-
-@contextmanager
-def schema() -> Iterator[str]:
-    name = f"rainbow_bench_{uuid.uuid4().hex[:8]}"
-    psql = ["psql", "-h", "127.0.0.1", "-d", "test", "-q", "-c"]
-    subprocess.run([*psql, f"CREATE SCHEMA {name}"], check=True)
-    try:
-        yield f"postgresql://root@127.0.0.1:5432/test?options=-c%20search_path%3D{name}"
-    finally:
-        subprocess.run([*psql, f"DROP SCHEMA {name} CASCADE"], check=False)
 
 
 @contextmanager

@@ -251,19 +251,9 @@ def test_a_default_rolls_back_from_the_admin(
     registered: dict[str, Any], people: dict[str, Api], executor: Any
 ) -> None:
     from rainbow.control.models import DefaultPointer
-    from tests.control.test_api import SMOKE, _approved
+    from tests.control.test_api import two_defaults_in_prod
 
-    bob = people["bob"]
-    second = {**registered["spec"], "timeout": 99.0}
-    second.pop("spec_hash")
-    versions = [_approved(people, registered["spec"]), _approved(people, second)]
-    bob.put("/pipelines/pair-v11/smoke-units", SMOKE)
-    for version in versions:
-        started = bob.post(
-            f"/pipelines/pair-v11/versions/{version}/promote", {"environment": "prod"}
-        )
-        executor.finish(started.json()["run_ids"])
-        bob.get(f"/promotions/{started.json()['id']}")
+    versions = two_defaults_in_prod(people, executor, registered["spec"])
     pointer = DefaultPointer.objects.get()
     for who in ("alice", "bob"):
         browser(who).post(
@@ -272,4 +262,4 @@ def test_a_default_rolls_back_from_the_admin(
         )
     pointer.refresh_from_db()
     assert pointer.version.spec_hash.removeprefix("sha256:").startswith(versions[0])
-    assert bob.get("/audit?action=default.rollback").json()["count"] == 1
+    assert people["bob"].get("/audit?action=default.rollback").json()["count"] == 1

@@ -133,6 +133,26 @@ def _approved(people: dict[str, Api], spec: dict[str, Any]) -> str:
     return version
 
 
+def two_defaults_in_prod(
+    people: dict[str, Api], executor: RecordingExecutor, spec: dict[str, Any]
+) -> list[str]:
+    """Two versions of pair-v11 promoted to prod in turn: the second is the default, the first
+    the one to roll back to. Returns their short hashes."""
+    bob = people["bob"]
+    second = {**spec, "timeout": 99.0}
+    second.pop("spec_hash")
+    versions = [_approved(people, spec), _approved(people, second)]
+    assert bob.put("/pipelines/pair-v11/smoke-units", SMOKE).status_code == 200
+    for version in versions:
+        started = bob.post(
+            f"/pipelines/pair-v11/versions/{version}/promote", {"environment": "prod"}
+        )
+        assert started.status_code == 202, started.content
+        executor.finish(started.json()["run_ids"])
+        assert bob.get(f"/promotions/{started.json()['id']}").json()["status"] == "succeeded"
+    return versions
+
+
 def test_promotion_moves_the_default_only_after_its_smoke_runs_succeed(
     registered: dict[str, Any], people: dict[str, Api], executor: RecordingExecutor
 ) -> None:
@@ -233,17 +253,7 @@ def test_rolling_back_the_default_is_one_action(
     registered: dict[str, Any], people: dict[str, Api], executor: RecordingExecutor
 ) -> None:
     bob = people["bob"]
-    second_spec = {**registered["spec"], "timeout": 99.0}
-    second_spec.pop("spec_hash")
-    versions = [_approved(people, registered["spec"]), _approved(people, second_spec)]
-    assert bob.put("/pipelines/pair-v11/smoke-units", SMOKE).status_code == 200
-    for version in versions:
-        started = bob.post(
-            f"/pipelines/pair-v11/versions/{version}/promote", {"environment": "prod"}
-        )
-        assert started.status_code == 202, started.content
-        executor.finish(started.json()["run_ids"])
-        assert bob.get(f"/promotions/{started.json()['id']}").json()["status"] == "succeeded"
+    versions = two_defaults_in_prod(people, executor, registered["spec"])
     assert (
         people["alice"].post("/pipelines/pair-v11/rollback", {"environment": "prod"}).status_code
         == 403
@@ -454,16 +464,7 @@ def test_rolling_back_onto_a_version_pinning_a_retired_module_is_refused(
     registered: dict[str, Any], people: dict[str, Api], executor: RecordingExecutor
 ) -> None:
     bob = people["bob"]
-    second_spec = {**registered["spec"], "timeout": 99.0}
-    second_spec.pop("spec_hash")
-    versions = [_approved(people, registered["spec"]), _approved(people, second_spec)]
-    bob.put("/pipelines/pair-v11/smoke-units", SMOKE)
-    for version in versions:
-        started = bob.post(
-            f"/pipelines/pair-v11/versions/{version}/promote", {"environment": "prod"}
-        )
-        executor.finish(started.json()["run_ids"])
-        bob.get(f"/promotions/{started.json()['id']}")
+    two_defaults_in_prod(people, executor, registered["spec"])
     people["dana"].post("/modules/add/versions/1.1/status", {"status": "retired"})
     refused = bob.post("/pipelines/pair-v11/rollback", {"environment": "prod"})
     assert refused.status_code == 409 and "retired" in refused.json()["detail"]
