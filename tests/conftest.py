@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.webserver import plane  # noqa: F401  (a fixture for every test package)
+from tests.webserver import plane, postgres_plane  # noqa: F401  (fixtures for every package)
 
 POSTGRES_HOST = "127.0.0.1"
 POSTGRES_PORT = 5432

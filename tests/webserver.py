@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ class Plane:
             "RAINBOW_MODULES": "tests.engine.modules_for_tests",
             "RAINBOW_REQUIRED_APPROVALS": "1",
         }
-        self.env.pop("RAINBOW_DATABASE_URL", None)
+        self.env.pop("RAINBOW_DATABASE_URL", None)  # a test picks its store
         self.env.pop("RAINBOW_URL", None)
 
     def rainbow(
@@ -78,8 +79,26 @@ class Plane:
 @pytest.fixture
 def plane(tmp_path: Path) -> Iterator[Plane]:
     """`rainbow web` on a free port, with its own home and SQLite store."""
+    with serving(tmp_path) as served:
+        yield served
+
+
+@pytest.fixture
+def postgres_plane(tmp_path: Path, postgres_database: str) -> Iterator[Plane]:
+    """`rainbow web` on the session's PostgreSQL schema (emptied after the test)."""
+    from django.conf import settings
+
+    with serving(
+        tmp_path, RAINBOW_DATABASE_URL=settings.RAINBOW_DATABASE_URLS[postgres_database]
+    ) as served:
+        yield served
+
+
+@contextmanager
+def serving(tmp_path: Path, **env: str) -> Iterator[Plane]:
     port = free_port()
     served = Plane(tmp_path / "home", port)
+    served.env |= env
     log = (tmp_path / "web.log").open("wb")
     server = subprocess.Popen(
         [*RAINBOW, "web", "--port", str(port), "--workers", "1"],
