@@ -73,7 +73,11 @@ class Plane:
                 kind = response.headers.get("Content-Type", "")
                 return response.status, json.loads(raw) if "json" in kind else raw
         except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read() or b"null")
+            raw = exc.read()
+            try:
+                return exc.code, json.loads(raw or b"null")
+            except ValueError:  # a server error page
+                return exc.code, raw.decode(errors="replace")
 
 
 @pytest.fixture

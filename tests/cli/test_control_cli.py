@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import urllib.request
@@ -131,3 +132,37 @@ def test_createuser_recreates_a_role_group_deleted_by_hand(plane: Plane) -> None
         "createuser", "zed", "--role", "approver", "--password-stdin", stdin=PASSWORD
     )
     assert "zed has the approver role" in done.stdout
+
+
+def test_racing_requests_on_postgresql_get_answers_not_errors(postgres_plane: Plane) -> None:
+    """The same approval and the same module registration sent 6 times at once: one wins, the
+    others are told why (409 / 200), none fails with a 500."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    tokens = {}
+    for name, role in [("alice", "researcher"), ("bob", "approver")]:
+        postgres_plane.rainbow(
+            "createuser", name, "--role", role, "--password-stdin", stdin=PASSWORD
+        )
+        tokens[name] = postgres_plane.rainbow("token", "create", "t", "--user", name).stdout.strip()
+    remote = {"RAINBOW_URL": postgres_plane.url, "RAINBOW_TOKEN": tokens["alice"]}
+    postgres_plane.rainbow(
+        "module", "register", "tests/engine/modules_for_tests.py", "--version", "1.1", **remote
+    )
+    registered = postgres_plane.rainbow(
+        "pipeline", "register", "tests/distributed/pipelines.py:pair_v11", **remote
+    )
+    version = registered.stdout.split("sha256:")[1][:12]
+    _, module = postgres_plane.call("GET", "/api/modules/add", tokens["alice"])
+    interface = module["versions"][0]["interface"]
+    approve = f"/api/pipelines/pair-v11/versions/{version}/approve"
+    register = "/api/modules/add/versions"
+    again = {"version": "2.0", "interface": interface}
+    for method, path, token, body, expected in [
+        ("POST", approve, tokens["bob"], {}, [200] + [409] * 5),
+        ("POST", register, tokens["alice"], again, [200] * 5 + [201]),
+    ]:
+        request = functools.partial(postgres_plane.call, method, path, token, body)
+        with ThreadPoolExecutor(6) as pool:
+            answers = [pool.submit(request) for _ in range(6)]
+            assert sorted(a.result()[0] for a in answers) == expected, path
