@@ -28,6 +28,14 @@ from tests.webserver import PASSWORD, Plane
 MAX_EXAMPLES = 25
 # Where database integer columns end (32 and 64 bits, signed and not): for ids, limits, offsets.
 DATABASE_INTEGERS = (2**31, 2**32, 2**63 - 1, 2**63, 2**64)
+FUZZING = hypothesis.settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    # Generating a large request body can take a second on a busy CI machine; that is no failure.
+    suppress_health_check=[hypothesis.HealthCheck.too_slow],
+)
 
 
 @pytest.fixture
@@ -166,14 +174,7 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 @pytest.mark.slow
 @schema.parametrize()
-@hypothesis.settings(
-    max_examples=MAX_EXAMPLES,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    # Generating a large request body can take a second on a busy CI machine; that is no failure.
-    suppress_health_check=[hypothesis.HealthCheck.too_slow],
-)
+@FUZZING
 def test_no_generated_request_gets_a_server_error(
     case: schemathesis.Case, dana_token: Callable[[], str]
 ) -> None:
@@ -219,13 +220,7 @@ served = schemathesis.pytest.from_fixture("served_schema")
 
 @pytest.mark.slow
 @served.parametrize()
-@hypothesis.settings(
-    max_examples=MAX_EXAMPLES,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[hypothesis.HealthCheck.too_slow],
-)
+@FUZZING
 def test_no_generated_request_gets_a_server_error_on_postgresql(
     case: schemathesis.Case, served_token: str
 ) -> None:

@@ -7,12 +7,13 @@ services as the REST API, so the role rules and the audit log hold whichever way
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
-from django.contrib.auth.models import User
+from django.contrib.auth.models import AbstractBaseUser, User
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -41,6 +42,11 @@ from rainbow.control.roles import ADMIN, RESEARCHER, has_role
 from rainbow.engine.waiting import LIVE_WITHIN
 
 
+def _person(request: HttpRequest) -> AbstractBaseUser:
+    # Every admin page but the login needs a logged-in staff member.
+    return cast("AbstractBaseUser", request.user)
+
+
 class ReadOnly(admin.ModelAdmin):
     """Rows the engine or the services write; people look at them."""
 
@@ -52,6 +58,18 @@ class ReadOnly(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def act_on_each(
+        self, request: HttpRequest, rows: Iterable[Any], act: Callable[[Any], object], done: str
+    ) -> None:
+        """An action calling a service per selected row: a refusal is that row's message."""
+        for row in rows:
+            try:
+                act(row)
+            except Refused as exc:
+                self.message_user(request, f"{row}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{row}: {done}", messages.SUCCESS)
 
 
 @admin.register(Run)
@@ -78,22 +96,19 @@ class RunAdmin(ReadOnly):
     )
     list_per_page = 50
 
-    def _each_run(self, request: HttpRequest, queryset: QuerySet[Run], act: Any) -> None:
-        for run in queryset:
-            try:
-                act(run.run_id, request.user, current_executor())
-            except Refused as exc:
-                self.message_user(request, f"{run}: {exc.message}", messages.ERROR)
-            else:
-                self.message_user(request, f"{run}: asked", messages.SUCCESS)
-
     @admin.action(description="Cancel the selected runs")
     def cancel(self, request: HttpRequest, queryset: QuerySet[Run]) -> None:
-        self._each_run(request, queryset, run_service.cancel)
+        user, executor = _person(request), current_executor()
+        self.act_on_each(
+            request, queryset, lambda r: run_service.cancel(r.run_id, user, executor), "asked"
+        )
 
     @admin.action(description="Retry the selected runs from their failed steps")
     def retry(self, request: HttpRequest, queryset: QuerySet[Run]) -> None:
-        self._each_run(request, queryset, run_service.retry)
+        user, executor = _person(request), current_executor()
+        self.act_on_each(
+            request, queryset, lambda r: run_service.retry(r.run_id, user, executor), "asked"
+        )
 
     @admin.display(description="logs")
     def logs(self, obj: Run) -> SafeString:
@@ -187,13 +202,13 @@ class ModuleVersionAdmin(ReadOnly):
         return format_html_join(mark_safe("<br>"), "{} ({}, last seen {}, commit {})", rows)
 
     def _mark(self, request: HttpRequest, queryset: QuerySet[ModuleVersion], status: str) -> None:
-        for row in queryset.select_related("module"):
-            try:
-                set_module_status(row.module.name, row.version, status, by=request.user)  # type: ignore[arg-type]
-            except Refused as exc:
-                self.message_user(request, f"{row}: {exc.message}", messages.ERROR)
-            else:
-                self.message_user(request, f"{row}: {status}", messages.SUCCESS)
+        user = _person(request)
+        self.act_on_each(
+            request,
+            queryset.select_related("module"),
+            lambda row: set_module_status(row.module.name, row.version, status, by=user),
+            status,
+        )
 
     @admin.action(description="Mark live (new pipelines may pin them)")
     def mark_live(self, request: HttpRequest, queryset: QuerySet[ModuleVersion]) -> None:
@@ -331,36 +346,32 @@ class PipelineVersionAdmin(ReadOnly):
             svg = render(PipelineSpec.model_validate(obj.spec), "svg").decode()
         except Exception as exc:  # Graphviz missing: the page still shows the rest
             return format_html("<em>cannot draw the DAG: {}</em>", exc)
-        return mark_safe(svg[svg.find("<svg") :])
-
-    def _each(self, request: HttpRequest, queryset: QuerySet[PipelineVersion], act: Any) -> None:
-        for version in queryset:
-            try:
-                act(version)
-            except Refused as exc:
-                self.message_user(request, f"{version}: {exc.message}", messages.ERROR)
-            else:
-                self.message_user(request, f"{version}: done", messages.SUCCESS)
+        start = svg.find("<svg")
+        if start < 0:
+            return format_html("<em>{}</em>", "Graphviz drew no SVG")
+        return mark_safe(svg[start:])  # Graphviz's own SVG, of names the spec pattern restricts
 
     @admin.action(description="Approve the selected versions")
     def approve(self, request: HttpRequest, queryset: QuerySet[PipelineVersion]) -> None:
-        self._each(request, queryset, lambda v: release.approve(v, request.user))  # type: ignore[arg-type]
+        user = _person(request)
+        self.act_on_each(request, queryset, lambda v: release.approve(v, user), "done")
+
+    def _promote(self, request: HttpRequest, queryset: Any, environment: str) -> None:
+        user, executor = _person(request), current_executor()
+        self.act_on_each(
+            request,
+            queryset,
+            lambda v: release.promote(v, environment, user, executor),
+            "done",
+        )
 
     @admin.action(description="Promote to default in staging (after smoke runs)")
     def promote_to_staging(self, request: HttpRequest, queryset: QuerySet[PipelineVersion]) -> None:
-        self._each(
-            request,
-            queryset,
-            lambda v: release.promote(v, "staging", request.user, current_executor()),  # type: ignore[arg-type]
-        )
+        self._promote(request, queryset, "staging")
 
     @admin.action(description="Promote to default in prod (after smoke runs)")
     def promote_to_prod(self, request: HttpRequest, queryset: QuerySet[PipelineVersion]) -> None:
-        self._each(
-            request,
-            queryset,
-            lambda v: release.promote(v, "prod", request.user, current_executor()),  # type: ignore[arg-type]
-        )
+        self._promote(request, queryset, "prod")
 
 
 @admin.register(DefaultPointer)
@@ -371,17 +382,13 @@ class DefaultPointerAdmin(ReadOnly):
 
     @admin.action(description="Roll back to the previous default")
     def roll_back(self, request: HttpRequest, queryset: QuerySet[DefaultPointer]) -> None:
-        for pointer in queryset.select_related("pipeline"):
-            try:
-                release.rollback(pointer.pipeline, pointer.environment, request.user)  # type: ignore[arg-type]
-            except Refused as exc:
-                self.message_user(request, f"{pointer}: {exc.message}", messages.ERROR)
-            else:
-                self.message_user(
-                    request,
-                    f"{pointer.pipeline} in {pointer.environment}: rolled back",
-                    messages.SUCCESS,
-                )
+        user = _person(request)
+        self.act_on_each(
+            request,
+            queryset.select_related("pipeline", "version__pipeline"),
+            lambda p: release.rollback(p.pipeline, p.environment, user),
+            "rolled back",
+        )
 
 
 @admin.register(Promotion)
