@@ -79,3 +79,29 @@ def test_the_local_runner_ends_runs_a_killed_server_had_claimed(sqlite_database:
     store.write([record])
     assert LocalRunner({}, LocalOptions()).run_pending() == 0
     assert store.run_statuses([record.run_id]) == {record.run_id: "cancelled"}
+
+
+def test_local_runs_cancel_only_before_a_runner_takes_them(sqlite_database: str) -> None:
+    from rainbow.control.execution import LocalExecutor
+    from rainbow.control.problems import Conflict
+    from rainbow.control.store import DjangoStore
+    from rainbow.dsl.compiler import compile_pipeline
+    from rainbow.engine.workunits import WorkUnit
+    from tests.distributed import pipelines
+
+    spec, _ = compile_pipeline(pipelines.pair_v11)
+    executor = LocalExecutor()
+    first, second = executor.submit(
+        spec,
+        [WorkUnit("a", {"x": 1}), WorkUnit("b", {"x": 2})],
+        environment="staging",
+        submitted_by="t",
+    )
+    executor.cancel(first, "not needed")
+    assert DjangoStore().run_statuses([first]) == {first: "cancelled"}
+    from rainbow.control.models import Run
+
+    Run.objects.filter(run_id=second).update(owner="host:1")  # a runner took it
+    for act in (lambda: executor.cancel(second, "late"), lambda: executor.retry(second)):
+        with pytest.raises(Conflict):
+            act()
