@@ -28,6 +28,26 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def run_rainbow(
+    env: dict[str, str], *args: str, expect: int = 0, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """`rainbow ARGS` from the project's folder; it must exit with ``expect`` and show no
+    traceback of Rainbow's own."""
+    done = subprocess.run(
+        [*RAINBOW, *args],
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == expect, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+    assert "src/rainbow/" not in done.stderr
+    return done
+
+
 class Plane:
     """A control plane served by `rainbow web` on its own SQLite store."""
 
@@ -45,19 +65,7 @@ class Plane:
     def rainbow(
         self, *args: str, expect: int = 0, stdin: str = "", **env: str
     ) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [*RAINBOW, *args],
-            cwd=ROOT,
-            env={**self.env, **env},
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == expect, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
-        assert "src/rainbow/" not in done.stderr
-        return done
+        return run_rainbow({**self.env, **env}, *args, expect=expect, stdin=stdin)
 
     def call(self, method: str, path: str, token: str | None, body: Any = None) -> tuple[int, Any]:
         request = urllib.request.Request(

@@ -4,32 +4,20 @@ through the conductor, on PostgreSQL, and the workers' announcements fill the re
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.distributed.conftest import ROOT, Cluster
-from tests.webserver import PASSWORD, free_port
+from tests.distributed.conftest import Cluster
+from tests.webserver import PASSWORD, free_port, run_rainbow
 
 pytestmark = pytest.mark.slow
 
 
 def rainbow(cluster: Cluster, *args: str, stdin: str = "", **env: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "rainbow", *args],
-        cwd=ROOT,
-        env={**cluster.env, **env},
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, f"{args}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+    done = run_rainbow({**cluster.env, **env}, *args, stdin=stdin)
     return done.stdout + done.stderr
 
 

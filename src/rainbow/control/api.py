@@ -36,6 +36,7 @@ from rainbow.control.problems import NotFound, Refused
 from rainbow.control.roles import RESEARCHER, require, role_of
 from rainbow.control.store import DjangoStore, last_metrics
 from rainbow.diagnostics import Diagnostic
+from rainbow.engine.records import MetricValue
 from rainbow.engine.waiting import LIVE_WITHIN
 from rainbow.errors import PlatformError
 
@@ -47,6 +48,15 @@ class Pages(LimitOffsetPagination):
     class Input(Schema):
         limit: int = Field(100, ge=1, le=500)
         offset: int = Field(0, ge=0, le=1_000_000)
+
+
+def _metric_out(metric: MetricValue) -> dict[str, Any]:
+    return {
+        "name": metric.name,
+        "value": metric.value,
+        "better": metric.better,
+        "step": metric.step,
+    }
 
 
 class RunPages(Pages):
@@ -65,10 +75,7 @@ class RunPages(Pages):
                     for field in s.RunOut.model_fields
                     if field != "metrics"
                 },
-                "metrics": [
-                    {"name": m.name, "value": m.value, "better": m.better, "step": m.step}
-                    for m in metrics[run.run_id]
-                ],
+                "metrics": [_metric_out(m) for m in metrics[run.run_id]],
             }
             for run in runs
         ]
@@ -481,10 +488,7 @@ def get_run(request: HttpRequest, run_id: s.RunIdPath) -> dict[str, Any]:
     assert detail is not None
     return {
         **{f: getattr(run, f) for f in s.RunOut.model_fields if f != "metrics"},
-        "metrics": [
-            {"name": m.name, "value": m.value, "better": m.better, "step": m.step}
-            for m in detail.summary.metrics
-        ],
+        "metrics": [_metric_out(m) for m in detail.summary.metrics],
         "inputs": run.inputs,
         "outputs": run.outputs,
         "spec": run.spec,
