@@ -5,12 +5,17 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from rainbow.control.django_setup import configure
 from rainbow.errors import PlatformError, UserError
+from tests.conftest import POSTGRES_URL
 
 SRC = Path(__file__).parents[2] / "src"
 
@@ -144,3 +149,60 @@ def test_an_unreachable_postgresql_is_a_user_error_naming_the_variable(tmp_path:
     assert "cannot connect" in message
     assert "s3cret" not in output
     assert "PostgreSQL runs there" in hint
+
+
+def _open_at_once(url: str, processes: int, cwd: Path) -> list[subprocess.CompletedProcess[str]]:
+    """Start ``processes`` interpreters that all open a store on ``url`` at the same moment."""
+    code = textwrap.dedent(
+        f"""
+        import sys, time
+        from rainbow.control.django_setup import is_migrated, open_store
+        time.sleep(max(0.0, float(sys.argv[1]) - time.time()))
+        store = open_store({url!r})
+        print(is_migrated(), store.list_runs())
+        """
+    )
+    start = f"{time.time() + 3:.3f}"
+    env = {"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"}
+    openers = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, start],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
+    return [
+        subprocess.CompletedProcess(o.args, o.wait(timeout=120), *o.communicate()) for o in openers
+    ]
+
+
+@pytest.mark.slow
+def test_processes_starting_together_on_a_fresh_sqlite_database_all_open_it(
+    tmp_path: Path,
+) -> None:
+    """Several processes migrating one new SQLite file take turns: none sees a half-made schema."""
+    opened = _open_at_once(f"sqlite:///{tmp_path / 'rainbow.sqlite3'}", 6, tmp_path)
+
+    assert [(o.returncode, o.stdout, o.stderr) for o in opened] == [(0, "True []\n", "")] * 6
+
+
+@pytest.mark.slow
+def test_processes_starting_together_on_a_fresh_postgresql_schema_all_open_it(
+    tmp_path: Path, require_service: Callable[[str, str, int], None]
+) -> None:
+    """Several processes migrating one new PostgreSQL schema take turns, like on SQLite."""
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    schema = f"rainbow_race_{uuid.uuid4().hex[:12]}"
+    admin = psycopg.connect(POSTGRES_URL, autocommit=True)
+    admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        opened = _open_at_once(f"{POSTGRES_URL}?options=-c%20search_path%3D{schema}", 6, tmp_path)
+    finally:
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
+
+    assert [(o.returncode, o.stdout, o.stderr) for o in opened] == [(0, "True []\n", "")] * 6

@@ -11,7 +11,9 @@ A typical caller (the CLI, an executor) needs one line::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import fcntl
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -254,19 +256,58 @@ def migrate(database: str = "default") -> None:
 
 
 def ensure_migrated(database: str = "default") -> None:
-    """Connect to ``database`` and migrate it unless it is up to date."""
+    """Connect to ``database`` and migrate it unless it is up to date.
+
+    Processes starting together on a fresh database take turns: the first migrates while the
+    others wait, then find nothing left to do.
+    """
     from django.db import DatabaseError
 
     connect(database)
     if is_migrated(database):
         return
-    try:
-        migrate(database)
-    except DatabaseError as exc:
-        # Two processes starting on a fresh database both migrate; the loser fails to create
-        # tables the winner just created, which is fine.
-        if not is_migrated(database):
+    with _migration_lock(database):
+        if is_migrated(database):
+            return
+        try:
+            migrate(database)
+        except DatabaseError as exc:
             raise PlatformError(f"could not migrate {_url_of(database)!r}: {exc}") from exc
+
+
+# Any fixed pair of 32-bit keys; the second is the schema's, so schemas migrate independently.
+_MIGRATION_LOCK_KEY = 0x52424D47  # "RBMG"
+
+
+@contextmanager
+def _migration_lock(database: str) -> Iterator[None]:
+    """Hold a lock, across processes, on migrating ``database``."""
+    from django.db import connections
+
+    connection = connections[database]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_lock(%s, hashtext(current_schema()))", [_MIGRATION_LOCK_KEY]
+            )
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_advisory_unlock(%s, hashtext(current_schema()))",
+                    [_MIGRATION_LOCK_KEY],
+                )
+        return
+    name = str(connection.settings_dict["NAME"])
+    if name in ("", ":memory:"):  # nobody else can see this database
+        yield
+        return
+    # A file of its own: SQLite's locks on the database file are per transaction, and Django
+    # migrates in several.
+    with open(f"{name}.migrate-lock", "a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        yield
 
 
 def open_store(database_url: str) -> DjangoStore:
