@@ -192,17 +192,20 @@ def test_runs_of_a_killed_rainbow_run_are_closed_by_the_next_one(tmp_path: Path)
     """After `kill -9` of `rainbow run`, the next local run records the orphans as cancelled."""
     write(tmp_path / "slow.json", '{"x": 1, "pause": 8}')
     env = {**os.environ, "RAINBOW_HOME": str(tmp_path / ".rainbow")}
-    victim = subprocess.Popen(
-        [*RAINBOW, "run", f"{FIXTURES}:diamond", "--input", "slow.json"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with (tmp_path / "victim.err").open("w") as victim_err:
+        victim = subprocess.Popen(
+            [*RAINBOW, "run", f"{FIXTURES}:diamond", "--input", "slow.json"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=victim_err,
+        )
     try:
         deadline = time.monotonic() + 60
         while '"running"' not in rainbow(tmp_path, "runs", "--json").stdout:
-            assert time.monotonic() < deadline, "the run never started"
+            assert time.monotonic() < deadline, (
+                f"the run never started: {(tmp_path / 'victim.err').read_text()}"
+            )
             time.sleep(0.3)
     finally:
         victim.kill()
