@@ -23,7 +23,7 @@ def room_scan(photo: rb.Asset, floor_truth: rb.Asset):
     seg = rb.step("segment_floor@latest", image=norm.image)
     whole = edge_profile(image=norm.image)
     floor = rb.step("mask_image@latest", image=norm.image, mask=seg.mask)
-    floor_profile = edge_profile(image=floor.image)
+    floor_profile = edge_profile.named("floor-profile")(image=floor.image)
     score = rb.step("score_floor@latest", mask=seg.mask, truth=floor_truth)
     fused = rb.step("fuse@latest", image=norm.image, mask=seg.mask, edges=whole["edges"])
     return {

@@ -101,6 +101,36 @@ def test_sub_pipeline_used_twice_gets_distinct_readable_ids() -> None:
     assert spec["steps"][3]["inputs"]["image"] == {"step": "segment", "output": "mask"}
 
 
+def test_a_named_sub_pipeline_prefixes_its_steps_with_that_name() -> None:
+    """``masks.named("floor")`` inlines masks under floor.*; reusing a name still numbers it."""
+
+    @rb.pipeline(name="named")
+    def named(photo: rb.Asset):
+        whole = masks(image=photo)
+        floor = masks.named("floor")(image=whole["mask"])
+        again = masks.named("floor")(image=floor["mask"])
+        return {"floor": floor["mask"], "again": again["mask"]}
+
+    spec = rb.compile(named)
+    assert [s["id"] for s in spec["steps"]] == ["masks.segment", "floor.segment", "floor-2.segment"]
+    assert spec["outputs"]["floor"] == {"step": "floor.segment", "output": "mask"}
+    assert spec["name"] == "named"
+
+
+def test_a_sub_pipeline_name_that_is_not_an_id_is_reported_where_it_is_given() -> None:
+    """``.named("Floor Mask")`` fails at the user's line with the allowed characters."""
+
+    @rb.pipeline(name="badly-named")
+    def badly_named(photo: rb.Asset):
+        return masks.named("Floor Mask")(image=photo)
+
+    (problem,) = errors_of(badly_named)
+    assert problem.code == "RB-E021"
+    assert problem.message == "pipeline 'masks' cannot be named 'Floor Mask'"
+    assert problem.location.line == line_of('named("Floor Mask")', badly_named.fn)
+    assert "lower case letters" in (problem.hint or "")
+
+
 def test_same_input_compiles_to_the_same_bytes() -> None:
     """Compiling twice gives byte-identical canonical JSON with a stable hash."""
     first, _ = compile_pipeline(room_scan)

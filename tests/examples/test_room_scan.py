@@ -33,9 +33,7 @@ def test_room_scan_runs_over_a_corpus_with_meaningful_metrics(
     corpus.generate(tmp_path / "corpus", count=3, seed=11)
     spec, warnings = compile_pipeline(pipeline.room_scan)
     assert warnings == []
-    assert {"edge-profile.edge_density", "edge-profile-2.edge_density"} <= {
-        s.id for s in spec.steps
-    }
+    assert {"edge-profile.edge_density", "floor-profile.edge_density"} <= {s.id for s in spec.steps}
     store = MemoryStore()
     options = LocalOptions(
         workers=2,
@@ -53,4 +51,4 @@ def test_room_scan_runs_over_a_corpus_with_meaningful_metrics(
         summary = store.list_runs(limit=10)
         metrics = {(m.step, m.name) for run in summary for m in run.metrics}
         assert ("score_floor", "floor_iou") in metrics
-        assert ("edge-profile-2.edge_density", "edge_density") in metrics
+        assert ("floor-profile.edge_density", "edge_density") in metrics

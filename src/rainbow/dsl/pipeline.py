@@ -45,6 +45,26 @@ class PipelineDef:
                 ports[param.name] = PortSpec(type=kind, required=False, default=param.default)
         return ports
 
+    def named(self, name: str) -> PipelineDef:
+        """This pipeline under another name: inlined, its steps' ids start with ``name.``.
+
+        A sub-pipeline used twice is otherwise numbered (``edge-profile-2.*``);
+        ``edge_profile.named("floor-profile")(image=...)`` says what the second use is for.
+        """
+        if not isinstance(name, str) or not re.match(NAME_PATTERN, name):
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        "RB-E021",
+                        f"pipeline {self.name!r} cannot be named {name!r}",
+                        caller_location(),
+                        "names use lower case letters, digits, '_' and '-', "
+                        'e.g. edge_profile.named("floor-profile")',
+                    )
+                ]
+            )
+        return PipelineDef(self.fn, name=name, timeout=self.timeout)
+
     def __call__(self, *args: Any, **inputs: Any) -> dict[str, OutputHandle | InputHandle]:
         tracer = ACTIVE.get()
         if args:
