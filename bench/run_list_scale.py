@@ -48,6 +48,7 @@ FILTERS: dict[str, dict[str, Any]] = {
     "submitted_by=researcher3 (5%)": {"submitted_by": "researcher3"},
     "submitted_by=visitor (0.05%)": {"submitted_by": RARE_USER},
     "submitted_by=nobody (0 runs)": {"submitted_by": "nobody"},
+    "engine=local (0.1%)": {"engine": "local"},
     "created in the last day": {"created_after": "DAY"},
 }
 
@@ -71,7 +72,7 @@ def _fill(first: int, count: int, now: datetime) -> None:
                     spec={},
                     inputs={"photo": f"unit-{n}.png"},
                     unit=f"unit-{n}.png",
-                    engine="celery",
+                    engine="local" if n % 1_000 == 3 else "celery",
                     environment=chance.choices(["", "staging", "prod"], [6, 3, 1])[0],
                     submitted_by=RARE_USER if n % 2_000 == 7 else chance.choice(USERS),
                     status="failed" if chance.random() < 0.02 else "succeeded",

@@ -70,7 +70,7 @@ def django_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[froze
     schema = f"rainbow_test_{uuid.uuid4().hex[:12]}"
     extra = {}
     if service_reachable(POSTGRES_HOST, POSTGRES_PORT):
-        extra["postgres"] = f"{POSTGRES_URL}?options=-c%20search_path%3D{schema}"
+        extra["postgres"] = schema_url(schema)
     web = WebOptions(
         secret_key=TEST_SECRET_KEY,
         allowed_hosts=("testserver", "localhost", "127.0.0.1"),
@@ -93,6 +93,24 @@ def django_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[froze
         with connections["postgres"].cursor() as cursor:
             cursor.execute(f"DROP SCHEMA {schema} CASCADE")
     connections.close_all()
+
+
+def schema_url(schema: str) -> str:
+    """The URL of ``schema`` in the test PostgreSQL database."""
+    return f"{POSTGRES_URL}?options=-c%20search_path%3D{schema}"
+
+
+@pytest.fixture
+def empty_postgres_schema(postgres_database: str) -> Iterator[str]:
+    """A new schema with no tables, dropped after the test: for a database never migrated."""
+    from django.db import connections
+
+    schema = f"rainbow_empty_{uuid.uuid4().hex[:12]}"
+    with connections[postgres_database].cursor() as cursor:
+        cursor.execute(f"CREATE SCHEMA {schema}")
+    yield schema
+    with connections[postgres_database].cursor() as cursor:
+        cursor.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def _emptied_after_test(alias: str) -> Iterator[str]:

@@ -203,7 +203,7 @@ def test_runs_of_a_killed_rainbow_run_are_closed_by_the_next_one(tmp_path: Path)
     try:
         deadline = time.monotonic() + 60
         while '"running"' not in rainbow(tmp_path, "runs", "--json").stdout:
-            assert time.monotonic() < deadline, (
+            assert victim.poll() is None and time.monotonic() < deadline, (
                 f"the run never started: {(tmp_path / 'victim.err').read_text()}"
             )
             time.sleep(0.3)

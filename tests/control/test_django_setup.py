@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import fcntl
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import time
-import uuid
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
-import psycopg
 import pytest
 
-from rainbow.control.django_setup import configure
+from rainbow.control.django_setup import MIGRATION_LOCK_KEY, configure
 from rainbow.errors import PlatformError, UserError
-from tests.conftest import POSTGRES_URL
+from tests.conftest import schema_url
 
 SRC = Path(__file__).parents[2] / "src"
 
@@ -151,58 +152,98 @@ def test_an_unreachable_postgresql_is_a_user_error_naming_the_variable(tmp_path:
     assert "PostgreSQL runs there" in hint
 
 
-def _open_at_once(url: str, processes: int, cwd: Path) -> list[subprocess.CompletedProcess[str]]:
-    """Start ``processes`` interpreters that all open a store on ``url`` at the same moment."""
-    code = textwrap.dedent(
-        f"""
+def _opener(url: str, cwd: Path, start_at: float = 0.0) -> subprocess.Popen[str]:
+    """A fresh interpreter that connects to ``url`` (then prints "connected"), waits until
+    ``start_at`` and opens the store (then prints whether it is migrated and its runs)."""
+    code = f"""
         import sys, time
-        from rainbow.control.django_setup import is_migrated, open_store
-        time.sleep(max(0.0, float(sys.argv[1]) - time.time()))
+        from rainbow.control.django_setup import configure, connect, is_migrated, open_store
+        configure({url!r})
+        connect()
+        print("connected", flush=True)
+        time.sleep(max(0.0, {start_at} - time.time()))
         store = open_store({url!r})
         print(is_migrated(), store.list_runs())
         """
+    return subprocess.Popen(
+        [sys.executable, "-W", "error", "-c", textwrap.dedent(code)],
+        cwd=cwd,
+        env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-    start = f"{time.time() + 3:.3f}"
-    env = {"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"}
-    openers = [
-        subprocess.Popen(
-            [sys.executable, "-c", code, start],
-            cwd=cwd,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(processes)
-    ]
-    return [
-        subprocess.CompletedProcess(o.args, o.wait(timeout=120), *o.communicate()) for o in openers
-    ]
+
+
+def _finish(opener: subprocess.Popen[str]) -> tuple[int, str, str]:
+    try:
+        out, err = opener.communicate(timeout=120)
+    finally:
+        opener.kill()
+    return opener.returncode, out, err
+
+
+def _waits_for_the_lock(opener: subprocess.Popen[str], tables: Callable[[], list[str]]) -> None:
+    """The opener, connected, creates no table while the lock is held by someone else."""
+    assert opener.stdout is not None
+    assert opener.stdout.readline() == "connected\n", _finish(opener)
+    time.sleep(3)  # without the lock, migrating starts within a fraction of this
+    assert opener.poll() is None
+    assert tables() == []
+
+
+@pytest.mark.slow
+def test_opening_a_fresh_sqlite_database_waits_while_another_process_migrates(
+    tmp_path: Path,
+) -> None:
+    """Migrating takes the lock file beside the SQLite file; an opener waits until it is free."""
+    database = tmp_path / "rainbow.sqlite3"
+
+    def tables() -> list[str]:
+        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as reader:
+            return [row[0] for row in reader.execute("SELECT name FROM sqlite_master")]
+
+    with (tmp_path / "rainbow.sqlite3.migrate-lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        opener = _opener(f"sqlite:///{database}", tmp_path)
+        _waits_for_the_lock(opener, tables)
+
+    assert _finish(opener) == (0, "True []\n", "")
+
+
+@pytest.mark.slow
+def test_opening_a_fresh_postgresql_schema_waits_while_another_process_migrates(
+    tmp_path: Path, postgres_database: str, empty_postgres_schema: str
+) -> None:
+    """On PostgreSQL the lock is an advisory lock keyed by the schema: an opener waits for it."""
+    from django.db import connections
+
+    key = (MIGRATION_LOCK_KEY, empty_postgres_schema)
+    with connections[postgres_database].cursor() as cursor:
+
+        def tables() -> list[str]:
+            cursor.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = %s", [empty_postgres_schema]
+            )
+            return [row[0] for row in cursor.fetchall()]
+
+        cursor.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", key)
+        try:
+            opener = _opener(schema_url(empty_postgres_schema), tmp_path)
+            _waits_for_the_lock(opener, tables)
+        finally:
+            cursor.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", key)
+
+    assert _finish(opener) == (0, "True []\n", "")
 
 
 @pytest.mark.slow
 def test_processes_starting_together_on_a_fresh_sqlite_database_all_open_it(
     tmp_path: Path,
 ) -> None:
-    """Several processes migrating one new SQLite file take turns: none sees a half-made schema."""
-    opened = _open_at_once(f"sqlite:///{tmp_path / 'rainbow.sqlite3'}", 6, tmp_path)
+    """Six processes opening one new SQLite file at the same moment all open it, migrated."""
+    url = f"sqlite:///{tmp_path / 'rainbow.sqlite3'}"
+    start_at = time.time() + 4
+    openers = [_opener(url, tmp_path, start_at) for _ in range(6)]
 
-    assert [(o.returncode, o.stdout, o.stderr) for o in opened] == [(0, "True []\n", "")] * 6
-
-
-@pytest.mark.slow
-def test_processes_starting_together_on_a_fresh_postgresql_schema_all_open_it(
-    tmp_path: Path, require_service: Callable[[str, str, int], None]
-) -> None:
-    """Several processes migrating one new PostgreSQL schema take turns, like on SQLite."""
-    require_service("PostgreSQL", "127.0.0.1", 5432)
-    schema = f"rainbow_race_{uuid.uuid4().hex[:12]}"
-    admin = psycopg.connect(POSTGRES_URL, autocommit=True)
-    admin.execute(f"CREATE SCHEMA {schema}")
-    try:
-        opened = _open_at_once(f"{POSTGRES_URL}?options=-c%20search_path%3D{schema}", 6, tmp_path)
-    finally:
-        admin.execute(f"DROP SCHEMA {schema} CASCADE")
-        admin.close()
-
-    assert [(o.returncode, o.stdout, o.stderr) for o in opened] == [(0, "True []\n", "")] * 6
+    assert [_finish(o) for o in openers] == [(0, "connected\nTrue []\n", "")] * 6

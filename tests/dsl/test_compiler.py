@@ -117,17 +117,43 @@ def test_a_named_sub_pipeline_prefixes_its_steps_with_that_name() -> None:
     assert spec["name"] == "named"
 
 
-def test_a_sub_pipeline_name_that_is_not_an_id_is_reported_where_it_is_given() -> None:
+def test_a_numbered_scope_never_reuses_a_name_given_explicitly() -> None:
+    """masks, then masks named masks-2, then masks again: the third becomes masks-3."""
+
+    @rb.pipeline(name="crowded")
+    def crowded(photo: rb.Asset):
+        masks(image=photo)
+        masks.named("masks-2")(image=photo)
+        masks(image=photo)
+
+    ids = [s["id"] for s in rb.compile(crowded)["steps"]]
+    assert ids == ["masks.segment", "masks-2.segment", "masks-3.segment"]
+
+
+def test_renaming_a_pipeline_outside_a_pipeline_says_where_to_do_it() -> None:
+    """``masks.named("floor")`` at top level is RB-E023 at that line: rename in @rb.pipeline."""
+    with pytest.raises(rb.DiagnosticError) as caught:
+        masks.named("floor")
+    (problem,) = caught.value.diagnostics
+    assert problem.code == "RB-E023"
+    assert problem.location.file == __file__
+    assert "@rb.pipeline(name=...)" in (problem.hint or "")
+
+
+@pytest.mark.parametrize("bad_name", ["Floor Mask", "floor\n", ""])
+def test_a_sub_pipeline_name_that_is_not_an_id_is_reported_where_it_is_given(
+    bad_name: str,
+) -> None:
     """``.named("Floor Mask")`` fails at the user's line with the allowed characters."""
 
     @rb.pipeline(name="badly-named")
     def badly_named(photo: rb.Asset):
-        return masks.named("Floor Mask")(image=photo)
+        return masks.named(bad_name)(image=photo)
 
     (problem,) = errors_of(badly_named)
     assert problem.code == "RB-E021"
-    assert problem.message == "pipeline 'masks' cannot be named 'Floor Mask'"
-    assert problem.location.line == line_of('named("Floor Mask")', badly_named.fn)
+    assert problem.message == f"pipeline 'masks' cannot be named {bad_name!r}"
+    assert problem.location.line == line_of("masks.named(bad_name)", badly_named.fn)
     assert "lower case letters" in (problem.hint or "")
 
 

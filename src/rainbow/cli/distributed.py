@@ -42,7 +42,7 @@ def worker(
     from rainbow.sdk.invoke import WorkerEnv
     from rainbow.spec.models import VERSION_PATTERN
 
-    if not re.match(VERSION_PATTERN, version):
+    if not re.fullmatch(VERSION_PATTERN, version):
         raise DiagnosticError(
             [Diagnostic("RB-E019", f"version {version!r} is not X.Y or latest", Location(), None)]
         )

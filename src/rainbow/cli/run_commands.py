@@ -247,10 +247,9 @@ def show(
 @user_errors
 def migrate() -> None:
     """Create or upgrade the run store's tables (SQLite by default)."""
-    from rainbow.control.django_setup import configure
-    from rainbow.control.django_setup import migrate as run_migrations
+    from rainbow.control.django_setup import configure, ensure_migrated
 
     settings = rb_settings.from_env()
     configure(settings.database_url)
-    run_migrations()
+    ensure_migrated()
     out.print(f"store ready: {settings.database_url}", highlight=False)

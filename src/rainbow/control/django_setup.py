@@ -11,7 +11,7 @@ A typical caller (the CLI, an executor) needs one line::
 
 from __future__ import annotations
 
-import fcntl
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -249,65 +249,85 @@ def is_migrated(database: str = "default") -> bool:
 
 
 def migrate(database: str = "default") -> None:
-    """Apply the pending migrations to ``database``, quietly."""
-    from django.core.management import call_command
+    """Apply the pending migrations to ``database``, quietly.
 
-    call_command("migrate", database=database, interactive=False, verbosity=0)
-
-
-def ensure_migrated(database: str = "default") -> None:
-    """Connect to ``database`` and migrate it unless it is up to date.
-
-    Processes starting together on a fresh database take turns: the first migrates while the
-    others wait, then find nothing left to do.
+    Processes migrating one database at once take turns: the first migrates while the others
+    wait, then find nothing left to do.
     """
+    from django.core.management import call_command
     from django.db import DatabaseError
 
-    connect(database)
-    if is_migrated(database):
-        return
     with _migration_lock(database):
         if is_migrated(database):
             return
         try:
-            migrate(database)
+            call_command("migrate", database=database, interactive=False, verbosity=0)
         except DatabaseError as exc:
             raise PlatformError(f"could not migrate {_url_of(database)!r}: {exc}") from exc
 
 
-# Any fixed pair of 32-bit keys; the second is the schema's, so schemas migrate independently.
-_MIGRATION_LOCK_KEY = 0x52424D47  # "RBMG"
+def ensure_migrated(database: str = "default") -> None:
+    """Connect to ``database`` and migrate it unless it is up to date."""
+    connect(database)
+    if not is_migrated(database):
+        migrate(database)
+
+
+MIGRATION_LOCK_KEY = 0x52424D47  # "RBMG"
+"""The first key of the PostgreSQL advisory lock held while migrating (``pg_locks.classid``); the
+second is the schema's hash, so that schemas migrate independently."""
 
 
 @contextmanager
 def _migration_lock(database: str) -> Iterator[None]:
     """Hold a lock, across processes, on migrating ``database``."""
-    from django.db import connections
+    from django.db import DatabaseError, connections
 
     connection = connections[database]
     if connection.vendor == "postgresql":
+        if connection.in_atomic_block:
+            raise PlatformError("migrations cannot run inside a transaction (atomic block)")
+        lock = "SELECT pg_advisory_lock(%s, hashtext(current_schema()))"
+        unlock = "SELECT pg_advisory_unlock(%s, hashtext(current_schema()))"
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_lock(%s, hashtext(current_schema()))", [_MIGRATION_LOCK_KEY]
-            )
+            cursor.execute(lock, [MIGRATION_LOCK_KEY])
         try:
             yield
         finally:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT pg_advisory_unlock(%s, hashtext(current_schema()))",
-                    [_MIGRATION_LOCK_KEY],
-                )
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute(unlock, [MIGRATION_LOCK_KEY])
+            except DatabaseError:
+                connection.close()  # the lock is the session's: ending the session frees it
         return
     name = str(connection.settings_dict["NAME"])
     if name in ("", ":memory:"):  # nobody else can see this database
         yield
         return
-    # A file of its own: SQLite's locks on the database file are per transaction, and Django
+    # A file of its own: SQLite's locks on the database file last a transaction, and Django
     # migrates in several.
-    with open(f"{name}.migrate-lock", "a") as lock_file:
-        fcntl.flock(lock_file, fcntl.LOCK_EX)
+    with _file_lock(Path(f"{name}.migrate-lock")):
         yield
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    import fcntl  # POSIX only, like the rest of the local engine
+
+    try:
+        # Read-only is enough for flock, and works on a lock file another user created.
+        descriptor = os.open(path, os.O_RDONLY | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise UserError(
+            f"RB-E051: cannot open {path} to take turns migrating the SQLite database: "
+            f"{exc.strerror}",
+            hint=f"make the SQLite file's folder writable, or {_URL_HINT}",
+        ) from None
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
 
 
 def open_store(database_url: str) -> DjangoStore:

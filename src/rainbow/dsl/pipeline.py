@@ -50,8 +50,21 @@ class PipelineDef:
 
         A sub-pipeline used twice is otherwise numbered (``edge-profile-2.*``);
         ``edge_profile.named("floor-profile")(image=...)`` says what the second use is for.
+        Only inside a pipeline: a renamed top-level pipeline would be another pipeline.
         """
-        if not isinstance(name, str) or not re.match(NAME_PATTERN, name):
+        if ACTIVE.get() is None:
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        "RB-E023",
+                        f"pipeline {self.name!r} was renamed outside a pipeline",
+                        caller_location(),
+                        f"call {self.__name__}.named({name!r})(...) inside the pipeline that "
+                        "uses it; to rename a pipeline, change @rb.pipeline(name=...)",
+                    )
+                ]
+            )
+        if not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name):
             raise DiagnosticError(
                 [
                     Diagnostic(
@@ -142,7 +155,7 @@ def pipeline(
 
     def declare(fn: Callable[..., Any]) -> PipelineDef:
         pipeline_name = name or fn.__name__.replace("_", "-")
-        if not re.match(NAME_PATTERN, pipeline_name) or timeout <= 0:
+        if not re.fullmatch(NAME_PATTERN, pipeline_name) or timeout <= 0:
             code = fn.__code__
             raise DiagnosticError(
                 [

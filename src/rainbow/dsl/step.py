@@ -54,7 +54,7 @@ def step(
                 f"pin a version: '{base}@latest' follows main, '{base}@1.2' is a release",
             )
         )
-        name, version = (base if re.match(NAME_PATTERN, base) else "invalid"), "latest"
+        name, version = (base if re.fullmatch(NAME_PATTERN, base) else "invalid"), "latest"
     else:
         name, version = match["name"], match["version"]
     option_problems = _option_problems(id, retries, timeout, where)
@@ -63,7 +63,7 @@ def step(
         tracer.problems.extend(option_problems)
         retries = retries if isinstance(retries, int) and retries >= 0 else None
         timeout = timeout if isinstance(timeout, int | float) and timeout > 0 else None
-    step_id = tracer.unique_id(id if id and re.match(_ID_PART, id) else name)
+    step_id = tracer.unique_id(id if id and re.fullmatch(_ID_PART, id) else name)
     values: dict[str, Any] = {}
     for input_name, value in inputs.items():
         values[input_name] = _checked_value(tracer.problems, step_id, input_name, value, where)
@@ -75,7 +75,7 @@ def _option_problems(
     step_id: str | None, retries: int | None, timeout: float | None, where: Location
 ) -> list[Diagnostic]:
     problems = []
-    if step_id is not None and not re.match(_ID_PART, step_id):
+    if step_id is not None and not re.fullmatch(_ID_PART, step_id):
         problems.append(
             Diagnostic(
                 "RB-E024",

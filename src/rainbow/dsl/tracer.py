@@ -44,7 +44,7 @@ class Tracer:
     problems: list[Diagnostic] = field(default_factory=list)
     scopes: list[str] = field(default_factory=list)
     _used_ids: set[str] = field(default_factory=set)
-    _scope_counts: dict[str, int] = field(default_factory=dict)
+    _used_scopes: set[str] = field(default_factory=set)
 
     def unique_id(self, base: str) -> str:
         prefix = ".".join(self.scopes)
@@ -59,10 +59,14 @@ class Tracer:
         return f"{candidate}-{n}"
 
     def enter_scope(self, name: str) -> None:
-        key = ".".join([*self.scopes, name])
-        count = self._scope_counts.get(key, 0) + 1
-        self._scope_counts[key] = count
-        self.scopes.append(name if count == 1 else f"{name}-{count}")
+        """Enter a sub-pipeline's scope, numbered if its path is taken (``masks``, ``masks-2``)."""
+        parent = ".".join(self.scopes)
+        scope, n = name, 1
+        while f"{parent}.{scope}" in self._used_scopes:
+            n += 1
+            scope = f"{name}-{n}"
+        self._used_scopes.add(f"{parent}.{scope}")
+        self.scopes.append(scope)
 
     def exit_scope(self) -> None:
         self.scopes.pop()

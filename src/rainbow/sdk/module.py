@@ -92,7 +92,7 @@ def module(
         code = getattr(fn, "__code__", None)
         where = Location(file=code.co_filename, line=code.co_firstlineno) if code else Location()
         problems = []
-        if not re.match(NAME_PATTERN, module_name):
+        if not re.fullmatch(NAME_PATTERN, module_name):
             problems.append(
                 Diagnostic(
                     "RB-E032",

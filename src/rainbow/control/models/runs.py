@@ -59,12 +59,13 @@ class Run(models.Model):
             models.Index(fields=["-created_at", "-run_id"], name="rainbow_run_newest"),
             models.Index(fields=["status", "-created_at"], name="rainbow_run_status_newest"),
             models.Index(fields=["pipeline", "-created_at"], name="rainbow_run_pipeline_newest"),
-            # The control plane's filters: without these, a user with few runs among many (or
-            # none) makes the list read the whole table (bench/run_list_scale.py).
+            # The control plane's other filters: without these, a user with few runs among many
+            # (or none) makes the list read the whole table (bench/run_list_scale.py).
             models.Index(
                 fields=["submitted_by", "-created_at"], name="rainbow_run_submitter_newest"
             ),
             models.Index(fields=["environment", "-created_at"], name="rainbow_run_env_newest"),
+            models.Index(fields=["engine", "-created_at"], name="rainbow_run_engine_newest"),
         )
 
     def __str__(self) -> str:
