@@ -29,13 +29,13 @@ def free_port() -> int:
 
 
 def run_rainbow(
-    env: dict[str, str], *args: str, expect: int = 0, stdin: str = ""
+    env: dict[str, str], *args: str, expect: int = 0, stdin: str = "", cwd: Path = ROOT
 ) -> subprocess.CompletedProcess[str]:
-    """`rainbow ARGS` from the project's folder; it must exit with ``expect`` and show no
-    traceback of Rainbow's own."""
+    """`rainbow ARGS` (from the project's folder unless ``cwd``); it must exit with ``expect``
+    and show no traceback of Rainbow's own."""
     done = subprocess.run(
         [*RAINBOW, *args],
-        cwd=ROOT,
+        cwd=cwd,
         env=env,
         input=stdin,
         capture_output=True,

@@ -6,34 +6,22 @@ import html
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.webserver import RAINBOW, run_rainbow
+
 pytestmark = pytest.mark.slow
 
 FIXTURES = Path(__file__).resolve().parent.parent / "engine" / "modules_for_tests.py"
-RAINBOW = [sys.executable, "-m", "rainbow"]
 
 
 def rainbow(cwd: Path, *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "RAINBOW_HOME": str(cwd / ".rainbow"), "RAINBOW_RETRY_BASE_DELAY": "0.01"}
     env.pop("RAINBOW_DATABASE_URL", None)
-    done = subprocess.run(
-        [*RAINBOW, *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == expect, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
-    # Users may see their own code's traceback, never Rainbow's.
-    assert "src/rainbow/" not in done.stderr
-    return done
+    return run_rainbow(env, *args, expect=expect, cwd=cwd)
 
 
 def write(path: Path, text: str) -> Path:

@@ -19,6 +19,8 @@ from rainbow.errors import PlatformError, UserError
 from tests.conftest import schema_url
 
 SRC = Path(__file__).parents[2] / "src"
+PYTHON_ENV = {"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"}
+"""A fresh interpreter's environment: Rainbow's sources and no RAINBOW_* settings."""
 
 
 def run_python(code: str, cwd: Path) -> str:
@@ -28,7 +30,7 @@ def run_python(code: str, cwd: Path) -> str:
         capture_output=True,
         text=True,
         cwd=cwd,
-        env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"},
+        env=PYTHON_ENV,
         timeout=60,
         check=False,
     )
@@ -168,7 +170,7 @@ def _opener(url: str, cwd: Path, start_at: float = 0.0) -> subprocess.Popen[str]
     return subprocess.Popen(
         [sys.executable, "-W", "error", "-c", textwrap.dedent(code)],
         cwd=cwd,
-        env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"},
+        env=PYTHON_ENV,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
