@@ -41,9 +41,18 @@ def test_control_plane_settings_are_read(tmp_path: Path) -> None:
         ("RAINBOW_DEBUG", "maybe", "is not a yes/no value"),
         ("RAINBOW_ENGINE", "spark", "is not one of local, celery"),
         ("RAINBOW_RETRY_BASE_DELAY", "soon", "is not a number"),
+        ("RAINBOW_MAX_OUTPUT_BYTES", "0", "is not a positive number of bytes"),
+        ("RAINBOW_MAX_OUTPUT_BYTES", "1MB", "is not a whole number"),
     ],
 )
 def test_a_bad_value_names_the_variable(tmp_path: Path, name: str, value: str, says: str) -> None:
     with pytest.raises(UserError) as refused:
         settings.from_env({name: value}, cwd=tmp_path)
     assert name in refused.value.message and says in refused.value.message
+
+
+def test_the_output_limit_defaults_to_a_mebibyte_and_can_be_set(tmp_path: Path) -> None:
+    """RAINBOW_MAX_OUTPUT_BYTES caps a module's JSON outputs: 1 MiB unless it says otherwise."""
+    assert settings.from_env({}, cwd=tmp_path).max_output_bytes == 1024 * 1024
+    read = settings.from_env({"RAINBOW_MAX_OUTPUT_BYTES": "5000"}, cwd=tmp_path)
+    assert read.max_output_bytes == 5000

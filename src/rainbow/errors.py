@@ -8,6 +8,7 @@ classifies by what happens next::
     │   ├── DiagnosticError    carries every Diagnostic found, not just the first
     │   └── ModuleLoadError    a module or pipeline file could not be imported
     ├── PlatformError          Rainbow or its environment failed (CLI exit 1)
+    │   └── StoreRefused       the store is up but refuses these changes (their content)
     └── StepError              raised *by module code* to steer the engine
         ├── Retry              try this step again after ``delay`` seconds
         ├── PermanentError     do not retry: the input can never succeed
@@ -57,6 +58,12 @@ class ModuleLoadError(UserError):
 
 class PlatformError(RainbowError):
     """Rainbow itself or a service it relies on failed; retrying later may help."""
+
+
+class StoreRefused(PlatformError):
+    """The store is reachable but refused a write because of what it holds (a value it cannot
+    store, a change naming a row it lacks): retrying the same write can never succeed, so the
+    executor narrows it to the run at fault instead of stopping."""
 
 
 class StepError(RainbowError):

@@ -176,13 +176,17 @@ def test_module_prints_go_to_the_log_not_the_terminal(tmp_path: Path) -> None:
     assert "chatty line 1999" in (tmp_path / ".rainbow" / "logs" / "rainbow.log").read_text()
 
 
-def test_runs_of_a_killed_rainbow_run_are_closed_by_the_next_one(tmp_path: Path) -> None:
-    """After `kill -9` of `rainbow run`, the next local run records the orphans as cancelled."""
+def test_runs_of_a_killed_rainbow_run_are_closed_by_the_next_command(tmp_path: Path) -> None:
+    """While `rainbow run` lives, `rainbow show` says its queued steps wait in its local engine
+    (not for a `rainbow worker`); after `kill -9`, once its lease runs out, the next command
+    that looks (here `rainbow show`) records the run as abandoned, with no attempt left
+    running."""
     write(tmp_path / "slow.json", '{"x": 1, "pause": 8}')
-    env = {**os.environ, "RAINBOW_HOME": str(tmp_path / ".rainbow")}
+    env = {**os.environ, "RAINBOW_HOME": str(tmp_path / ".rainbow"), "RAINBOW_LOCAL_LEASE": "2"}
+    env.pop("RAINBOW_DATABASE_URL", None)
     with (tmp_path / "victim.err").open("w") as victim_err:
         victim = subprocess.Popen(
-            [*RAINBOW, "run", f"{FIXTURES}:diamond", "--input", "slow.json"],
+            [*RAINBOW, "run", f"{FIXTURES}:diamond", "--input", "slow.json", "--workers", "1"],
             cwd=tmp_path,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -195,16 +199,22 @@ def test_runs_of_a_killed_rainbow_run_are_closed_by_the_next_one(tmp_path: Path)
                 f"the run never started: {(tmp_path / 'victim.err').read_text()}"
             )
             time.sleep(0.3)
+        (orphan,) = [
+            json.loads(line) for line in rainbow(tmp_path, "runs", "--json").stdout.splitlines()
+        ]
+        while True:  # B, C and D wait behind each other for the one worker
+            live = json.loads(rainbow(tmp_path, "show", orphan["run_id"], "--json").stdout)
+            if live["waiting"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        reasons = " ".join(live["waiting"].values())
+        assert "local engine" in reasons and "rainbow worker" not in reasons, live["waiting"]
     finally:
         victim.kill()
         victim.wait()
-    (orphan,) = [
-        json.loads(line) for line in rainbow(tmp_path, "runs", "--json").stdout.splitlines()
-    ]
-    write(tmp_path / "quick.json", '{"x": 1}')
-    rainbow(tmp_path, "run", f"{FIXTURES}:diamond", "--input", "quick.json", "--json")
+    time.sleep(2.5)  # the lease runs out
     shown = json.loads(rainbow(tmp_path, "show", orphan["run_id"], "--json").stdout)
-    assert shown["status"] == "cancelled"
-    assert "interrupted" in shown["reason"]
+    assert shown["status"] == "failed"
+    assert "abandoned" in shown["reason"] and "stopped renewing its lease" in shown["reason"]
     running = [a for s in shown["steps"] for a in s["attempts"] if a["status"] == "running"]
     assert running == []

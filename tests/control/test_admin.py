@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,8 +19,7 @@ from rainbow.engine.submission import new_runs
 from rainbow.engine.workunits import WorkUnit
 from rainbow.spec.models import PipelineSpec
 from tests.control.conftest import Api, register
-
-PASSWORD = "correct-horse-battery-9"
+from tests.webserver import PASSWORD, Plane
 
 
 def browser(username: str) -> Any:
@@ -263,3 +263,143 @@ def test_a_default_rolls_back_from_the_admin(
     pointer.refresh_from_db()
     assert pointer.version.spec_hash.removeprefix("sha256:").startswith(versions[0])
     assert people["bob"].get("/audit?action=default.rollback").json()["count"] == 1
+
+
+def a_chain(spec: dict[str, Any], length: int) -> dict[str, Any]:
+    """The pair spec stretched to ``length`` add steps, each reading the one before."""
+    first = spec["steps"][0]
+    steps = [{**first, "id": "add"}] + [
+        {**first, "id": f"add-{i}", "inputs": {"value": {"step": previous, "output": "value"}}}
+        for i, previous in enumerate(["add"] + [f"add-{i}" for i in range(2, length)], start=2)
+    ]
+    outputs = {"result": {"step": steps[-1]["id"], "output": "value"}}
+    return {k: v for k, v in spec.items() if k != "spec_hash"} | {
+        "steps": steps,
+        "outputs": outputs,
+    }
+
+
+NESTED = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("paste", "expected"),
+    [
+        (lambda spec: NESTED, "RB-E006"),
+        (lambda spec: json.dumps(spec | {"name": "x" * 5_000}), "at most 200 are allowed"),
+        (lambda spec: json.dumps(spec).replace('"pair-v11"', '"pair\\u0000"', 1), "RB-E006"),
+        (lambda spec: json.dumps(spec).replace('"x"', '"\\ud800"', 1), "lone surrogate"),
+        (lambda spec: json.dumps(spec | {"timeout": float("nan")}), "NaN"),
+        (lambda spec: json.dumps(spec | {"junk": "x" * 2_200_000}), "RB-E005"),
+        (lambda spec: json.dumps(a_chain(spec, 2_001)), "2,001 steps; at most 2,000"),
+        (lambda spec: '{"timeout": ' + "9" * 5_000 + "}", "RB-E001"),
+    ],
+    ids=["nested", "long-name", "nul", "surrogate", "nan", "huge", "many-steps", "huge-int"],
+)
+def test_a_bad_paste_is_a_form_error_never_a_500(
+    registered: dict[str, Any], people: dict[str, Api], paste: Any, expected: str
+) -> None:
+    """Whatever is pasted into the register form (JSON nested 100,000 deep, an escaped NUL, a
+    lone surrogate, NaN, megabytes, thousands of steps, a 5,000-digit number) comes back as the
+    form's errors, and nothing is registered."""
+    from rainbow.control.models import PipelineVersion
+
+    spec = {k: v for k, v in registered["spec"].items() if k != "spec_hash"}
+    page = browser("alice").post(
+        "/admin/rainbow/pipelineversion/add/",
+        {"kind": "system-default", "source_commit": "", "spec_json": paste(spec)},
+    )
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert 'class="errorlist' in text and expected in text
+    assert not PipelineVersion.objects.exists()
+
+
+def test_a_paste_that_is_not_utf8_is_a_form_error(people: dict[str, Api]) -> None:
+    """Bytes that are not UTF-8 in the form's body end as a JSON error on the form."""
+    page = browser("alice").post(
+        "/admin/rainbow/pipelineversion/add/",
+        b"kind=system-default&source_commit=&spec_json=%7B%22name%22%3A%20%22%FF%FE%22",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert page.status_code == 200 and "RB-E001" in page.content.decode()
+
+
+def test_a_large_versions_page_offers_its_spec_instead_of_drawing_it(
+    registered: dict[str, Any], people: dict[str, Api]
+) -> None:
+    """Over 200 steps the page says so and links the spec, which downloads as compiled text."""
+    from rainbow.control.admin import DAG_MAX_STEPS
+    from rainbow.control.models import PipelineVersion
+    from rainbow.spec.canonical import dumps_data
+
+    register(people["alice"], a_chain(registered["spec"], DAG_MAX_STEPS + 1))
+    version = PipelineVersion.objects.get()
+    client = browser("alice")
+    page = client.get(f"/admin/rainbow/pipelineversion/{version.pk}/change/")
+    text = page.content.decode()
+    assert 'class="graph"' not in text  # no Graphviz drawing
+    assert "201 steps and 201 wired inputs are more than" in text
+    assert len(page.content) < 100_000
+    link = f"/admin/rainbow/pipelineversion/{version.pk}/spec.json"
+    assert f'href="{link}"' in text
+    download = client.get(link)
+    assert download.status_code == 200
+    assert download["Content-Disposition"] == (
+        f'attachment; filename="pair-v11-{version.short_hash}.json"'
+    )
+    assert download.content.decode() == dumps_data(version.spec)
+    from django.test import Client
+
+    assert Client().get(link).status_code == 302  # to the login page
+
+
+@pytest.mark.slow
+def test_a_nul_in_an_admin_address_is_a_400_not_a_500_on_postgresql(
+    postgres_plane: Plane,
+) -> None:
+    """A NUL character in a filter, a search or a row id of any admin page, Rainbow's, Django's
+    or django-axes' (PostgreSQL cannot even compare it), is a 400 that says so, never a server
+    error; the same addresses without it answer as they would."""
+    import http.cookiejar
+    import re
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    postgres_plane.rainbow(
+        "createuser", "dana", "--role", "admin", "--password-stdin", stdin=PASSWORD
+    )
+    session = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+    login = f"{postgres_plane.url}/admin/login/"
+    form = session.open(login).read().decode()
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)
+    assert csrf is not None
+    credentials = {"username": "dana", "password": PASSWORD, "csrfmiddlewaretoken": csrf[1]}
+    credentials["next"] = "/admin/"
+    session.open(
+        urllib.request.Request(
+            login, urllib.parse.urlencode(credentials).encode(), headers={"Referer": login}
+        )
+    ).close()
+    for path in [
+        "/admin/rainbow/run/?status=%00",
+        "/admin/rainbow/run/?q=a%00",
+        "/admin/rainbow/attempt/?module=add%00",
+        "/admin/auth/user/?username=%00",
+        "/admin/auth/group/?q=%00",
+        "/admin/axes/accessattempt/?q=%00",
+        "/admin/rainbow/run/run%001/change/",
+    ]:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            session.open(f"{postgres_plane.url}{path}")
+        assert refused.value.code == 400, path
+        assert "NUL character" in refused.value.read().decode(), path
+        clean = path.replace("%00", "")
+        try:
+            answered = session.open(f"{postgres_plane.url}{clean}").status
+        except urllib.error.HTTPError as exc:  # a row that does not exist, a page admins lack
+            answered = exc.code
+        assert answered in (200, 403, 404), (clean, answered)

@@ -62,7 +62,7 @@ def test_an_unreadable_interface_registers_nothing(alias: str) -> None:
 
 
 def test_the_local_runner_ends_runs_a_killed_server_had_claimed(sqlite_database: str) -> None:
-    import socket
+    from datetime import UTC, datetime
 
     from rainbow.control.execution import LocalRunner
     from rainbow.control.store import DjangoStore
@@ -73,12 +73,17 @@ def test_the_local_runner_ends_runs_a_killed_server_had_claimed(sqlite_database:
     from tests.distributed import pipelines
 
     spec, _ = compile_pipeline(pipelines.pair_v11)
-    dead = f"{socket.gethostname()}:{2**22 + 12345}"  # above any pid this machine hands out
-    (record,) = new_runs(spec, [WorkUnit("u", {"x": 1})], engine="local", owner=dead)
+    (record,) = new_runs(
+        spec,
+        [WorkUnit("u", {"x": 1})],
+        engine="local",
+        owner="another-server:1:a1b2c3",
+        lease_until=datetime.now(UTC),
+    )
     store = DjangoStore()
     store.write([record])
     assert LocalRunner({}, LocalOptions()).run_pending() == 0
-    assert store.run_statuses([record.run_id]) == {record.run_id: "cancelled"}
+    assert store.run_statuses([record.run_id]) == {record.run_id: "failed"}
 
 
 def test_local_runs_cancel_only_before_a_runner_takes_them(sqlite_database: str) -> None:

@@ -11,6 +11,7 @@ import pytest
 import rainbow as rb
 from rainbow.diagnostics import Diagnostic
 from rainbow.dsl.compiler import compile_pipeline
+from rainbow.errors import DiagnosticError
 from rainbow.spec.canonical import dumps
 
 
@@ -300,3 +301,23 @@ def test_positional_sub_pipeline_call_names_its_inputs() -> None:
 
     (problem,) = errors_of(positional)
     assert problem.hint == "name its inputs: masks(image=...)"
+
+
+def test_a_timeout_past_thirty_days_is_a_diagnostic_at_the_users_line() -> None:
+    """rb.step(timeout=1e12) and @rb.pipeline(timeout=1e12) name the user's line, never a
+    traceback from deep in the engine."""
+    with pytest.raises(DiagnosticError) as declared:
+
+        @rb.pipeline(name="forever", timeout=1e12)
+        def forever(x: int):
+            return {}
+
+    assert declared.value.diagnostics[0].code == "RB-E021"
+
+    @rb.pipeline(name="long-step")
+    def long_step(x: int):
+        return {"y": rb.step("add@latest", value=x, timeout=1e12).value}
+
+    with pytest.raises(DiagnosticError) as compiled:
+        compile_pipeline(long_step)
+    assert "RB-E024" in {d.code for d in compiled.value.diagnostics}

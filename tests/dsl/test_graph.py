@@ -36,3 +36,36 @@ def test_an_unknown_format_is_a_user_error() -> None:
     spec, _ = compile_pipeline(room_scan)
     with pytest.raises(UserError, match="cannot draw"):
         render(spec, "jpg")
+
+
+def test_names_with_graphviz_syntax_in_them_are_drawn_as_written() -> None:
+    """Input and output names holding record characters, quotes, backslashes or an HTML-like
+    <...> go through the real `dot` and come out as the same text in the SVG."""
+    import xml.etree.ElementTree as ET
+
+    from rainbow.spec.models import PipelineSpec
+
+    names = ["a|b", "{c}", "<x>", "<b>bold</b>", 'say "hi"', "back\\slash", "tab\\l", "end\\"]
+    spec = PipelineSpec.model_validate(
+        {
+            "name": "graphviz-syntax",
+            "timeout": 60,
+            "inputs": {name: {"type": "string"} for name in names},
+            "outputs": {name: {"step": "s", "output": name} for name in names},
+            "steps": [
+                {
+                    "id": "s",
+                    "module": "echo",
+                    "version": "1.0",
+                    "inputs": {name: {"input": name} for name in names},
+                    "retries": 0,
+                    "timeout": 1,
+                }
+            ],
+        }
+    )
+    svg = ET.fromstring(render(spec, "svg"))
+    texts = [t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")]
+    for name in names:
+        # The input's node, its edge into the step (labelled with the port), the output's node.
+        assert texts.count(name) == 3, (name, texts)

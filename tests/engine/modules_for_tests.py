@@ -74,6 +74,16 @@ def diamond(x: int, pause: float = 0.0):
     return {"result": f.value}
 
 
+@rb.pipeline(name="single")
+def single(x: int, pause: float = 0.0):
+    return {"result": rb.step("add@latest", value=x, pause=pause).value}
+
+
+@rb.pipeline(name="single-retried")
+def single_retried(x: int, pause: float = 0.0):
+    return {"result": rb.step("add@latest", value=x, pause=pause, retries=1).value}
+
+
 @rb.pipeline(name="flaky-chain")
 def flaky_chain(x: int):
     first = rb.step("flaky@latest", value=x, fail_times=2)
@@ -123,3 +133,24 @@ def refusal_with_sibling():
     rb.step("add@latest", pause=0.3)
     rb.step("refuse@latest")
     return {}
+
+
+class Text(TypedDict):
+    text: str
+
+
+@rb.module(name="nul", retries=0, timeout=10)
+def nul(ctx: rb.Context, where: str = "nowhere") -> Text:
+    """Puts a NUL character, which PostgreSQL cannot store, where it is asked to."""
+    if where == "error":
+        raise ValueError("bad\x00value")
+    if where == "metric":
+        ctx.metric("bad\x00name", 1.0, better="high")
+    if where == "long metric name":
+        ctx.metric("m" * 300, 1.0, better="high")  # longer than the store's column
+    return {"text": "bad\x00value" if where == "output" else "clean"}
+
+
+@rb.pipeline(name="nul-text")
+def nul_text(where: str):
+    return {"text": rb.step("nul@latest", where=where).text}

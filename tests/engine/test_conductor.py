@@ -18,6 +18,7 @@ from rainbow.engine.machine import RetryPolicy
 from rainbow.engine.naming import queue_name
 from rainbow.engine.submission import new_runs
 from rainbow.engine.workunits import WorkUnit
+from rainbow.errors import PlatformError
 from rainbow.sdk.catalog import modules_in
 from rainbow.sdk.invoke import WorkerEnv, invoke
 
@@ -310,10 +311,10 @@ def test_a_timer_survives_a_decision_that_fails(world: Any) -> None:
     original = ledger.write
 
     def broken(changes: Any) -> None:
-        raise RuntimeError("database went away")
+        raise PlatformError("database went away")  # what both stores raise when it does
 
     ledger.write = broken  # type: ignore[method-assign]
-    with pytest.raises(RuntimeError):
+    with pytest.raises(PlatformError):
         conductor.tick()
     ledger.write = original  # type: ignore[method-assign]
     conductor.tick()
@@ -374,3 +375,56 @@ def test_workers_not_heard_from_for_long_are_forgotten(world: Any) -> None:
         conductor.handle({"type": "instance", "module": "add", "version": "1.1", "worker": worker})
     assert ledger.prune_instances(datetime.now(UTC) - timedelta(days=1)) == 1
     assert [i.worker for i in ledger.instances()] == ["new:2"]
+
+
+def test_a_task_that_ran_again_after_its_attempt_ended_is_on_record(world: Any) -> None:
+    """At-least-once delivery: the second run of a task (its worker died before the ack) keeps
+    the first outcome but raises the attempt's delivery count; replaying that event, or an
+    older delivery's, changes nothing more."""
+    conductor, ledger, broker, _, env = world
+    (run_id,) = submit(ledger, fixtures.single, {"x": 3})
+    conductor.handle({"type": "start", "run_id": run_id})
+    _, task = broker.take()
+    result = invoke(MODULES[task["module"]], task, env)  # type: ignore[arg-type]
+    conductor.handle({"type": "result", "result": result, "worker": "host-a:1"})
+    again = {**result, "outputs": {"value": 99, "started": 0.0, "finished": 0.0}}
+    for delivery in (2, 2, 1):
+        event = {"type": "result", "result": again, "worker": "host-b:2", "delivery": delivery}
+        conductor.handle(event)
+    detail = ledger.get_run(run_id)
+    (attempt,) = detail.steps[0].attempts
+    assert (attempt.deliveries, attempt.worker, attempt.status) == (2, "host-a:1", "succeeded")
+    assert detail.outputs == {"result": 4}
+
+
+def test_a_result_from_a_second_delivery_records_both(world: Any) -> None:
+    """The first word of an attempt may come from its second delivery (the first died within
+    a second, before saying it started): the attempt is recorded delivered twice."""
+    conductor, ledger, broker, _, env = world
+    (run_id,) = submit(ledger, fixtures.single, {"x": 3})
+    conductor.handle({"type": "start", "run_id": run_id})
+    _, task = broker.take()
+    result = invoke(MODULES[task["module"]], task, env)  # type: ignore[arg-type]
+    conductor.handle({"type": "result", "result": result, "worker": "host-b:2", "delivery": 2})
+    (attempt,) = ledger.get_run(run_id).steps[0].attempts
+    assert (attempt.deliveries, attempt.status) == (2, "succeeded")
+
+
+def test_a_run_whose_decision_fails_is_failed_and_other_timers_go_on(world: Any) -> None:
+    """A stored spec whose timeout no clock can add (a hand-edited or old row) breaks the start
+    decision of its run: the sweep fails that run, saying why, and starts the others."""
+    from dataclasses import replace
+
+    conductor, ledger, broker, clock, _ = world
+    spec, _ = compile_pipeline(fixtures.single)
+    bad, good = new_runs(
+        spec, [WorkUnit("bad", {"x": 1}), WorkUnit("good", {"x": 2})], engine="test"
+    )
+    edited = {**bad.spec, "timeout": 1e300, "spec_hash": "sha256:edited"}
+    ledger.write([replace(bad, spec=edited, spec_hash="sha256:edited"), good])
+    clock.now += timedelta(seconds=30)  # both look like runs whose start event was lost
+    conductor.tick()
+    failed = ledger.get_run(bad.run_id).summary
+    assert failed.status == "failed" and "could not decide" in (failed.reason or "")
+    assert ledger.get_run(good.run_id).summary.status == "running"
+    assert broker.take() is not None

@@ -204,3 +204,35 @@ def test_a_slow_module_import_does_not_count_against_the_first_timeout(
     slow = LocalEngine(engine.store, modules, engine.options)
     (outcome,) = run(slow, slow_import_modules.slow_import, {})
     assert outcome.status == "succeeded", outcome.reason
+
+
+def test_a_run_closed_by_another_process_is_let_go(store: MemoryStore, tmp_path: Path) -> None:
+    """If this process stalls past its lease and another closes its run as abandoned, the
+    engine stops that run's work and records nothing more: the store keeps one true ending."""
+    from datetime import UTC, datetime, timedelta
+
+    from rainbow.engine.interrupted import close_abandoned_runs
+
+    def close_the_others(outcome: RunOutcome) -> None:
+        # Seen from a process whose clock is an hour on: every lease here has run out.
+        close_abandoned_runs(store, datetime.now(UTC) + timedelta(hours=1))
+
+    options = LocalOptions(
+        workers=2,
+        assets_url=str(tmp_path / "assets"),
+        work_root=tmp_path / "work",
+        log_file=tmp_path / "rainbow.log",
+        lease_s=0.3,
+    )
+    engine = LocalEngine(store, MODULES, options, on_finish=close_the_others)
+    spec, _ = compile_pipeline(fixtures.single)
+    began = time.monotonic()
+    quick, slow = engine.run(
+        spec, [WorkUnit("quick", {"x": 1}), WorkUnit("slow", {"x": 2, "pause": 5})]
+    )
+    assert time.monotonic() - began < 4, "the engine waited for the run it had let go"
+    assert quick.status == "succeeded"
+    assert slow.status == "failed" and "another Rainbow process" in (slow.reason or "")
+    detail = store.get_run(slow.run_id)
+    assert detail is not None and "abandoned" in (detail.summary.reason or "")
+    assert all(a.status != "running" for s in detail.steps for a in s.attempts)

@@ -142,18 +142,18 @@ def test_duplicated_and_late_events_change_nothing(plan: m.Plan, data: st.DataOb
 
 
 @settings(max_examples=100, deadline=None)
-@given(plans(), st.sampled_from([m.DeadlineExceeded(), m.Cancel("stop")]))
-def test_deadline_and_cancel_abort_what_runs(plan: m.Plan, stop: m.Event) -> None:
-    """A deadline or cancel ends a running run once, aborting exactly its running attempts."""
+@given(plans(), st.sampled_from([m.DeadlineExceeded(), m.Cancel("stop"), m.Halt("unstorable")]))
+def test_deadline_cancel_and_halt_abort_what_runs(plan: m.Plan, stop: m.Event) -> None:
+    """A deadline, cancel or halt ends a running run once, aborting exactly its running
+    attempts."""
     driver = Driver(plan)
     driver.feed(m.Start())
     running = {(sid, s.attempt) for sid, s in driver.state.steps.items() if s.status == "running"}
     commands = driver.feed(stop)
     aborted = {(c.step, c.attempt) for c in commands if isinstance(c, m.Abort)}
     assert aborted == running
-    assert driver.state.status == (
-        "timed_out" if isinstance(stop, m.DeadlineExceeded) else "cancelled"
-    )
+    expected = {m.DeadlineExceeded: "timed_out", m.Cancel: "cancelled", m.Halt: "failed"}
+    assert driver.state.status == expected[type(stop)]
     assert m.advance(plan, driver.state, stop) == (driver.state, [])
 
 
@@ -205,6 +205,14 @@ def test_a_resumed_run_reruns_only_what_did_not_succeed(plan: m.Plan, data: st.D
         pass
     assert driver.finishes, "the resumed run did not terminate"
     assert all(driver.state.steps[sid].status == "succeeded" for sid in succeeded)
+
+
+def test_a_halted_pending_run_fails_and_never_starts() -> None:
+    """An executor that cannot record a pending run fails it; a later Start changes nothing."""
+    plan = m.Plan("r", (m.StepPlan("a", (), 1),))
+    state, commands = m.advance(plan, m.RunState.initial(plan), m.Halt("refused"))
+    assert state.status == "failed" and commands == [m.Finish("failed", "refused")]
+    assert m.advance(plan, state, m.Start()) == (state, [])
 
 
 def test_a_pending_run_can_be_cancelled_before_it_starts() -> None:

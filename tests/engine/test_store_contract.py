@@ -6,6 +6,7 @@ Each test runs against ``MemoryStore`` and ``DjangoStore`` on SQLite and on Post
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -483,3 +484,67 @@ def test_a_write_with_an_inconsistent_change_raises_and_records_nothing(
 
     assert store.get_run("r1") == before
     assert store.get_run("r2") is None
+
+
+# Leases of local runs -------------------------------------------------------------------------
+
+
+def owned(
+    run_id: str, owner: str, lease_until: datetime | None, engine: str = "local"
+) -> RunCreated:
+    return replace(created(run_id), owner=owner, lease_until=lease_until, engine=engine)
+
+
+def test_renewing_extends_the_lease_of_the_owners_unfinished_runs_only(store: Store) -> None:
+    """renew_leases touches the unfinished runs of that owner and names them; a finished run
+    and another owner's run are neither renewed nor named."""
+    store.write(
+        [
+            owned("mine", "host-a:7:aa", at(10)),
+            owned("done", "host-a:7:aa", at(10)),
+            owned("theirs", "host-b:7:bb", at(10)),
+            RunChanged("done", "succeeded", at(5)),
+        ]
+    )
+    assert store.renew_leases("host-a:7:aa", at(100)) == {"mine"}
+    abandoned = {s.run_id: s for s in store.abandoned_runs(at(50))}
+    assert set(abandoned) == {"theirs"}
+    assert abandoned["theirs"].lease_until == at(10)
+
+
+def test_runs_whose_lease_ran_out_are_closed_as_abandoned_by_any_process(store: Store) -> None:
+    """A local run held by a process on another host (PID 1 in a container) is closed once its
+    lease runs out, whoever closes it: failed, saying why, its running attempt aborted. Runs
+    still leased, unclaimed control-plane runs and distributed runs are left alone."""
+    from rainbow.engine.interrupted import close_abandoned_runs
+
+    store.write(
+        [
+            owned("dead", "container-9f2:1:c0ffee", at(10)),
+            started("normalize", 1, 5, run_id="dead"),
+            owned("alive", "host-a:7:aa", at(100)),
+            owned("unclaimed", "", None),
+            owned("remote", "host-a:7:aa", at(10), engine="celery"),
+        ]
+    )
+    assert close_abandoned_runs(store, at(20)) == ["dead"]
+    detail = store.get_run("dead")
+    assert detail is not None and detail.summary.status == "failed"
+    reason = detail.summary.reason or ""
+    assert "abandoned" in reason and "container-9f2:1:c0ffee" in reason
+    (attempt,) = detail.steps[0].attempts
+    assert attempt.status == "aborted" and attempt.error_type == "Abandoned"
+    assert [s.status for s in detail.steps] == ["cancelled"] * 3
+    statuses = store.run_statuses(["alive", "unclaimed", "remote"])
+    assert statuses == {"alive": "pending", "unclaimed": "pending", "remote": "pending"}
+    assert close_abandoned_runs(store, at(20)) == []
+
+
+def test_only_one_process_takes_an_abandoned_run_over(store: Store) -> None:
+    """take_over is a compare-and-swap on the owner: the first closer gets the run, a second one
+    (or a renewed lease) does not, and the old owner no longer holds it."""
+    store.write([owned("r1", "host-a:7:aa", at(10)), owned("live", "host-a:7:aa", at(100))])
+    assert not store.take_over("live", "host-a:7:aa", "closer:1:x", at(20))
+    assert store.take_over("r1", "host-a:7:aa", "closer:1:x", at(20))
+    assert not store.take_over("r1", "host-a:7:aa", "closer:2:y", at(20))
+    assert store.renew_leases("host-a:7:aa", at(200)) == {"live"}

@@ -93,6 +93,22 @@ def test_schema_errors_carry_json_paths() -> None:
     assert ("RB-E002", "$") in found
 
 
+def test_timeouts_and_retries_are_bounded_so_no_clock_overflows() -> None:
+    """A timeout over 30 days or more than 100 retries is RB-E002 at its path: a deadline of
+    1e300 s would overflow every engine's clock and the databases' dates."""
+    data = spec_data()
+    data["timeout"] = 1e300
+    data["steps"][0]["timeout"] = 31 * 24 * 3600
+    data["steps"][1]["retries"] = 101
+    _, problems = parse(json.dumps(data))
+    found = {(p.code, p.location.json_path) for p in problems}
+    assert {
+        ("RB-E002", "$.timeout"),
+        ("RB-E002", "$.steps[0].timeout"),
+        ("RB-E002", "$.steps[1].retries"),
+    } <= found
+
+
 def test_a_newer_schema_version_is_refused_clearly() -> None:
     """A spec from a newer Rainbow is RB-E003, not a schema error avalanche."""
     _, problems = parse(json.dumps(spec_data(schema=2)))

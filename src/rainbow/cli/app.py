@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -17,6 +18,7 @@ from rich.console import Console
 from rainbow import settings as rb_settings
 from rainbow.cli import render
 from rainbow.errors import DiagnosticError, ModuleLoadError, PlatformError, RainbowError, UserError
+from rainbow.private import private_folder
 
 app = typer.Typer(
     name="rainbow",
@@ -88,7 +90,7 @@ def user_errors(command: F) -> F:
 
 def crash_report() -> Path:
     settings = rb_settings.from_env()
-    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    private_folder(settings.logs_dir)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%f")
     path = settings.logs_dir / f"crash-{stamp}-{os.getpid()}.txt"
     path.write_text(f"argv: {sys.argv}\n\n{traceback.format_exc()}")
@@ -111,7 +113,13 @@ def read_store(settings: rb_settings.Settings) -> Any:
         from rainbow.cli.remote import ControlPlane, RemoteStore
 
         return RemoteStore(ControlPlane(settings))
-    return open_store(settings)
+    store = open_store(settings)
+    from rainbow.engine.interrupted import close_abandoned_runs
+
+    # Whoever looks closes what a dead process left running, so what they see is true.
+    with contextlib.suppress(PlatformError):  # a read-only store still answers reads
+        close_abandoned_runs(store, datetime.now(UTC))
+    return store
 
 
 def open_store(settings: rb_settings.Settings) -> Any:

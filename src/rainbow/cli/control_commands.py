@@ -208,8 +208,15 @@ def pipeline_register(
     else:
         author = _local_user(user)
         from rainbow.control.registry import register_pipeline_version
+        from rainbow.spec.limits import SpecLimits
 
-        done = register_pipeline_version(spec, kind=kind, source_commit=commit, author=author)
+        done = register_pipeline_version(
+            spec,
+            limits=SpecLimits.of(settings),
+            kind=kind,
+            source_commit=commit,
+            author=author,
+        )
         render.diagnostics(err, done.warnings)
         created, spec_hash = done.created, done.version.spec_hash
     verb = "registered" if created else "already registered"
@@ -313,6 +320,7 @@ def _spec_of(plane: Any, name: str, version: str | None, env: str | None) -> Any
         return PipelineSpec.model_validate(
             plane.call("GET", f"/pipelines/{name}/versions/{version}")["spec"]
         )
+    # The pipeline lists its versions without their specs: the chosen one's is fetched alone.
     pipeline = plane.call("GET", f"/pipelines/{name}")
     wanted = pipeline["defaults"].get(env) if env else None
     if env and wanted is None:
@@ -322,7 +330,7 @@ def _spec_of(plane: Any, name: str, version: str | None, env: str | None) -> Any
         )
     for row in pipeline["versions"]:
         if wanted is None or row["spec_hash"] == wanted:
-            return PipelineSpec.model_validate(row["spec"])
+            return _spec_of(plane, name, row["spec_hash"], None)
     raise UserError(f"pipeline {name!r} has no versions", hint="rainbow pipeline register FILE.py")
 
 

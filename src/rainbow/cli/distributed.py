@@ -17,8 +17,31 @@ from rainbow.sdk.catalog import AnyModule, load_modules
 
 MetricsPort = Annotated[
     int | None,
-    typer.Option(min=1, max=65535, help="Serve Prometheus metrics on http://:PORT/metrics"),
+    typer.Option(min=1, max=65535, help="Serve Prometheus metrics on http://HOST:PORT/metrics"),
 ]
+LOOPBACK = "127.0.0.1"  # as rainbow.observe.metrics, which must not be imported this early
+MetricsHost = Annotated[
+    str,
+    typer.Option(
+        help="Interface for --metrics-port, which has no authentication: 0.0.0.0 lets a "
+        "Prometheus on another machine (or outside the pod) scrape it"
+    ),
+]
+
+
+def _check_metrics_options(port: int | None, host: str) -> None:
+    if port is None and host != LOOPBACK:
+        raise UserError(
+            f"--metrics-host {host} without --metrics-port serves nothing",
+            hint="add --metrics-port PORT",
+        )
+
+
+def _serve_metrics(port: int | None, host: str) -> None:
+    if port is not None:
+        from rainbow.observe.metrics import serve as serve_metrics
+
+        serve_metrics(port, host)
 
 
 @app.command()
@@ -30,8 +53,10 @@ def worker(
     version: Annotated[str, typer.Option(help="The version this worker serves: X.Y or latest")],
     concurrency: Annotated[int, typer.Option(min=1, help="Attempts run at once")] = 1,
     metrics_port: MetricsPort = None,
+    metrics_host: MetricsHost = LOOPBACK,
 ) -> None:
     """Serve one module version on its instance queue rainbow.<module>.<version>."""
+    _check_metrics_options(metrics_port, metrics_host)
     if metrics_port is not None:
         # Children record metrics in files the main process aggregates; this must be set
         # before prometheus_client is imported.
@@ -40,22 +65,23 @@ def worker(
     from rainbow.engine.celery.worker import serve
     from rainbow.observe import logging as rblog
     from rainbow.sdk.invoke import WorkerEnv
-    from rainbow.spec.models import VERSION_PATTERN
+    from rainbow.spec.models import VERSION_MAX_LENGTH, VERSION_PATTERN
 
-    if not re.fullmatch(VERSION_PATTERN, version):
-        raise DiagnosticError(
-            [Diagnostic("RB-E019", f"version {version!r} is not X.Y or latest", Location(), None)]
-        )
+    if not re.fullmatch(VERSION_PATTERN, version) or len(version) > VERSION_MAX_LENGTH:
+        message = f"version {version[:40]!r} is not X.Y, X.Y.Z or latest"
+        hint = f"at most {VERSION_MAX_LENGTH} characters"
+        raise DiagnosticError([Diagnostic("RB-E019", message, Location(), hint)])
     module = pick_module(target)
     settings = rb_settings.from_env()
     rblog.configure()
     celery_app = make_app(settings.broker_url)
     declare_shared_queues(celery_app)
-    env = WorkerEnv(assets_url=settings.assets_url, work_root=settings.home / "work")
-    if metrics_port is not None:
-        from rainbow.observe.metrics import serve as serve_metrics
-
-        serve_metrics(metrics_port)
+    env = WorkerEnv(
+        assets_url=settings.assets_url,
+        work_root=settings.home / "work",
+        max_output_bytes=settings.max_output_bytes,
+    )
+    _serve_metrics(metrics_port, metrics_host)
     err.print(f"serving {module.name}@{version} on rainbow.{module.name}.{version}")
     serve(celery_app, module, version, env, concurrency=concurrency)
 
@@ -87,8 +113,9 @@ def pick_module(target: str) -> AnyModule:
 
 @app.command()
 @user_errors
-def conductor(metrics_port: MetricsPort = None) -> None:
+def conductor(metrics_port: MetricsPort = None, metrics_host: MetricsHost = LOOPBACK) -> None:
     """Drive runs from the event queue: dispatch, retry, time out, complete."""
+    _check_metrics_options(metrics_port, metrics_host)
     import logging
 
     from rainbow.control.django_setup import open_ledger
@@ -105,12 +132,15 @@ def conductor(metrics_port: MetricsPort = None) -> None:
     declare_shared_queues(celery_app)
     retry = RetryPolicy(base_delay=settings.retry_base_delay)
     service = ConductorService(
-        celery_app, Conductor(ledger, CeleryPublisher(celery_app), retry=retry)
+        celery_app,
+        Conductor(
+            ledger,
+            CeleryPublisher(celery_app),
+            retry=retry,
+            max_output_bytes=settings.max_output_bytes,
+        ),
     )
-    if metrics_port is not None:
-        from rainbow.observe.metrics import serve as serve_metrics
-
-        serve_metrics(metrics_port)
+    _serve_metrics(metrics_port, metrics_host)
     store_url = rb_settings.redact(settings.database_url)
     err.print(f"conducting runs in {store_url} from {rb_settings.redact(settings.broker_url)}")
     run_service(service)

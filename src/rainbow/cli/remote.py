@@ -176,4 +176,5 @@ def _attempt(attempt: dict[str, Any]) -> AttemptView:
         metrics=[MetricValue(m["name"], m["value"], m["better"]) for m in attempt["metrics"]],
         timings=attempt["timings"],
         worker=attempt["worker"],
+        deliveries=attempt.get("deliveries", 1),
     )

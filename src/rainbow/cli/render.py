@@ -15,6 +15,12 @@ from rich.text import Text
 from rainbow.diagnostics import Diagnostic
 from rainbow.engine.records import MetricValue, RunDetail, RunSummary
 
+SHOWN_VALUE_CHARS = 300
+SHOWN_ERROR_CHARS = 1000
+SHOWN_TRACEBACK_CHARS = 20_000
+"""`rainbow show` prints the start of a long value or error and the end of a long traceback
+(where the error is): laying out megabytes takes the terminal seconds. `--json` has them whole."""
+
 STATUS_STYLE = {
     "succeeded": "green",
     "failed": "red",
@@ -154,7 +160,7 @@ def run_detail(detail: RunDetail, waiting: Mapping[str, str] | None = None) -> G
     if run.reason:
         head.add_row("reason", Text(run.reason, style="red"))
     if detail.outputs:
-        head.add_row("outputs", _values(detail.outputs))
+        head.add_row("outputs", _values(detail.outputs, run.run_id))
     steps = Table(title="steps")
     for column in ("step", "status", "attempt", "module", "duration"):
         steps.add_column(column, no_wrap=True)
@@ -166,10 +172,13 @@ def run_detail(detail: RunDetail, waiting: Mapping[str, str] | None = None) -> G
         for attempt in step.attempts:
             note = metric_text(attempt.metrics)
             if attempt.error_message:
-                note = f"{attempt.error_type}: {attempt.error_message}"
+                note = _start(f"{attempt.error_type}: {attempt.error_message}", SHOWN_ERROR_CHARS)
             if attempt.timings:
                 blocks = ", ".join(f"{k} {seconds(v)}" for k, v in attempt.timings.items())
                 note = f"{note}  [{blocks}]" if note else f"[{blocks}]"
+            if attempt.deliveries > 1:
+                again = f"ran {attempt.deliveries} times: the broker delivered its task again"
+                note = f"{note}  ({again})" if note else f"({again})"
             steps.add_row(
                 step.step,
                 status(attempt.status),
@@ -180,21 +189,37 @@ def run_detail(detail: RunDetail, waiting: Mapping[str, str] | None = None) -> G
             )
             if attempt.traceback:
                 title = f"{step.step} attempt {attempt.attempt}: {attempt.error_type}"
-                tracebacks.append(
-                    Panel(Syntax(attempt.traceback.rstrip(), "pytb", word_wrap=True), title=title)
-                )
+                shown = attempt.traceback.rstrip()
+                if len(shown) > SHOWN_TRACEBACK_CHARS:
+                    cut = len(shown) - SHOWN_TRACEBACK_CHARS
+                    shown = f"… ({cut:,} characters cut)\n{shown[-SHOWN_TRACEBACK_CHARS:]}"
+                tracebacks.append(Panel(Syntax(shown, "pytb", word_wrap=True), title=title))
     return Group(head, steps, *tracebacks)
 
 
-def _values(values: Mapping[str, Any]) -> Text:
+def _values(values: Mapping[str, Any], run_id: str) -> Text:
     text = Text()
     for index, (name, value) in enumerate(sorted(values.items())):
         if index:
             text.append("\n")
         shown = value["$asset"] if isinstance(value, dict) and "$asset" in value else value
         text.append(f"{name}: ", style="bold")
-        text.append(str(shown))
+        elided = shown.get("$elided") if isinstance(shown, dict) else None
+        if isinstance(elided, dict):  # the control plane's answer left it out (run_values)
+            text.append(f"({elided.get('bytes')} bytes, not shown: GET {elided.get('url')})")
+            continue
+        whole = str(shown)
+        text.append(whole[:SHOWN_VALUE_CHARS])
+        if len(whole) > SHOWN_VALUE_CHARS:
+            text.append(
+                f"… ({len(whole):,} characters: rainbow show {run_id} --json prints it whole)",
+                style="dim",
+            )
     return text
+
+
+def _start(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
 
 
 def outcome_json(detail: RunDetail) -> dict[str, Any]:
@@ -245,6 +270,8 @@ def detail_json(detail: RunDetail) -> dict[str, Any]:
                         "error_message": a.error_message,
                         "traceback": a.traceback,
                         "exit_signal": a.exit_signal,
+                        "worker": a.worker,
+                        "deliveries": a.deliveries,
                         "metrics": [
                             {"name": mv.name, "value": mv.value, "better": mv.better}
                             for mv in a.metrics

@@ -146,6 +146,8 @@ def _run_locally(
         work_root=settings.home / "work",
         log_file=settings.logs_dir / "rainbow.log",
         retry=RetryPolicy(base_delay=settings.retry_base_delay),
+        max_output_bytes=settings.max_output_bytes,
+        lease_s=settings.local_lease_s,
     )
     engine = LocalEngine(store, loaded.modules, options, on_finish=lambda o: advance(o.status))
     return [outcome.run_id for outcome in engine.run(loaded.spec, units)]

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rainbow import settings as rb_settings
 from rainbow.diagnostics import Diagnostic, Location
 from rainbow.dsl.compiler import compile_pipeline
 from rainbow.dsl.pipeline import PipelineDef
@@ -19,6 +20,8 @@ from rainbow.errors import DiagnosticError, UserError
 from rainbow.loading import import_file
 from rainbow.sdk.catalog import AnyModule, load_modules, modules_in
 from rainbow.sdk.command import CommandModule
+from rainbow.spec.canonical import spec_to_dict
+from rainbow.spec.limits import SpecLimits, size_problems
 from rainbow.spec.models import PipelineSpec
 from rainbow.spec.validate import validate
 from rainbow.spec.wiring import WiringPolicy
@@ -68,7 +71,9 @@ def _no_pipeline(path: Path, message: str, pipelines: dict[str, PipelineDef]) ->
 
 
 def load(target: str, module_targets: Sequence[str] = ()) -> Loaded:
-    """Compile or read the target's spec and gather the module code it can run."""
+    """Compile or read the target's spec and gather the module code it can run, within the
+    spec limits the control plane applies (RAINBOW_MAX_SPEC_STEPS, RAINBOW_MAX_SPEC_BYTES)."""
+    limits = SpecLimits.of(rb_settings.from_env())
     extra = load_modules(module_targets)
     path, func = split_target(target)
     if path.suffix == ".json":
@@ -77,12 +82,13 @@ def load(target: str, module_targets: Sequence[str] = ()) -> Loaded:
         lookup_modules = dict(extra)
         policy = WiringPolicy(unknown_module="warning", known_modules=tuple(sorted(extra)))
         spec, problems = validate(
-            path.read_text(),
+            path.read_bytes(),
             lambda name, version: (
                 lookup_modules[name].rainbow_interface if name in lookup_modules else None
             ),
             file=str(path),
             policy=policy,
+            limits=limits,
         )
         if spec is None or any(d.severity == "error" for d in problems):
             raise DiagnosticError(problems)
@@ -96,6 +102,9 @@ def load(target: str, module_targets: Sequence[str] = ()) -> Loaded:
     modules = {**found, **extra}
     interfaces = {name: m.rainbow_interface for name, m in modules.items()}
     spec, warnings = compile_pipeline(pipeline, interfaces)
+    too_big = size_problems(spec_to_dict(spec), limits, location=pipeline.where)
+    if too_big:
+        raise DiagnosticError(too_big)
     return Loaded(spec, modules, warnings)
 
 

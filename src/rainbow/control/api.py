@@ -11,18 +11,20 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Prefetch
+from django.db.models import BooleanField, ExpressionWrapper, Prefetch
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from ninja import Field, NinjaAPI, Query, Router, Schema, Status
+from ninja.errors import AuthenticationError
 from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.security import APIKeyCookie, HttpBearer
 
-from rainbow.control import registry, release, run_service, tokens
+from rainbow.control import registry, release, run_service, run_values, tokens
 from rainbow.control import schemas as s
 from rainbow.control.execution import current_executor
 from rainbow.control.models import (
     ApiToken,
+    Approval,
     AuditEntry,
     DefaultPointer,
     Instance,
@@ -38,7 +40,7 @@ from rainbow.control.store import DjangoStore, last_metrics
 from rainbow.diagnostics import Diagnostic
 from rainbow.engine.records import MetricValue
 from rainbow.engine.waiting import LIVE_WITHIN
-from rainbow.errors import PlatformError
+from rainbow.errors import PlatformError, StoreRefused
 
 
 class Pages(LimitOffsetPagination):
@@ -121,10 +123,32 @@ def _signed_in(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
             and tokens.user_for(header.partition(" ")[2].strip()) is not None
         )
         if not signed_in:
-            return JsonResponse({"detail": "Unauthorized"}, status=401)
+            return _unauthorized(JsonResponse(_why_unauthorized(request), status=401))
         return view(request, *args, **kwargs)
 
     return guarded
+
+
+def _why_unauthorized(request: HttpRequest) -> dict[str, Any]:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    get_token = "create one with `rainbow token create NAME` (or POST /api/tokens)"
+    if scheme.lower() == "bearer" and token.strip():
+        detail = (
+            "the API token is not valid: unknown, revoked, or its user is inactive or has no role"
+        )
+        hint = f"{get_token} and send it as Authorization: Bearer rbt_…"
+    elif settings.SESSION_COOKIE_NAME in request.COOKIES:
+        detail = "the session is not logged in (it expired or logged out), or its user has no role"
+        hint = f"log in again at /admin/login/, or send an API token: {get_token}"
+    else:
+        detail = "no credentials: the API needs an API token or a logged-in session"
+        hint = f"send Authorization: Bearer rbt_… ({get_token}), or log in at /admin/login/"
+    return {"detail": detail, "hint": hint, "diagnostics": []}
+
+
+def _unauthorized(response: HttpResponse) -> HttpResponse:
+    response["WWW-Authenticate"] = 'Bearer realm="rainbow"'  # what HTTP requires of a 401
+    return response
 
 
 api = NinjaAPI(
@@ -150,6 +174,19 @@ def refused(request: HttpRequest, exc: Refused) -> HttpResponse:
         exc.message,
         hint=exc.hint,
         diagnostics=[_diagnostic(d) for d in exc.diagnostics],
+    )
+
+
+@api.exception_handler(AuthenticationError)
+def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return _unauthorized(api.create_response(request, _why_unauthorized(request), status=401))
+
+
+@api.exception_handler(StoreRefused)
+def refused_by_the_store(request: HttpRequest, exc: StoreRefused) -> HttpResponse:
+    # The database is up and refuses this content: asking again will not help.
+    return _problem(
+        request, 422, str(exc), hint="change what was sent; the store cannot hold it as it is"
     )
 
 
@@ -270,8 +307,13 @@ pipelines = Router(tags=["pipelines"])
 
 
 def _versions() -> Any:
+    approvals = (
+        Approval.objects.select_related("approver")
+        .annotate(counts=ExpressionWrapper(release.counting(), output_field=BooleanField()))
+        .order_by("created_at", "pk")
+    )
     return PipelineVersion.objects.select_related("pipeline", "author").prefetch_related(
-        "approvals__approver"
+        Prefetch("approvals", queryset=approvals)
     )
 
 
@@ -285,7 +327,7 @@ def _defaults_of(pipeline_ids: set[int]) -> dict[int, list[str]]:
     return found
 
 
-def _version_out(row: PipelineVersion, defaults: dict[int, list[str]]) -> dict[str, Any]:
+def _version_summary(row: PipelineVersion, defaults: dict[int, list[str]]) -> dict[str, Any]:
     return {
         "pipeline": row.pipeline.name,
         "spec_hash": row.spec_hash,
@@ -294,27 +336,62 @@ def _version_out(row: PipelineVersion, defaults: dict[int, list[str]]) -> dict[s
         "author": row.author.get_username() if row.author else None,
         "source_commit": row.source_commit,
         "created_at": row.created_at,
-        "approvals": [a.approver.get_username() for a in row.approvals.all()],
+        # ``counts`` is annotated by _versions(): the gate's own rule (release.counting).
+        "approvals": [
+            a.approver.get_username()
+            for a in row.approvals.all()
+            if a.counts  # type: ignore[attr-defined]
+        ],
+        "lapsed_approvals": [
+            a.approver.get_username()
+            for a in row.approvals.all()
+            if not a.counts  # type: ignore[attr-defined]
+        ],
         "default_in": sorted(defaults.get(row.pk, [])),
-        "spec": row.spec,
     }
+
+
+def _version_out(row: PipelineVersion, defaults: dict[int, list[str]]) -> dict[str, Any]:
+    return {**_version_summary(row, defaults), "spec": row.spec}
+
+
+def _pipelines_out(rows: list[Pipeline]) -> list[dict[str, Any]]:
+    """Pipelines with their defaults and their versions' summaries, in three queries for any
+    number: no spec (a spec may be megabytes; GET /api/pipelines/NAME/versions/HASH has it)."""
+    defaults: dict[int, dict[str, str]] = {}
+    default_in: dict[int, list[str]] = {}
+    for pipeline_id, environment, version_id, spec_hash in DefaultPointer.objects.filter(
+        pipeline__in=rows
+    ).values_list("pipeline_id", "environment", "version_id", "version__spec_hash"):
+        defaults.setdefault(pipeline_id, {})[environment] = spec_hash
+        default_in.setdefault(version_id, []).append(environment)
+    versions: dict[int, list[dict[str, Any]]] = {}
+    for version in _versions().defer("spec").filter(pipeline__in=rows):
+        versions.setdefault(version.pipeline_id, []).append(_version_summary(version, default_in))
+    return [
+        {
+            "name": p.name,
+            "smoke_units": p.smoke_units,
+            "defaults": defaults.get(p.pk, {}),
+            "versions": versions.get(p.pk, []),
+        }
+        for p in rows
+    ]
 
 
 def _pipeline_out(pipeline: Pipeline) -> dict[str, Any]:
-    defaults = _defaults_of({pipeline.pk})
-    versions = _versions().filter(pipeline=pipeline)
-    return {
-        "name": pipeline.name,
-        "smoke_units": pipeline.smoke_units,
-        "defaults": {
-            env: p.version.spec_hash
-            for env, p in (
-                (p.environment, p)
-                for p in DefaultPointer.objects.select_related("version").filter(pipeline=pipeline)
-            )
-        },
-        "versions": [_version_out(v, defaults) for v in versions],
-    }
+    return _pipelines_out([pipeline])[0]
+
+
+class PipelinePages(Pages):
+    """Pages of pipelines, summarised as :func:`_pipelines_out` does."""
+
+    def paginate_queryset(
+        self, queryset: Any, pagination: Any, request: HttpRequest, **params: Any
+    ) -> Any:
+        page = super().paginate_queryset(queryset, pagination, request, **params)
+        page["items"] = _pipelines_out(list(page["items"]))
+        return page
 
 
 def _pipeline(name: str) -> Pipeline:
@@ -333,32 +410,19 @@ def _one_version(name: str, version: str) -> PipelineVersion:
 
 
 @pipelines.get("", response=list[s.PipelineOut])
-def list_pipelines(request: HttpRequest) -> list[dict[str, Any]]:
-    rows = list(Pipeline.objects.all())
-    defaults = _defaults_of({p.pk for p in rows})
-    by_pipeline: dict[int, list[PipelineVersion]] = {}
-    for version in _versions().filter(pipeline__in=rows):
-        by_pipeline.setdefault(version.pipeline_id, []).append(version)
-    pointers: dict[int, dict[str, str]] = {}
-    for pointer in DefaultPointer.objects.select_related("version").filter(pipeline__in=rows):
-        pointers.setdefault(pointer.pipeline_id, {})[pointer.environment] = (
-            pointer.version.spec_hash
-        )
-    return [
-        {
-            "name": p.name,
-            "smoke_units": p.smoke_units,
-            "defaults": pointers.get(p.pk, {}),
-            "versions": [_version_out(v, defaults) for v in by_pipeline.get(p.pk, [])],
-        }
-        for p in rows
-    ]
+@paginate(PipelinePages)
+def list_pipelines(request: HttpRequest) -> Any:
+    return Pipeline.objects.order_by("name")
 
 
 @pipelines.post("", response={200: s.Registration, 201: s.Registration, **SCHEMA_ERRORS})
 def register_pipeline(request: HttpRequest, payload: s.PipelineIn) -> Status:
     done = registry.register_pipeline_version(
-        payload.spec, kind=payload.kind, source_commit=payload.source_commit, author=_user(request)
+        payload.spec,
+        limits=registry.served_limits(),
+        kind=payload.kind,
+        source_commit=payload.source_commit,
+        author=_user(request),
     )
     row = _versions().get(pk=done.version.pk)
     body = {
@@ -486,17 +550,21 @@ def get_run(request: HttpRequest, run_id: s.RunIdPath) -> dict[str, Any]:
     run = run_service.get_run(run_id)
     detail = DjangoStore().get_run(run_id)
     assert detail is not None
+    # The run's outputs have the first call on the budget, then its inputs, then the steps'.
+    budget = run_values.Budget()
+    outputs = budget.show(run.outputs, run_id, "outputs")
+    inputs = budget.show(run.inputs, run_id, "inputs")
     return {
         **{f: getattr(run, f) for f in s.RunOut.model_fields if f != "metrics"},
         "metrics": [_metric_out(m) for m in detail.summary.metrics],
-        "inputs": run.inputs,
-        "outputs": run.outputs,
+        "inputs": inputs,
+        "outputs": outputs,
         "spec": run.spec,
         "steps": [
             {
                 "step": step.step,
                 "status": step.status,
-                "outputs": step.outputs,
+                "outputs": budget.show(step.outputs, run_id, "outputs", step.step),
                 "attempts": [
                     {
                         **{f: getattr(a, f) for f in s.AttemptOut.model_fields if f != "metrics"},
@@ -512,6 +580,23 @@ def get_run(request: HttpRequest, run_id: s.RunIdPath) -> dict[str, Any]:
         ],
         "logs_url": run_service.logs_url(run_id),
     }
+
+
+@runs.get("/{run_id}/inputs/{name}", response={200: s.RunValueOut, **SCHEMA_ERRORS})
+def get_run_input(request: HttpRequest, run_id: s.RunIdPath, name: s.ValueNamePath) -> Any:
+    return {"value": run_values.one_value(run_id, "inputs", name)}
+
+
+@runs.get("/{run_id}/outputs/{name}", response={200: s.RunValueOut, **SCHEMA_ERRORS})
+def get_run_output(request: HttpRequest, run_id: s.RunIdPath, name: s.ValueNamePath) -> Any:
+    return {"value": run_values.one_value(run_id, "outputs", name)}
+
+
+@runs.get("/{run_id}/steps/{step}/outputs/{name}", response={200: s.RunValueOut, **SCHEMA_ERRORS})
+def get_step_output(
+    request: HttpRequest, run_id: s.RunIdPath, step: s.StepIdPath, name: s.ValueNamePath
+) -> Any:
+    return {"value": run_values.one_value(run_id, "outputs", name, step)}
 
 
 @runs.post("/{run_id}/cancel", response={202: s.RunOut, **SCHEMA_ERRORS})

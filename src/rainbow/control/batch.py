@@ -15,13 +15,14 @@ from typing import Any
 
 from rainbow.engine.records import (
     AttemptFinished,
+    AttemptRedelivered,
     AttemptStarted,
     Change,
     RunChanged,
     RunCreated,
     StepChanged,
 )
-from rainbow.errors import PlatformError
+from rainbow.errors import StoreRefused
 
 StepKey = tuple[str, str]
 """(run_id, step)"""
@@ -60,6 +61,8 @@ class AttemptFold:
 
     started: AttemptStarted | None = None
     finished: AttemptFinished | None = None
+    redelivered: int = 0
+    """The highest later delivery seen of an attempt already stored (0: none)."""
 
 
 @dataclass
@@ -83,7 +86,7 @@ def fold(changes: Sequence[Change]) -> Batch:
     for change in changes:
         if isinstance(change, RunCreated):
             if change.run_id in batch.created or change.run_id in changed_uncreated:
-                raise PlatformError(
+                raise StoreRefused(
                     f"run {change.run_id!r} is created twice, or after changes to it, in one write"
                 )
             batch.created[change.run_id] = change
@@ -97,6 +100,10 @@ def fold(changes: Sequence[Change]) -> Batch:
         elif isinstance(change, AttemptStarted):
             key = (change.run_id, change.step, change.attempt)
             batch.attempts[key] = AttemptFold(started=change)
+        elif isinstance(change, AttemptRedelivered):
+            key = (change.run_id, change.step, change.attempt)
+            fold = batch.attempts.setdefault(key, AttemptFold())
+            fold.redelivered = max(fold.redelivered, change.delivery)
         else:
             key = (change.run_id, change.step, change.attempt)
             batch.attempts.setdefault(key, AttemptFold()).finished = change

@@ -15,7 +15,7 @@ from rainbow.control.batch import AttemptKey, Batch, StepKey
 from rainbow.control.models import Attempt, Metric, Run, StepRun
 from rainbow.control.statements import insert_each, select_in, update_each
 from rainbow.engine.records import AttemptFinished, AttemptStarted
-from rainbow.errors import PlatformError
+from rainbow.errors import StoreRefused
 
 # A RunFold holds None where the batch keeps the stored value.
 _KEEP_STORED_RUN_VALUE = {
@@ -54,6 +54,7 @@ class BatchWriter:
                     "unit": change.unit,
                     "engine": change.engine,
                     "owner": change.owner,
+                    "lease_until": change.lease_until,
                     "environment": change.environment,
                     "submitted_by": change.submitted_by,
                     "status": fold.status,
@@ -99,7 +100,7 @@ class BatchWriter:
         if matched < len(rows):
             held = Run.objects.using(self._using).filter(run_id__in=folds).values_list("pk")
             missing = sorted(folds.keys() - {pk for (pk,) in held})
-            raise PlatformError(f"changes are for runs the store does not hold: {missing}")
+            raise StoreRefused(f"changes are for runs the store does not hold: {missing}")
 
     def _find_step_ids(self) -> None:
         keys = {(run_id, step) for run_id, step, _ in self._batch.attempts}
@@ -112,7 +113,7 @@ class BatchWriter:
         try:
             return self._step_ids[(run_id, step)]
         except KeyError:
-            raise PlatformError(
+            raise StoreRefused(
                 f"a change is for step {step!r} of run {run_id!r}, which the store does not hold"
             ) from None
 
@@ -145,16 +146,22 @@ class BatchWriter:
         if restarted:
             Attempt.objects.using(self._using).filter(pk__in=restarted).delete()
         new = [
-            _new_attempt(step_ids[key], f.started, f.finished)
+            _new_attempt(step_ids[key], f.started, f.finished, f.redelivered)
             for key, f in attempts.items()
             if f.started
         ]
         insert_each(self._using, Attempt, new)
+        # Rare (a task that ran twice): a query each. An unknown attempt has no history to keep.
+        for key, f in attempts.items():
+            if f.redelivered and not f.started and key in stored:
+                Attempt.objects.using(self._using).filter(
+                    pk=stored[key][0], deliveries__lt=f.redelivered
+                ).update(deliveries=f.redelivered)
 
         finishing = {key: f.finished for key, f in attempts.items() if f.finished and not f.started}
         never_started = sorted(":".join(map(str, key)) for key in finishing.keys() - stored.keys())
         if never_started:
-            raise PlatformError(f"attempts finish that never started: {never_started}")
+            raise StoreRefused(f"attempts finish that never started: {never_started}")
         refinished = [stored[key][0] for key in finishing if stored[key][1]]
         if refinished:
             Metric.objects.using(self._using).filter(attempt__in=refinished).delete()
@@ -223,7 +230,7 @@ def _finish_fields(change: AttemptFinished) -> dict[str, Any]:
 
 
 def _new_attempt(
-    step_run_id: int, started: AttemptStarted, finished: AttemptFinished | None
+    step_run_id: int, started: AttemptStarted, finished: AttemptFinished | None, redelivered: int
 ) -> dict[str, Any]:
     unfinished: dict[str, Any] = {
         "status": "running",
@@ -242,5 +249,6 @@ def _new_attempt(
         "version": started.version,
         "started_at": started.started_at,
         "worker": started.worker,
+        "deliveries": max(started.delivery, redelivered),
         **(_finish_fields(finished) if finished else unfinished),
     }

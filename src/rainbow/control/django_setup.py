@@ -15,11 +15,21 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rainbow.errors import PlatformError, UserError
-from rainbow.settings import redact
+from rainbow.private import private_file, private_folder, tighten
+from rainbow.settings import (
+    DEFAULT_INPUT_PROTOCOLS,
+    DEFAULT_LOGIN_COOLOFF_S,
+    DEFAULT_LOGIN_FAILURE_LIMIT,
+    DEFAULT_MAX_REQUEST_BYTES,
+    DEFAULT_MAX_SPEC_BYTES,
+    DEFAULT_MAX_SPEC_STEPS,
+    redact,
+)
 
 if TYPE_CHECKING:
     from rainbow.control.ledger import DjangoLedger
@@ -37,11 +47,16 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     # The API docs page then uses the Swagger UI files shipped with django-ninja, not a CDN.
     "ninja",
+    # The admin's login throttle counts failures in the database, shared by every web process.
+    "axes",
     "rainbow.control.apps.RainbowControlConfig",
 ]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "rainbow.control.middleware.NoStoreForApi",
+    "rainbow.control.middleware.LimitApiBodies",
     "rainbow.control.middleware.RefuseNulCharacters",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -49,7 +64,22 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a lockout found during a login into the answer.
+    "axes.middleware.AxesMiddleware",
 ]
+# Every page (the admin, its charts, the API docs with django-ninja's bundled Swagger UI) loads
+# its scripts and styles from this server, none inline; Swagger UI draws icons from data: URLs.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+HSTS_SECONDS = 365 * 24 * 3600
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -87,7 +117,19 @@ class WebOptions:
     logs_url: str | None = None
     required_approvals: int = 2
     input_roots: tuple[str, ...] = ()
-    """Folders a path submitted as an asset input may point into (URLs are not limited)."""
+    """Folders a path submitted as an asset input may point into (see ``containment``)."""
+    input_protocols: tuple[str, ...] = DEFAULT_INPUT_PROTOCOLS
+    """The fsspec protocols a URL submitted as an asset input may read through."""
+    home: Path | None = None
+    """``RAINBOW_HOME``, whose own files are never inputs."""
+    assets_url: str | None = None
+    """The asset store: what runs wrote there is always a fit input."""
+    login_failure_limit: int = DEFAULT_LOGIN_FAILURE_LIMIT
+    """Wrong passwords for one username from one address before that pair is locked out."""
+    login_cooloff_s: int = DEFAULT_LOGIN_COOLOFF_S
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    max_spec_steps: int = DEFAULT_MAX_SPEC_STEPS
+    max_spec_bytes: int = DEFAULT_MAX_SPEC_BYTES
 
 
 _URL_HINT = (
@@ -137,7 +179,7 @@ def configure(
             f"and cannot switch to {_describe(urls)}"
         )
     for url, database in zip(urls.values(), databases.values(), strict=True):
-        _create_sqlite_folder(url, database)
+        _create_sqlite_file(url, database)
     settings.configure(
         INSTALLED_APPS=INSTALLED_APPS,
         DATABASES=databases,
@@ -164,7 +206,10 @@ def _web_settings(web: WebOptions | None) -> dict[str, Any]:
         "CSRF_COOKIE_SAMESITE": "Lax",
         "X_FRAME_OPTIONS": "DENY",
         "SECURE_CONTENT_TYPE_NOSNIFF": True,
+        "CONTENT_SECURITY_POLICY": CONTENT_SECURITY_POLICY,
         "NINJA_PAGINATION_MAX_LIMIT": 500,
+        # Its start-up banner would land in every process's log, the conductor's too.
+        "AXES_VERBOSE": False,
     }
     if web is None:
         return common
@@ -178,7 +223,40 @@ def _web_settings(web: WebOptions | None) -> dict[str, Any]:
         "RAINBOW_LOGS_URL": web.logs_url,
         "RAINBOW_REQUIRED_APPROVALS": web.required_approvals,
         "RAINBOW_INPUT_ROOTS": web.input_roots,
+        "RAINBOW_MAX_SPEC_STEPS": web.max_spec_steps,
+        "RAINBOW_MAX_SPEC_BYTES": web.max_spec_bytes,
+        "RAINBOW_INPUT_PROTOCOLS": web.input_protocols,
+        "RAINBOW_HOME": web.home,
+        "RAINBOW_ASSETS_URL": web.assets_url,
+        "DATA_UPLOAD_MAX_MEMORY_SIZE": web.max_request_bytes,
+        **_login_throttle(web),
     }
+
+
+def _login_throttle(web: WebOptions) -> dict[str, Any]:
+    wait = _duration(web.login_cooloff_s)
+    return {
+        "AUTHENTICATION_BACKENDS": [
+            "rainbow.control.login_throttle.LoginThrottle",
+            "django.contrib.auth.backends.ModelBackend",
+        ],
+        "AXES_FAILURE_LIMIT": web.login_failure_limit,
+        "AXES_COOLOFF_TIME": timedelta(seconds=web.login_cooloff_s),
+        # Per username and address: someone guessing at one account neither locks its owner out
+        # elsewhere nor, by mistyping, everybody else behind the same address.
+        "AXES_LOCKOUT_PARAMETERS": [["username", "ip_address"]],
+        "AXES_RESET_ON_SUCCESS": True,
+        "AXES_COOLOFF_MESSAGE": (
+            f"Too many failed logins for this username from your address: logging in is locked "
+            f"for {wait} after the last failure. Wait, or ask an admin to unlock it with "
+            "`rainbow manage axes_reset_username USERNAME`."
+        ),
+    }
+
+
+def _duration(seconds: int) -> str:
+    amount, unit = (seconds // 60, "minute") if seconds % 60 == 0 else (seconds, "second")
+    return f"{amount} {unit}{'' if amount == 1 else 's'}"
 
 
 def _behind_tls(origins: tuple[str, ...]) -> dict[str, Any]:
@@ -190,6 +268,9 @@ def _behind_tls(origins: tuple[str, ...]) -> dict[str, Any]:
         "CSRF_COOKIE_SECURE": True,
         # The proxy says the request came over HTTPS; only it can reach the server then.
         "SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https"),
+        # Sent on HTTPS answers only, so a browser that reached the server over plain HTTP is
+        # never told to insist on a TLS the server does not have.
+        "SECURE_HSTS_SECONDS": HSTS_SECONDS,
     }
 
 
@@ -315,8 +396,9 @@ def _file_lock(path: Path) -> Iterator[None]:
     import fcntl  # POSIX only, like the rest of the local engine
 
     try:
-        # Read-only is enough for flock, and works on a lock file another user created.
-        descriptor = os.open(path, os.O_RDONLY | os.O_CREAT, 0o666)
+        # Read-only is enough for flock. Owner-only like the store it guards: whoever may not
+        # open the store has nothing to migrate.
+        descriptor = os.open(path, os.O_RDONLY | os.O_CREAT, 0o600)
     except OSError as exc:
         raise UserError(
             f"RB-E051: cannot open {path} to take turns migrating the SQLite database: "
@@ -348,18 +430,30 @@ def open_ledger(database_url: str) -> DjangoLedger:
     return DjangoLedger()
 
 
-def _create_sqlite_folder(url: str, database: Mapping[str, Any]) -> None:
+def _create_sqlite_file(url: str, database: Mapping[str, Any]) -> None:
+    """The store holds session keys and password hashes: its folder and the file are made
+    owner-only before SQLite opens it, which then gives its -wal and -shm files the same mode."""
     name = str(database.get("NAME") or "")
     if database["ENGINE"] != _SQLITE or name in ("", ":memory:"):
         return
+    path = Path(name)
     try:
-        Path(name).parent.mkdir(parents=True, exist_ok=True)
+        private_folder(path.parent)
     except OSError as exc:
         raise UserError(
             f"RB-E051: {URL_VARIABLE}={redact(url)!r}: "
             f"cannot create the SQLite file's folder: {exc}",
             hint=_URL_HINT,
         ) from None
+    try:
+        private_file(path)
+    except OSError as exc:
+        raise UserError(
+            f"RB-E051: {URL_VARIABLE}={redact(url)!r}: cannot open the SQLite file: {exc}",
+            hint=f"check that the file and its folder are yours and writable, or {_URL_HINT}",
+        ) from None
+    for sidecar in ("-wal", "-shm", ".migrate-lock"):
+        tighten(Path(f"{name}{sidecar}"))
 
 
 def _url_of(database: str) -> str:

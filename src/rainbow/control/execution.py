@@ -12,16 +12,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from django.db import transaction
 
-from rainbow.control.models import Run
+from rainbow.control.models import Attempt, Run
 from rainbow.control.problems import Conflict
 from rainbow.control.store import DjangoStore
-from rainbow.engine.interrupted import close_interrupted_runs, this_process
+from rainbow.engine.interrupted import close_abandoned_runs, this_process
 from rainbow.engine.local import LocalEngine, LocalOptions
 from rainbow.engine.machine import FINISHED_RUN
 from rainbow.engine.records import RunChanged, RunCreated
@@ -32,7 +33,9 @@ from rainbow.spec.models import PipelineSpec
 
 log = logging.getLogger("rainbow.control")
 
-CLOSE_INTERRUPTED_S = 30.0
+MAX_REQUEUES = 3
+"""How often a run goes back to the queue because the local engine failed before it started."""
+MAX_PAUSE_S = 30.0
 
 
 class Executor(Protocol):
@@ -150,6 +153,9 @@ class LocalRunner:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="rainbow-local-runner", daemon=True)
         self._last_close = float("-inf")
+        self.owner = this_process()
+        self._requeues: Counter[str] = Counter()
+        self._pause_s = 0.0
 
     def start(self) -> None:
         self._thread.start()
@@ -169,22 +175,25 @@ class LocalRunner:
                 ran = 0
             finally:
                 close_old_connections()
-            if not ran:
+            if self._pause_s:
+                self._stop.wait(self._pause_s)
+            elif not ran:
                 self._stop.wait(self.poll_s)
 
     def run_pending(self, limit: int = 100) -> int:
         """Claim and run a batch of pending runs of one pipeline version; how many ran."""
-        if time.monotonic() - self._last_close >= CLOSE_INTERRUPTED_S:
-            # Runs a killed server had claimed end (cancelled), so their promotions end too.
+        if time.monotonic() - self._last_close >= self.options.lease_s / 3:
+            # Runs whose server died end (failed, saying so), so their promotions end too.
             self._last_close = time.monotonic()
-            close_interrupted_runs(self.store, datetime.now(UTC))
+            close_abandoned_runs(self.store, datetime.now(UTC))
         waiting = Run.objects.filter(engine="local", owner="", status="pending")
         first = waiting.order_by("created_at").values_list("spec_hash", flat=True).first()
         if first is None:
             return 0
-        me = this_process()
+        me = self.owner
         ids = list(waiting.filter(spec_hash=first).values_list("run_id", flat=True)[:limit])
-        Run.objects.filter(run_id__in=ids, owner="").update(owner=me)
+        lease = datetime.now(UTC) + timedelta(seconds=self.options.lease_s)
+        Run.objects.filter(run_id__in=ids, owner="").update(owner=me, lease_until=lease)
         mine = list(Run.objects.filter(run_id__in=ids, owner=me, status="pending"))
         if not mine:
             return 0
@@ -201,19 +210,38 @@ class LocalRunner:
             return len(records)
         try:
             LocalEngine(self.store, self.modules, self.options).run_recorded(spec, records)
+            self._pause_s = 0.0
         except Exception as exc:
-            # Claimed runs must end: nobody else will take them while this process lives.
             log.exception("local runs of %s failed to run", spec.name)
-            statuses = self.store.run_statuses([r.run_id for r in records])
-            now, reason = datetime.now(UTC), f"the control plane's local engine failed: {exc}"
-            self.store.write(
-                [
-                    RunChanged(run_id, "failed", now, reason)
-                    for run_id, status in statuses.items()
-                    if status not in FINISHED_RUN
-                ]
-            )
+            self._after_failure([r.run_id for r in records], exc)
         return len(records)
+
+    def _after_failure(self, run_ids: Sequence[str], exc: Exception) -> None:
+        """Runs none of whose attempts started go back to the queue for the next runner; the
+        others had work lost with the engine and fail, since local runs cannot resume."""
+        began = set(
+            Attempt.objects.filter(step_run__run_id__in=run_ids).values_list(
+                "step_run__run_id", flat=True
+            )
+        )
+        unfinished = Run.objects.filter(run_id__in=run_ids, owner=self.owner).exclude(
+            status__in=FINISHED_RUN
+        )
+        now, reason = datetime.now(UTC), f"the control plane's local engine failed: {exc}"
+        unstarted = list(unfinished.exclude(run_id__in=began).values_list("run_id", flat=True))
+        for run_id in unstarted:
+            self._requeues[run_id] += 1
+        given_up = [r for r in unstarted if self._requeues[r] >= MAX_REQUEUES]
+        again = [r for r in unstarted if r not in given_up]
+        Run.objects.filter(run_id__in=again).update(owner="", status="pending", lease_until=None)
+        lost = [*unfinished.filter(run_id__in=began).values_list("run_id", flat=True), *given_up]
+        if given_up:
+            reason = f"{reason} (it failed {MAX_REQUEUES} times before this run could start)"
+        self.store.write([RunChanged(run_id, "failed", now, reason) for run_id in lost])
+        for run_id in given_up:
+            del self._requeues[run_id]
+        # The same failure is likely to come back at once: give what causes it time to pass.
+        self._pause_s = min(2 * self._pause_s or self.poll_s, MAX_PAUSE_S)
 
 
 def _record_of(run: Run, spec: PipelineSpec) -> RunCreated:

@@ -10,13 +10,15 @@ every write transaction locks the whole database: the same guarantees, one condu
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any, TypeVar
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, DataError, IntegrityError, transaction
 from django.db.models import Count
 from pydantic import ValidationError
 
@@ -30,20 +32,45 @@ from rainbow.engine.ledger import (
     parsed_spec,
 )
 from rainbow.engine.machine import RunState, StepState
-from rainbow.errors import PlatformError
+from rainbow.errors import PlatformError, StoreRefused
 from rainbow.spec.models import ModuleInterface
 
 log = logging.getLogger("rainbow.conductor")
+T = TypeVar("T")
+
+
+def _store_errors(method: Callable[..., T]) -> Callable[..., T]:
+    """The conductor tells a store that is away (it waits for it) from one that refuses."""
+
+    @functools.wraps(method)
+    def guarded(*args: Any, **kwargs: Any) -> T:
+        try:
+            return method(*args, **kwargs)
+        except (DataError, IntegrityError) as exc:
+            raise StoreRefused(f"the run store refused it: {exc}") from exc
+        except DatabaseError as exc:
+            raise PlatformError(f"the run store failed: {exc}") from exc
+
+    return guarded
 
 
 class DjangoLedger(DjangoStore):
+    def reconnect(self) -> None:
+        from django.db import connections
+
+        # A connection the server dropped stays broken until closed; the next query reopens.
+        connections[self._using].close()
+
     @contextmanager
     def locked_many(self, run_ids: Sequence[str]) -> Iterator[dict[str, Snapshot]]:
         try:
             with self._locked(sorted(run_ids)) as snapshots:
                 yield snapshots
+        except (DataError, IntegrityError) as exc:
+            # The database is up and said no to what this decision would write.
+            raise StoreRefused(f"the run store refused a decision: {exc}") from exc
         except DatabaseError as exc:
-            # The store is away: the conductor stops; its unacked events wait for the next.
+            # The store is away: the conductor waits for it; its unacked events wait too.
             raise PlatformError(f"the run store failed: {exc}") from exc
 
     @contextmanager
@@ -118,6 +145,7 @@ class DjangoLedger(DjangoStore):
         if ids:
             models.Timer.objects.using(self._using).filter(pk__in=list(ids)).delete()
 
+    @_store_errors
     def due_timers(self, now: datetime, *, limit: int = 100) -> list[Timer]:
         due = models.Timer.objects.using(self._using).filter(due_at__lte=now).order_by("due_at")
         return [
@@ -134,6 +162,7 @@ class DjangoLedger(DjangoStore):
         created = models.OutboxMessage.objects.using(self._using).bulk_create(rows)
         return [OutboxMessage(r.queue, r.body, r.created_at, r.pk) for r in created]
 
+    @_store_errors
     def republish_stranded(
         self,
         older_than: datetime,
@@ -153,15 +182,18 @@ class DjangoLedger(DjangoStore):
                 self.delete_outbox([r.pk for r in rows])
         return len(rows)
 
+    @_store_errors
     def delete_outbox(self, ids: Sequence[int]) -> None:
         models.OutboxMessage.objects.using(self._using).filter(pk__in=ids).delete()
 
+    @_store_errors
     def unstarted_runs(self, older_than: datetime, *, limit: int = 100) -> list[str]:
         pending = models.Run.objects.using(self._using).filter(
             status="pending", created_at__lte=older_than
         )
         return list(pending.order_by("created_at").values_list("run_id", flat=True)[:limit])
 
+    @_store_errors
     def record_instance(self, instance: Instance) -> None:
         models.Instance.objects.using(self._using).update_or_create(
             module=instance.module,
@@ -207,16 +239,19 @@ class DjangoLedger(DjangoStore):
             row.save(update_fields=["interface", "commit"])
             audit.record(None, "module.update", target, using=self._using, commit=instance.commit)
 
+    @_store_errors
     def instances(self) -> list[Instance]:
         return [
             Instance(i.module, i.version, i.worker, i.seen_at, i.commit, i.interface)
             for i in models.Instance.objects.using(self._using).order_by("module", "version")
         ]
 
+    @_store_errors
     def prune_instances(self, older_than: datetime) -> int:
         stale = models.Instance.objects.using(self._using).filter(seen_at__lt=older_than)
         return int(stale.delete()[0])
 
+    @_store_errors
     def running_attempts(self) -> dict[tuple[str, str], int]:
         rows = (
             models.Attempt.objects.using(self._using)

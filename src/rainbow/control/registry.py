@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from pydantic import ValidationError
 
@@ -20,6 +21,7 @@ from rainbow.control.problems import Conflict, Forbidden, Invalid, NotFound
 from rainbow.control.roles import ADMIN, RESEARCHER, require
 from rainbow.diagnostics import Diagnostic, Location
 from rainbow.spec.canonical import spec_to_dict
+from rainbow.spec.limits import SpecLimits
 from rainbow.spec.models import ModuleInterface, PipelineSpec
 from rainbow.spec.validate import from_data
 from rainbow.spec.wiring import WiringPolicy, check
@@ -143,13 +145,18 @@ class Registered:
     warnings: list[Diagnostic]
 
 
-def check_spec(data: Any) -> tuple[PipelineSpec, list[Diagnostic]]:
+def served_limits() -> SpecLimits:
+    """The spec limits ``rainbow web`` was started with (RAINBOW_MAX_SPEC_STEPS and _BYTES)."""
+    return SpecLimits(settings.RAINBOW_MAX_SPEC_STEPS, settings.RAINBOW_MAX_SPEC_BYTES)
+
+
+def check_spec(data: Any, limits: SpecLimits) -> tuple[PipelineSpec, list[Diagnostic]]:
     """The parsed spec and its warnings; Invalid with every diagnostic if it has errors.
 
     Wiring is checked against the registered interfaces of the exact versions pinned; a pin on a
     draining or retired version is refused.
     """
-    spec, problems = from_data(data, file="spec")
+    spec, problems = from_data(data, file="spec", limits=limits)
     if spec is not None:
         interfaces, statuses = _pinned(spec)
         problems += check(spec, lambda m, v: interfaces.get((m, v)), REGISTRY_POLICY)
@@ -178,6 +185,7 @@ def check_spec(data: Any) -> tuple[PipelineSpec, list[Diagnostic]]:
 def register_pipeline_version(
     data: Any,
     *,
+    limits: SpecLimits,
     kind: str = PipelineVersion.Kind.SYSTEM_DEFAULT,
     source_commit: str = "",
     author: AbstractBaseUser,
@@ -188,7 +196,7 @@ def register_pipeline_version(
             f"{kind!r} is not a pipeline kind",
             hint=f"use one of {', '.join(PipelineVersion.Kind.values)}",
         )
-    spec, warnings = check_spec(data)
+    spec, warnings = check_spec(data, limits)
     try:
         with transaction.atomic():
             pipeline, _ = Pipeline.objects.get_or_create(name=spec.name)

@@ -1,7 +1,9 @@
 """Release gates for system-default pipelines: approve → promote (smoke runs) → default.
 
 - Approvals come from approvers other than the version's author, one each; promoting needs
-  ``RAINBOW_REQUIRED_APPROVALS`` of them.
+  ``RAINBOW_REQUIRED_APPROVALS`` of them, counted when promoting: an approval counts only while
+  its approver still may approve (active, approver role or higher), so demoting or deactivating
+  someone withdraws their approvals without deleting the record.
 - Promoting starts a :class:`Promotion`: the pipeline's smoke units run on the version in the
   target environment, and only when every one has succeeded does the default pointer move
   (:func:`settle`). A failed smoke run leaves the old default in place.
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from rainbow.control import audit
@@ -33,7 +36,7 @@ from rainbow.control.models import (
 )
 from rainbow.control.problems import Conflict, Invalid, NotFound
 from rainbow.control.registry import forbid_author, require_runnable
-from rainbow.control.roles import APPROVER, require
+from rainbow.control.roles import APPROVER, holders, require
 from rainbow.control.units import bind_units
 from rainbow.engine.machine import FINISHED_RUN
 from rainbow.errors import PlatformError
@@ -49,6 +52,12 @@ SMOKE_GRACE = timedelta(minutes=10)
 
 def required_approvals() -> int:
     return int(getattr(settings, "RAINBOW_REQUIRED_APPROVALS", 2))
+
+
+def counting(path: str = "") -> Q:
+    """Approvals that count toward promotion, as a filter on the approval at ``path`` (e.g.
+    ``"approvals__"`` from a pipeline version): the gate, the admin and the API count alike."""
+    return Q(**{f"{path}approver__in": holders(APPROVER)})
 
 
 def environment_of(name: str) -> str:
@@ -107,11 +116,18 @@ def promote(
             hint="register the spec as a system-default pipeline to release it",
         )
     require_runnable(version, environment)
-    approvals = version.approvals.count()
+    approvals = version.approvals.filter(counting()).count()
     needed = required_approvals()
     if approvals < needed:
+        lapsed = version.approvals.exclude(counting()).count()
         raise Conflict(
-            f"{version} has {approvals} of the {needed} approvals it needs to be promoted",
+            f"{version} has {approvals} of the {needed} approvals it needs to be promoted"
+            + (
+                f" ({lapsed} more from approvers who no longer hold the approver role or whose "
+                "accounts are inactive do not count)"
+                if lapsed
+                else ""
+            ),
             hint="approvers other than its author approve it first",
         )
     pipeline = version.pipeline

@@ -4,7 +4,9 @@
 - approver: also approves others' pipeline versions, promotes and rolls back defaults;
 - admin: also retires module versions and manages users.
 
-A role is a Django group of that name; a superuser holds every role.
+A role is a Django group of that name; a superuser holds every role. A role is judged when it
+is used: an account that lost its role or was deactivated can no longer do what it needed, and
+what it did before (an approval) counts only while it could still do it (:func:`holders`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from rainbow.control.problems import Forbidden
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
+    from django.db.models import QuerySet
 
 RESEARCHER = "researcher"
 APPROVER = "approver"
@@ -37,6 +40,17 @@ def role_of(user: AbstractBaseUser | AnonymousUser) -> str | None:
 def has_role(user: AbstractBaseUser | AnonymousUser, role: str) -> bool:
     held = role_of(user)
     return held is not None and ROLES.index(held) >= ROLES.index(role)
+
+
+def holders(role: str) -> QuerySet[User]:
+    """The accounts holding ``role`` (or a higher one) now, as :func:`role_of` judges them:
+    active, and a superuser or in the group of that role or one above it. A query, so that it
+    can be a subquery of a count (``approver__in=holders(APPROVER)``)."""
+    from django.contrib.auth.models import User
+    from django.db.models import Q
+
+    above = ROLES[ROLES.index(role) :]
+    return User.objects.filter(Q(is_superuser=True) | Q(groups__name__in=above), is_active=True)
 
 
 def require(user: AbstractBaseUser | AnonymousUser, role: str, doing: str) -> None:

@@ -74,7 +74,7 @@ class PipelineIn(Schema):
     source_commit: Annotated[str, Field(max_length=64)] = ""
 
 
-class PipelineVersionOut(Schema):
+class PipelineVersionSummary(Schema):
     pipeline: str
     spec_hash: str
     kind: str
@@ -83,7 +83,13 @@ class PipelineVersionOut(Schema):
     source_commit: str
     created_at: datetime
     approvals: list[str]
+    """Approvers whose approval counts toward promotion now."""
+    lapsed_approvals: list[str]
+    """Approvals on record that no longer count: the approver lost the role or was deactivated."""
     default_in: list[str]
+
+
+class PipelineVersionOut(PipelineVersionSummary):
     spec: dict[str, Any]
 
 
@@ -97,7 +103,8 @@ class PipelineOut(Schema):
     name: str
     smoke_units: list[WorkUnitInputs]
     defaults: dict[str, str]
-    versions: list[PipelineVersionOut]
+    versions: list[PipelineVersionSummary]
+    """Newest first, without their specs (GET /api/pipelines/NAME/versions/HASH has one)."""
 
 
 class SmokeUnitsIn(Schema):
@@ -225,6 +232,8 @@ class AttemptOut(Schema):
     error_message: str | None
     traceback: str | None
     exit_signal: int | None
+    deliveries: int = 1
+    """How many times the broker delivered its task: more than 1 means it ran more than once."""
     metrics: list[MetricOut]
     timings: dict[str, float]
 
@@ -237,11 +246,25 @@ class StepOut(Schema):
 
 
 class RunDetailOut(RunOut):
+    """Values too large to show (inputs, outputs, step outputs) are markers
+    ``{"$elided": {"bytes": N, "url": "/api/runs/…"}}``: the URL answers the value whole."""
+
     inputs: dict[str, Any]
     outputs: dict[str, Any] | None
     spec: dict[str, Any]
     steps: list[StepOut]
     logs_url: str | None
+
+
+# Port names are free text (a command module's keys, dots, spaces): any but "/", which routes.
+ValueNamePath = Annotated[str, Path(pattern=r"^[^/\x00]+$", max_length=200)]
+StepIdPath = Annotated[
+    str, Path(pattern=r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)*$", max_length=200)
+]
+
+
+class RunValueOut(Schema):
+    value: Any
 
 
 class AuditOut(Schema):

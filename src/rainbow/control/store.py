@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Literal
 
-from django.db import DatabaseError, transaction
-from django.db.models import F
+from django.db import DatabaseError, DataError, IntegrityError, transaction
+from django.db.models import F, Q
 
 from rainbow.control.batch import fold
 from rainbow.control.batch_writer import BatchWriter
@@ -28,7 +29,8 @@ from rainbow.engine.records import (
     RunSummary,
     StepView,
 )
-from rainbow.errors import PlatformError
+from rainbow.engine.store import UNFINISHED
+from rainbow.errors import PlatformError, StoreRefused
 
 # A run list shows summaries: leave the (possibly large) JSON columns in the database.
 _SUMMARY_FIELDS = [f.name for f in Run._meta.fields if f.name not in ("spec", "inputs", "outputs")]
@@ -37,9 +39,9 @@ _SUMMARY_FIELDS = [f.name for f in Run._meta.fields if f.name not in ("spec", "i
 class DjangoStore:
     """Runs, steps and attempts in the database Django knows as ``using``.
 
-    ``write`` raises PlatformError, and records nothing of the batch, when a change refers to a
-    run, step or attempt the store does not hold, creates a run that already exists, or the
-    database fails.
+    ``write`` records nothing of the batch and raises StoreRefused when a change refers to a run,
+    step or attempt the store does not hold, creates a run that already exists, or holds a value
+    the database refuses; PlatformError when the database fails.
     """
 
     def __init__(self, *, using: str = "default") -> None:
@@ -52,6 +54,10 @@ class DjangoStore:
         try:
             with transaction.atomic(using=self._using):
                 BatchWriter(self._using, batch).write()
+        except (DataError, IntegrityError, ValueError) as exc:
+            # The database is up and said no to these values (psycopg refuses a NUL in text
+            # before sending it, with a ValueError): the same write would fail forever.
+            raise StoreRefused(f"could not record {len(changes)} changes: {exc}") from exc
         except DatabaseError as exc:
             raise PlatformError(f"could not record {len(changes)} changes: {exc}") from exc
 
@@ -91,6 +97,31 @@ class DjangoStore:
         rows = Run.objects.using(self._using).filter(run_id__in=list(run_ids))
         return dict(rows.values_list("run_id", "status"))
 
+    def renew_leases(self, owner: str, until: datetime) -> set[str]:
+        held = Run.objects.using(self._using).filter(owner=owner, status__in=UNFINISHED)
+        try:
+            held.update(lease_until=until)
+            return set(held.values_list("run_id", flat=True))
+        except DatabaseError as exc:
+            raise PlatformError(f"could not renew the lease of {owner}'s runs: {exc}") from exc
+
+    def take_over(self, run_id: str, owner: str, by: str, now: datetime) -> bool:
+        still_abandoned = Q(lease_until__lt=now) | Q(lease_until__isnull=True)
+        rows = Run.objects.using(self._using).filter(
+            still_abandoned, run_id=run_id, owner=owner, status__in=UNFINISHED
+        )
+        return bool(rows.update(owner=by))
+
+    def abandoned_runs(self, now: datetime) -> list[RunSummary]:
+        runs = (
+            Run.objects.using(self._using)
+            .only(*_SUMMARY_FIELDS)
+            .filter(engine="local", status__in=UNFINISHED)
+            .exclude(owner="")
+            .filter(Q(lease_until__lt=now) | Q(lease_until__isnull=True))
+        )
+        return [_run_summary(run, ()) for run in runs]
+
     def list_runs(self, *, limit: int = 50, status: str | None = None) -> list[RunSummary]:
         runs = Run.objects.using(self._using).only(*_SUMMARY_FIELDS)
         if status is not None:
@@ -127,6 +158,7 @@ def _run_summary(run: Run, metrics: Sequence[MetricValue]) -> RunSummary:
         reason=run.reason,
         metrics=tuple(metrics),
         owner=run.owner,
+        lease_until=run.lease_until,
     )
 
 
@@ -146,6 +178,7 @@ def _attempt_view(attempt: Attempt, metrics: Sequence[MetricValue]) -> AttemptVi
         metrics=tuple(metrics),
         timings=attempt.timings,
         worker=attempt.worker,
+        deliveries=attempt.deliveries,
     )
 
 

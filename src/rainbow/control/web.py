@@ -1,7 +1,8 @@
 """Serving the control plane: Django behind gunicorn, static files through WhiteNoise.
 
 ``rainbow web`` configures Django (secret key from ``RAINBOW_SECRET_KEY``, or one generated once
-and kept in ``<RAINBOW_HOME>/secret-key``), migrates, collects static files and starts gunicorn.
+and kept in ``<RAINBOW_HOME>/secret-key``, owner-only like the home), migrates, collects static
+files and starts gunicorn.
 With the embedded engine a :class:`~rainbow.control.execution.LocalRunner` thread in the main
 process runs what is submitted; the gunicorn workers only answer requests.
 """
@@ -12,11 +13,13 @@ import logging
 import os
 import secrets
 import threading
+from pathlib import Path
 from typing import Any
 
 from rainbow import settings as rb_settings
 from rainbow.control.django_setup import WebOptions, configure, ensure_migrated
 from rainbow.errors import UserError
+from rainbow.private import loose, private_folder, tighten
 
 log = logging.getLogger("rainbow.control")
 
@@ -26,8 +29,9 @@ def secret_key(settings: rb_settings.Settings) -> str:
         return settings.secret_key
     path = settings.home / "secret-key"
     if path.exists():
+        tighten(path)
         return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(path.parent)
     key = secrets.token_urlsafe(50)
     # Created with owner-only permissions from the start, never world-readable for a moment.
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -46,6 +50,14 @@ def web_options(settings: rb_settings.Settings) -> WebOptions:
         logs_url=settings.logs_url,
         required_approvals=settings.required_approvals,
         input_roots=settings.input_roots,
+        input_protocols=settings.input_protocols,
+        home=settings.home,
+        assets_url=settings.assets_url,
+        login_failure_limit=settings.login_failure_limit,
+        login_cooloff_s=settings.login_cooloff_s,
+        max_request_bytes=settings.max_request_bytes,
+        max_spec_steps=settings.max_spec_steps,
+        max_spec_bytes=settings.max_spec_bytes,
     )
 
 
@@ -56,6 +68,7 @@ def set_up(settings: rb_settings.Settings) -> None:
 
     configure(settings.database_url, web=web_options(settings))
     ensure_migrated()
+    _warn_if_shared(settings.home)
     call_command("collectstatic", interactive=False, verbosity=0)
     # Gunicorn forks its workers from this process: they must open their own connections.
     connections.close_all()
@@ -89,6 +102,20 @@ def serve(settings: rb_settings.Settings, host: str, port: int, workers: int = 2
         settler.stop()
         if runner is not None:
             runner.stop()
+
+
+def _warn_if_shared(home: Path) -> None:
+    # Rainbow creates its home owner-only, but leaves one that already exists as it is: the
+    # folder may have been picked, and shared, on purpose.
+    mode = loose(home)
+    if mode is not None:
+        log.warning(
+            "RAINBOW_HOME %s is open to other users of this machine (mode %o): so are the logs, "
+            "assets and run folders in it; make it yours alone with `chmod 700 %s`",
+            home,
+            mode,
+            home,
+        )
 
 
 class Settler:
@@ -133,6 +160,8 @@ def _start_local_runner(settings: rb_settings.Settings) -> Any:
         assets_url=settings.assets_url,
         work_root=settings.home / "work",
         log_file=settings.logs_dir / "rainbow.log",
+        max_output_bytes=settings.max_output_bytes,
+        lease_s=settings.local_lease_s,
     )
     runner = LocalRunner(modules, options)
     runner.start()

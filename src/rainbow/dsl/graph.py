@@ -1,4 +1,9 @@
-"""Draw a spec's DAG with Graphviz: pipeline inputs, steps (module@version) and outputs."""
+"""Draw a spec's DAG with Graphviz: pipeline inputs, steps (module@version) and outputs.
+
+Input and output names are free text, so each is escaped before it goes into the DOT source: a
+backslash would start one of Graphviz's label escapes (``\\l``, ``\\N``) or, at the end of a
+name, swallow the closing quote, and ``<...>`` would be read as an HTML-like label.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,13 @@ from rainbow.spec.models import InputRef, OutputRef, PipelineSpec
 
 def to_dot(spec: PipelineSpec) -> Any:
     import graphviz
+    from graphviz import escape
 
     dot = graphviz.Digraph(spec.name, graph_attr={"rankdir": "LR", "label": spec.name})
     dot.attr("node", fontname="Helvetica", fontsize="11")
     for name, declared in spec.inputs.items():
-        dot.node(f"input/{name}", f"{name}\\n({declared.type})", shape="invhouse", color="#4477aa")
+        label = escape(name) + f"\\n({declared.type})"
+        dot.node(escape(f"input/{name}"), label, shape="invhouse", color="#4477aa")
     clusters: dict[str, Any] = {}
     for step in spec.steps:
         label = f"{step.id}\\n{step.module}@{step.version}"
@@ -33,13 +40,14 @@ def to_dot(spec: PipelineSpec) -> Any:
     for step in spec.steps:
         for port, ref in step.inputs.items():
             if isinstance(ref, InputRef):
-                dot.edge(f"input/{ref.input}", f"step/{step.id}", label=port)
+                dot.edge(escape(f"input/{ref.input}"), f"step/{step.id}", label=escape(port))
             elif isinstance(ref, OutputRef):
-                dot.edge(f"step/{ref.step}", f"step/{step.id}", label=f"{ref.output}→{port}")
+                label = escape(f"{ref.output}→{port}")
+                dot.edge(f"step/{ref.step}", f"step/{step.id}", label=label)
     for name, ref in spec.outputs.items():
-        dot.node(f"output/{name}", name, shape="house", color="#228833")
+        dot.node(escape(f"output/{name}"), escape(name), shape="house", color="#228833")
         source = f"step/{ref.step}" if isinstance(ref, OutputRef) else f"input/{ref.input}"
-        dot.edge(source, f"output/{name}")
+        dot.edge(escape(source), escape(f"output/{name}"))
     return dot
 
 

@@ -11,7 +11,7 @@ from rainbow.diagnostics import Diagnostic, Location
 from rainbow.dsl.handles import InputHandle, OutputHandle
 from rainbow.dsl.tracer import ACTIVE, caller_location
 from rainbow.errors import DiagnosticError
-from rainbow.spec.models import NAME_PATTERN, PortSpec
+from rainbow.spec.models import MAX_TIMEOUT_S, NAME_PATTERN, PortSpec, is_duration
 from rainbow.spec.types import port_type
 
 DEFAULT_TIMEOUT = 3600.0
@@ -155,7 +155,7 @@ def pipeline(
 
     def declare(fn: Callable[..., Any]) -> PipelineDef:
         pipeline_name = name or fn.__name__.replace("_", "-")
-        if not re.fullmatch(NAME_PATTERN, pipeline_name) or timeout <= 0:
+        if not re.fullmatch(NAME_PATTERN, pipeline_name) or not is_duration(timeout):
             code = fn.__code__
             raise DiagnosticError(
                 [
@@ -163,7 +163,8 @@ def pipeline(
                         "RB-E021",
                         f"pipeline name {pipeline_name!r} or timeout {timeout!r} is not valid",
                         Location(file=code.co_filename, line=code.co_firstlineno),
-                        "names use lower case letters, digits, '_' and '-'; timeout > 0",
+                        "names use lower case letters, digits, '_' and '-'; timeout in seconds, "
+                        f"> 0 and at most {MAX_TIMEOUT_S:g} (30 days)",
                     )
                 ]
             )

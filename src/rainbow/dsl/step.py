@@ -10,7 +10,7 @@ from rainbow.diagnostics import Diagnostic, Location
 from rainbow.dsl.handles import InputHandle, OutputHandle, StepHandle
 from rainbow.dsl.tracer import ACTIVE, StepDraft, caller_location
 from rainbow.errors import DiagnosticError
-from rainbow.spec.models import NAME_PATTERN
+from rainbow.spec.models import MAX_RETRIES, MAX_TIMEOUT_S, NAME_PATTERN, is_count, is_duration
 
 _ID_PART = r"^[a-z0-9][a-z0-9_\-]*$"
 _PINNED = re.compile(r"^(?P<name>[a-z0-9][a-z0-9_\-]*)@(?P<version>latest|\d+\.\d+(\.\d+)?)$")
@@ -61,8 +61,8 @@ def step(
     if option_problems:
         # Reported above; the step is still traced with defaults so wiring gets checked too.
         tracer.problems.extend(option_problems)
-        retries = retries if isinstance(retries, int) and retries >= 0 else None
-        timeout = timeout if isinstance(timeout, int | float) and timeout > 0 else None
+        retries = retries if is_count(retries) else None
+        timeout = timeout if is_duration(timeout) else None
     step_id = tracer.unique_id(id if id and re.fullmatch(_ID_PART, id) else name)
     values: dict[str, Any] = {}
     for input_name, value in inputs.items():
@@ -84,14 +84,19 @@ def _option_problems(
                 "use lower case letters, digits, '_' and '-', starting with a letter or digit",
             )
         )
-    if retries is not None and (not isinstance(retries, int) or retries < 0):
-        problems.append(
-            Diagnostic("RB-E024", f"retries={retries!r} is not a count", where, "use 0 or more")
-        )
-    if timeout is not None and (not isinstance(timeout, int | float) or timeout <= 0):
+    if retries is not None and not is_count(retries):
         problems.append(
             Diagnostic(
-                "RB-E024", f"timeout={timeout!r} is not a duration", where, "use seconds > 0"
+                "RB-E024", f"retries={retries!r} is not a count", where, f"use 0 to {MAX_RETRIES}"
+            )
+        )
+    if timeout is not None and not is_duration(timeout):
+        problems.append(
+            Diagnostic(
+                "RB-E024",
+                f"timeout={timeout!r} is not a duration",
+                where,
+                f"use seconds > 0, at most {MAX_TIMEOUT_S:g} (30 days)",
             )
         )
     return problems

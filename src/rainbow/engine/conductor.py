@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from rainbow.engine import machine as m
 from rainbow.engine.inputs import pipeline_outputs, resolve
+from rainbow.engine.intake import checked_result
 from rainbow.engine.ledger import (
     Instance,
     Ledger,
@@ -29,6 +30,7 @@ from rainbow.engine.ledger import (
 from rainbow.engine.naming import HARD_LIMIT_FACTOR, attempt_id, queue_name
 from rainbow.engine.records import (
     AttemptFinished,
+    AttemptRedelivered,
     AttemptStarted,
     AttemptStatus,
     Change,
@@ -36,8 +38,11 @@ from rainbow.engine.records import (
     RunChanged,
     StepChanged,
 )
+from rainbow.errors import PlatformError, StoreRefused
 from rainbow.observe import metrics as prom
-from rainbow.sdk.messages import Result, Task
+from rainbow.sdk.messages import Task
+from rainbow.settings import DEFAULT_MAX_OUTPUT_BYTES
+from rainbow.storable import bounded_text, storable_name, storable_text
 
 log = logging.getLogger("rainbow.conductor")
 
@@ -82,12 +87,14 @@ class Conductor:
         *,
         retry: m.RetryPolicy | None = None,
         watchdog_grace: float = 30.0,
+        max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.ledger = ledger
         self.publisher = publisher
         self.retry = retry or m.RetryPolicy()
         self.watchdog_grace = watchdog_grace
+        self.max_output_bytes = max_output_bytes
         self.clock = clock
 
     # Events ----------------------------------------------------------------------------------
@@ -116,6 +123,40 @@ class Conductor:
         if work:
             self._decide_many(work)
 
+    def set_aside(self, event: Mapping[str, Any], problem: str) -> bool:
+        """Fail what an event the store refused was about, so its run ends instead of waiting
+        forever; whether that could be recorded (if not, the caller parks the event).
+
+        A result becomes a permanent failure of its attempt; anything else fails the run.
+        """
+        run_id = _run_of(event)
+        if run_id is None or malformed(event) is not None:
+            return False
+        why = storable_text(f"Rainbow could not record a {event['type']!r} event: {problem}")
+        if event["type"] == "result":
+            failure = {
+                **event["result"],
+                "status": "failed",
+                "outputs": None,
+                "metrics": [],
+                "timings": {},
+                "error": {
+                    "type": "Unrecordable",
+                    "message": why[:2000],
+                    "traceback": None,
+                    "retryable": False,
+                    "delay": None,
+                },
+            }
+            try:
+                self.handle({**event, "result": failure})
+                return True
+            except Exception as exc:
+                if _store_away(exc):
+                    raise
+                log.exception("could not record the failure of a refused result either")
+        return self._halt(run_id, why)
+
     def tick(self) -> int:
         """Fire due timers, start runs whose start event was lost, republish stranded messages.
 
@@ -130,12 +171,53 @@ class Conductor:
         ]
         work += [(run_id, self._start) for run_id in unstarted]
         if work:
-            self._decide_many(work)
+            self._decide_isolated(work)
         done += len(work)
         done += self.ledger.republish_stranded(now - SWEEP_AFTER, self.publisher.publish)
         return done
 
     # Decisions -------------------------------------------------------------------------------
+
+    def _decide_isolated(self, work: Sequence[tuple[str, Callable[[_Decision], None]]]) -> None:
+        """Decide all at once or, if that fails for any reason but the store being away, one
+        run at a time, failing a run whose own decision fails: one run's bad value never stops
+        the conductor nor stalls the other runs' timers."""
+        try:
+            self._decide_many(work)
+            return
+        except Exception as exc:
+            if _store_away(exc):
+                raise
+            log.warning("%d timer decisions failed (%s); one by one", len(work), exc)
+        for run_id, decide in work:
+            try:
+                self._decide_many([(run_id, decide)])
+            except Exception as exc:
+                if _store_away(exc):
+                    raise
+                log.exception("a decision about run %s failed; failing the run", run_id)
+                self._halt(run_id, f"Rainbow could not decide about this run: {exc}")
+
+    def _halt(self, run_id: str, why: str) -> bool:
+        """Fail a run Rainbow cannot go on with; whether that could be recorded.
+
+        Through the state machine, which aborts what runs; if even that fails (a stored spec
+        that no longer parses), by recording the run failed directly.
+        """
+        reason = storable_text(why)[:2000]
+        try:
+            self._decide_many([(run_id, functools.partial(self._advance, event=m.Halt(reason)))])
+            return True
+        except Exception as exc:
+            if _store_away(exc):
+                raise
+            log.exception("could not fail run %s through its state; recording it failed", run_id)
+        try:
+            self.ledger.write([RunChanged(run_id, "failed", self.clock(), reason)])
+        except StoreRefused:
+            log.exception("could not record run %s failed either", run_id)
+            return False
+        return True
 
     def _decide_many(self, work: Sequence[tuple[str, Callable[[_Decision], None]]]) -> None:
         now = self.clock()
@@ -190,6 +272,7 @@ class Conductor:
     def _started(self, decision: _Decision, event: Mapping[str, Any]) -> None:
         step, attempt = str(event["step"]), int(event["attempt"])
         if not _is_current(decision.snapshot, step, attempt):
+            _note_redelivery(decision, step, attempt, _delivery(event))
             return
         spec = decision.snapshot.spec.step(step)
         decision.changes.append(
@@ -200,7 +283,8 @@ class Conductor:
                 spec.module,
                 spec.version,
                 decision.now,
-                worker=str(event.get("worker") or ""),
+                worker=storable_name(str(event.get("worker") or ""), 255),
+                delivery=_delivery(event),
             )
         )
         # A redelivered attempt starts again: its watchdog starts again too.
@@ -213,9 +297,11 @@ class Conductor:
         )
 
     def _result(self, decision: _Decision, event: Mapping[str, Any]) -> None:
-        result: Result = event["result"]
+        result = checked_result(event["result"], max_output_bytes=self.max_output_bytes)
         step, attempt = result["step"], result["attempt"]
         if not _is_current(decision.snapshot, step, attempt):
+            # A task that ran again after its attempt ended: its first outcome stands.
+            _note_redelivery(decision, step, attempt, _delivery(event))
             return
         error = result["error"]
         self._finish_attempt(
@@ -228,7 +314,8 @@ class Conductor:
             timings=result["timings"],
             error=error,
             started_at=_moment(event.get("started_at")),
-            worker=str(event.get("worker") or ""),
+            worker=storable_name(str(event.get("worker") or ""), 255),
+            delivery=_delivery(event),
         )
         at = _moment(result.get("finished_at"))
         if self._past_deadline(decision, at):
@@ -254,7 +341,7 @@ class Conductor:
         step, attempt = task["step"], task["attempt"]
         if not _is_current(decision.snapshot, step, attempt):
             return
-        reason = str(event.get("reason") or "worker lost")
+        reason = bounded_text(str(event.get("reason") or "worker lost"), 2000)
         signal = event.get("signal") or self._last_signal(decision.snapshot.run_id, step)
         if signal is not None:
             reason = f"{reason} (signal {signal})"
@@ -275,7 +362,7 @@ class Conductor:
         step, attempt = str(event["step"]), int(event["attempt"])
         if not _is_current(decision.snapshot, step, attempt):
             return
-        signal = event.get("signal")
+        signal = event.get("signal") if isinstance(event.get("signal"), int) else None
         self._finish_attempt(
             decision,
             step,
@@ -291,7 +378,8 @@ class Conductor:
         )
 
     def _cancel(self, decision: _Decision, event: Mapping[str, Any]) -> None:
-        self._advance(decision, m.Cancel(str(event.get("reason") or "cancelled")))
+        reason = bounded_text(str(event.get("reason") or "cancelled"), 2000)
+        self._advance(decision, m.Cancel(reason))
 
     def _last_signal(self, run_id: str, step: str) -> int | None:
         """The signal that killed the last recorded attempt of ``step``, if one did."""
@@ -335,6 +423,7 @@ class Conductor:
         exit_signal: int | None = None,
         started_at: datetime | None = None,
         worker: str = "",
+        delivery: int = 1,
     ) -> None:
         run_id = decision.snapshot.run_id
         spec = decision.snapshot.spec.step(step)
@@ -354,8 +443,11 @@ class Conductor:
                     spec.version,
                     started_at or decision.now,
                     worker=worker,
+                    delivery=delivery,
                 )
             )
+        else:
+            _note_redelivery(decision, step, attempt, delivery)
         decision.changes.append(
             AttemptFinished(
                 run_id,
@@ -534,6 +626,25 @@ def _moment(epoch_s: object) -> datetime | None:
         except (OverflowError, OSError, ValueError):
             return None
     return None
+
+
+def _store_away(exc: Exception) -> bool:
+    """Whether the store itself failed (the conductor must stop), not one run's decision."""
+    return isinstance(exc, PlatformError) and not isinstance(exc, StoreRefused)
+
+
+def _delivery(event: Mapping[str, Any]) -> int:
+    """Which delivery of its task the worker ran (workers before this field count as 1)."""
+    delivery = event.get("delivery")
+    if isinstance(delivery, int) and not isinstance(delivery, bool) and 1 <= delivery <= 10_000:
+        return delivery
+    return 1
+
+
+def _note_redelivery(decision: _Decision, step: str, attempt: int, delivery: int) -> None:
+    if delivery > 1 and _has_record(decision, step, attempt):
+        run_id = decision.snapshot.run_id
+        decision.changes.append(AttemptRedelivered(run_id, step, attempt, delivery))
 
 
 def _has_record(decision: _Decision, step: str, attempt: int) -> bool:

@@ -146,6 +146,9 @@ class Ledger(Store, Protocol):
         """Forget workers not heard from since ``older_than``; how many were forgotten."""
         ...
 
+    def reconnect(self) -> None:
+        """Drop a connection the store broke, so the next call opens a new one."""
+
 
 def parsed_spec(spec_hash: str, data: Mapping[str, Any]) -> PipelineSpec:
     """The spec model for a stored spec, parsed once per pipeline version, not once per event."""
@@ -171,6 +174,9 @@ class MemoryLedger(MemoryStore):
         self._outbox: dict[int, OutboxMessage] = {}
         self._ids = itertools.count(1)
         self._instances: dict[tuple[str, str, str], Instance] = {}
+
+    def reconnect(self) -> None:
+        return None  # nothing to reconnect to
 
     @contextmanager
     def locked_many(self, run_ids: Sequence[str]) -> Iterator[dict[str, Snapshot]]:

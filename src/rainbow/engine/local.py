@@ -9,20 +9,22 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import os
 import shutil
 import signal
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from rainbow.engine import machine as m
 from rainbow.engine.inputs import pipeline_outputs, resolve
-from rainbow.engine.interrupted import close_interrupted_runs, this_process
+from rainbow.engine.intake import checked_result
+from rainbow.engine.interrupted import close_abandoned_runs, this_process
 from rainbow.engine.pool import Finished, Lost, PoolEvent, Started, WorkerPool, key_of
 from rainbow.engine.records import (
     AttemptFinished,
@@ -37,10 +39,15 @@ from rainbow.engine.records import (
 from rainbow.engine.store import Store
 from rainbow.engine.submission import new_runs
 from rainbow.engine.workunits import WorkUnit
+from rainbow.errors import StoreRefused
 from rainbow.observe import metrics
 from rainbow.sdk.catalog import AnyModule
 from rainbow.sdk.messages import Result, Task
+from rainbow.settings import DEFAULT_LOCAL_LEASE_S, DEFAULT_MAX_OUTPUT_BYTES
 from rainbow.spec.models import PipelineSpec, StepSpec
+from rainbow.storable import storable_text
+
+log = logging.getLogger("rainbow.local")
 
 FLUSH_INTERVAL_S = 0.1
 
@@ -53,6 +60,9 @@ class LocalOptions:
     log_file: Path = Path(".rainbow/logs/rainbow.log")
     retry: m.RetryPolicy = field(default_factory=m.RetryPolicy)
     depth: int = 2
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
+    lease_s: float = DEFAULT_LOCAL_LEASE_S
+    """How long this process's hold on its runs lasts unless renewed (a third of it apart)."""
 
 
 @dataclass(frozen=True)
@@ -110,9 +120,15 @@ class LocalEngine:
         self.on_finish = on_finish
         self._changes: list[Change] = []
         self._last_flush = 0.0
+        self.owner = this_process()
 
     def run(self, spec: PipelineSpec, units: Sequence[WorkUnit]) -> list[RunOutcome]:
-        return self._run(spec, new_runs(spec, units, engine="local", owner=this_process()), True)
+        lease = self.lease_end()
+        records = new_runs(spec, units, engine="local", owner=self.owner, lease_until=lease)
+        return self._run(spec, records, True)
+
+    def lease_end(self) -> datetime:
+        return _now() + timedelta(seconds=self.options.lease_s)
 
     def run_recorded(self, spec: PipelineSpec, records: Sequence[RunCreated]) -> list[RunOutcome]:
         """Run pending runs someone else recorded (the control plane), now owned by this
@@ -130,6 +146,7 @@ class LocalEngine:
             env={
                 "assets_url": self.options.assets_url,
                 "work_root": str(self.options.work_root),
+                "max_output_bytes": str(self.options.max_output_bytes),
             },
             log_file=str(self.options.log_file),
             depth=self.options.depth,
@@ -143,12 +160,52 @@ class LocalEngine:
     def record(self, changes: Iterable[Change]) -> None:
         self._changes.extend(changes)
 
-    def flush(self, *, force: bool = False) -> None:
+    def forget(self, run_id: str) -> None:
+        """Drop what is buffered for a run another process has closed."""
+        self._changes = [c for c in self._changes if c.run_id != run_id]
+
+    def flush(self, *, force: bool = False) -> dict[str, str]:
+        """Write what was recorded (every 100 ms, or now); returns the runs whose changes the
+        store refused, with why: those runs are failed, every other run is recorded."""
         now = time.monotonic()
-        if self._changes and (force or now - self._last_flush >= FLUSH_INTERVAL_S):
+        if not self._changes or not (force or now - self._last_flush >= FLUSH_INTERVAL_S):
+            return {}
+        try:
             self.store.write(self._changes)
-            self._changes = []
-            self._last_flush = now
+            refused = {}
+        except StoreRefused:
+            refused = self._write_run_by_run(self._changes)
+        self._changes = []
+        self._last_flush = now
+        return refused
+
+    def _write_run_by_run(self, changes: Sequence[Change]) -> dict[str, str]:
+        """One run's value the store cannot hold must not cost the batch's other runs."""
+        by_run: dict[str, list[Change]] = {}
+        for change in changes:
+            by_run.setdefault(change.run_id, []).append(change)
+        refused = {}
+        for run_id, its_changes in by_run.items():
+            try:
+                self.store.write(its_changes)
+            except StoreRefused as exc:
+                reason = storable_text(f"Rainbow could not record this run: {exc}")[:2000]
+                log.error("run %s failed: %s", run_id, reason)
+                refused[run_id] = reason
+                self._write_what_is_storable(its_changes)
+                try:
+                    self.store.write([RunChanged(run_id, "failed", _now(), reason)])
+                except StoreRefused:
+                    log.exception("could not record run %s as failed either", run_id)
+        return refused
+
+    def _write_what_is_storable(self, changes: Sequence[Change]) -> None:
+        """Keep as much of a refused run's history as the store takes, change by change."""
+        for change in changes:
+            try:
+                self.store.write([change])
+            except StoreRefused as exc:
+                log.error("dropped a change the store refused (%s): %.300r", exc, change)
 
 
 class _Loop:
@@ -174,9 +231,10 @@ class _Loop:
         self.waiting: deque[_Run] = deque()
         self.started_attempts: dict[tuple[str, str, int], float] = {}
         """When each attempt began running (monotonic), for the durations of aborted ones."""
+        self.last_renewal = time.monotonic()
 
     def run(self, records: Sequence[RunCreated], unrecorded: bool) -> list[RunOutcome]:
-        close_interrupted_runs(self.engine.store, _now())
+        close_abandoned_runs(self.engine.store, _now())
         for seq, record in enumerate(records):
             plan = m.Plan.from_spec(record.run_id, self.spec, self.engine.options.retry)
             unit = WorkUnit(record.unit, dict(record.inputs))
@@ -185,13 +243,14 @@ class _Loop:
             )
         if unrecorded:
             self.engine.record(records)
-            self.engine.flush(force=True)
+            self._flush(force=True)
         self.waiting = deque(self.runs.values())
         try:
             while len(self.outcomes) < len(self.runs):
                 self._admit()
                 self._dispatch()
-                self.engine.flush()
+                self._renew_lease()  # first: what a run let go had buffered is never written
+                self._flush()
                 events, requeue = self.pool.poll(self._wait_time())
                 for task in requeue:
                     self._enqueue(task)
@@ -202,10 +261,13 @@ class _Loop:
             self._cancel_unfinished("interrupted (Ctrl-C or SIGTERM)")
             raise
         except BaseException as exc:
-            self._cancel_unfinished(f"the local engine stopped: {exc}")
+            self._cancel_unfinished(
+                f"the local engine stopped: {exc}", keep_unstarted=not unrecorded
+            )
             raise
         finally:
-            self.engine.flush(force=True)
+            self._flush(force=True)
+            self.engine.flush(force=True)  # what failing a refused run recorded
         return [self.outcomes[r.run_id] for r in sorted(self.runs.values(), key=lambda r: r.seq)]
 
     def _admit(self) -> None:
@@ -213,16 +275,61 @@ class _Loop:
         when it can actually progress, not from when a large corpus was submitted."""
         while self.waiting and len(self.ready) < self.pool.capacity:
             run = self.waiting.popleft()
+            if run.run_id in self.outcomes:
+                continue  # failed before it could start: the store refused to record it
             run.started = time.monotonic()
             run.deadline = time.time() + self.spec.timeout
             self._push_timer(run.started + self.spec.timeout, run.run_id, m.DeadlineExceeded())
             self._apply(run, m.Start())
 
-    def _cancel_unfinished(self, reason: str) -> None:
+    def _renew_lease(self) -> None:
+        now = time.monotonic()
+        if now - self.last_renewal < self.engine.options.lease_s / 3:
+            return
+        self.last_renewal = now
+        held = self.engine.store.renew_leases(self.engine.owner, self.engine.lease_end())
+        for run in list(self.runs.values()):
+            if run.run_id not in self.outcomes and run.run_id not in held:
+                self._let_go(run)
+
+    def _let_go(self, run: _Run) -> None:
+        """Another process closed this run as abandoned (this one stalled past its lease): stop
+        its work and record nothing more, so the store keeps the one true ending."""
+        log.warning("run %s was closed by another process while this one stalled", run.run_id)
+        running = [(run.run_id, sid, s.attempt) for sid, s in run.state.steps.items()]
+        self.ready = [item for item in self.ready if item[2]["run_id"] != run.run_id]
+        heapq.heapify(self.ready)
+        self.pool.abort(running)
+        self.engine.forget(run.run_id)
+        stored = self.engine.store.run_statuses([run.run_id]).get(run.run_id, "failed")
+        run.state = replace(run.state, status=stored)  # type: ignore[arg-type]
+        self.outcomes[run.run_id] = RunOutcome(
+            run_id=run.run_id,
+            unit=run.unit.name,
+            status=stored,
+            reason="closed by another Rainbow process after this one stalled past its lease",
+            outputs={},
+            steps=[StepOutcome(sid, s.status, s.attempt) for sid, s in run.state.steps.items()],
+            duration_s=time.monotonic() - run.started if run.started else 0.0,
+        )
+
+    def _flush(self, *, force: bool = False) -> None:
+        for run_id, reason in self.engine.flush(force=force).items():
+            outcome = self.outcomes.get(run_id)
+            if outcome is None:
+                self._apply(self.runs[run_id], m.Halt(reason))
+            else:  # it ended before its last changes were refused: the store says failed
+                self.outcomes[run_id] = replace(outcome, status="failed", reason=reason)
+
+    def _cancel_unfinished(self, reason: str, *, keep_unstarted: bool = False) -> None:
+        """End what is unfinished; with ``keep_unstarted``, runs of which no attempt started are
+        left for their submitter (the control plane hands them to the next runner)."""
+        started = {run_id for run_id, _, _ in self.started_attempts}
         for run in self.runs.values():
-            if run.run_id in self.outcomes:
+            if run.run_id in self.outcomes or (keep_unstarted and run.run_id not in started):
                 continue
-            self._apply(run, m.Cancel(reason))
+            # For a submitter that requeues what never started, the rest failed; nobody cancelled.
+            self._apply(run, m.Halt(reason) if keep_unstarted else m.Cancel(reason))
 
     # Carrying out commands -------------------------------------------------------------------
 
@@ -396,6 +503,7 @@ class _Loop:
         self._apply(run, failure)
 
     def _on_result(self, result: Result) -> None:
+        result = checked_result(result, max_output_bytes=self.engine.options.max_output_bytes)
         run = self.runs[result["run_id"]]
         error = result["error"]
         status: AttemptStatus = result["status"]

@@ -39,7 +39,8 @@ class RetryPolicy:
     max_delay: float = 60.0
 
     def delay(self, run_id: str, step: str, attempt: int) -> float:
-        full = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        # Capped exponent: after many resumes attempt numbers grow past what a float can hold.
+        full = min(self.max_delay, self.base_delay * 2 ** min(attempt - 1, 64))
         digest = hashlib.blake2b(f"{run_id}:{step}:{attempt}".encode(), digest_size=8).digest()
         fraction = int.from_bytes(digest, "big") / 2**64
         return full / 2 + fraction * full / 2
@@ -125,11 +126,19 @@ class Cancel:
 
 
 @dataclass(frozen=True)
+class Halt:
+    """The executor cannot go on with this run (the store refuses what it would record): the
+    run fails, whatever its state, unless it has ended already."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class Resume:
     """Run a failed, timed-out or cancelled run again from the steps that did not succeed."""
 
 
-Event = Start | Succeeded | Failed | RetryDue | DeadlineExceeded | Cancel | Resume
+Event = Start | Succeeded | Failed | RetryDue | DeadlineExceeded | Cancel | Halt | Resume
 
 
 # Commands ------------------------------------------------------------------------------------
@@ -171,6 +180,8 @@ def advance(plan: Plan, state: RunState, event: Event) -> tuple[RunState, list[C
         return _resume(plan, state)
     if isinstance(event, Cancel) and state.status == "pending":
         return _end(state, "cancelled", event.reason)
+    if isinstance(event, Halt) and state.status in ("pending", "running"):
+        return _end(state, "failed", event.reason)
     if state.status != "running":
         return state, []
     if isinstance(event, Succeeded):

@@ -10,6 +10,7 @@ process group, so killing it also kills what it started (command modules and the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -23,11 +24,12 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from rainbow.engine.worker_process import READY, worker_main
-from rainbow.errors import UserError
+from rainbow.errors import PlatformError, UserError
 from rainbow.sdk.messages import Result, Task
 
 TaskKey = tuple[str, str, int]
 MAX_IMPORT_DEATHS = 3
+SPAWN_RETRY_DELAYS_S = (0.0, 0.1, 0.5, 1.0, 2.0)
 
 
 def key_of(task: Task | Result) -> TaskKey:
@@ -108,16 +110,32 @@ class WorkerPool:
         self._workers = [self._spawn() for _ in range(self.size)]
 
     def _spawn(self) -> _Worker:
-        parent, child = self._context.Pipe()
-        process = self._context.Process(
-            target=worker_main,
-            args=(child, self._refs, self._env, self._log_file),
-            daemon=True,
-            name="rainbow-worker",
+        """Start a worker; if the forkserver that forks them died (killed with the pool, or
+        reaped by a parent such as gunicorn's arbiter), start a new forkserver first."""
+        failure: BaseException | None = None
+        for delay in SPAWN_RETRY_DELAYS_S:
+            time.sleep(delay)
+            parent, child = self._context.Pipe()
+            process = self._context.Process(
+                target=worker_main,
+                args=(child, self._refs, self._env, self._log_file),
+                daemon=True,
+                name="rainbow-worker",
+            )
+            try:
+                process.start()
+            except (OSError, EOFError) as exc:  # ChildProcessError, ConnectionRefusedError…
+                failure = exc
+                parent.close()
+                _restart_forkserver()
+                continue
+            finally:
+                child.close()
+            return _Worker(process=process, conn=parent)
+        raise PlatformError(
+            f"could not start a local worker process ({failure}); "
+            f"{len(SPAWN_RETRY_DELAYS_S)} tries, each with a new forkserver"
         )
-        process.start()
-        child.close()
-        return _Worker(process=process, conn=parent)
 
     @property
     def capacity(self) -> int:
@@ -258,6 +276,33 @@ class WorkerPool:
             worker.process.join(timeout=2)
             if worker.process.is_alive():
                 _kill(worker.process)
+
+
+def _restart_forkserver() -> None:
+    """Forget multiprocessing's forkserver so that the next start launches a new one.
+
+    Its own check (``waitpid``) raises ChildProcessError forever once another part of the
+    process has reaped the dead server, and a server killed a moment ago refuses connections
+    before that check sees it die; neither recovers by itself.
+    """
+    from multiprocessing import forkserver, util
+
+    # Private state, typed loosely: the stubs know only the public methods.
+    server: Any = forkserver._forkserver
+    with server._lock:
+        pid, alive_fd = server._forkserver_pid, server._forkserver_alive_fd
+        if pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        with contextlib.suppress(OSError):
+            os.close(alive_fd)
+        address = server._forkserver_address
+        if address and not util.is_abstract_socket_namespace(address):
+            with contextlib.suppress(OSError):
+                os.unlink(address)
+        server._forkserver_pid = server._forkserver_alive_fd = server._forkserver_address = None
 
 
 def _kill(process: BaseProcess) -> None:

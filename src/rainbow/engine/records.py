@@ -41,6 +41,9 @@ class RunCreated:
     step_ids: Sequence[str]
     owner: str = ""
     """host:pid of the process driving the run, for local runs: if it dies, so does the run."""
+    lease_until: datetime | None = None
+    """Until when the owner holds the run: it renews the lease while it drives the run, and any
+    Rainbow process may close a run whose lease ran out as abandoned."""
     environment: str = ""
     """staging or prod, for runs submitted through the control plane."""
     submitted_by: str = ""
@@ -76,6 +79,20 @@ class AttemptStarted:
     started_at: datetime
     worker: str = ""
     """Which worker process ran it (host:pid), for tracing a step to an instance."""
+    delivery: int = 1
+    """Which delivery of its task message this is: more than 1 when the broker delivered it
+    again (its worker was lost, or its connection dropped before the ack)."""
+
+
+@dataclass(frozen=True)
+class AttemptRedelivered:
+    """The attempt's task ran again on a later delivery (at-least-once delivery): its first
+    outcome stands, and the history keeps how many times it was delivered."""
+
+    run_id: str
+    step: str
+    attempt: int
+    delivery: int
 
 
 @dataclass(frozen=True)
@@ -94,7 +111,9 @@ class AttemptFinished:
     exit_signal: int | None = None
 
 
-Change = RunCreated | RunChanged | StepChanged | AttemptStarted | AttemptFinished
+Change = (
+    RunCreated | RunChanged | StepChanged | AttemptStarted | AttemptRedelivered | AttemptFinished
+)
 
 
 # Views --------------------------------------------------------------------------------------
@@ -116,6 +135,8 @@ class AttemptView:
     metrics: Sequence[MetricValue]
     timings: Mapping[str, float]
     worker: str = ""
+    deliveries: int = 1
+    """How many times the broker delivered its task: more than 1 means it ran more than once."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +161,7 @@ class RunSummary:
     reason: str | None
     metrics: Sequence[MetricValue]
     owner: str = ""
+    lease_until: datetime | None = None
 
     @property
     def duration_s(self) -> float | None:

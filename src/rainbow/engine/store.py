@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from rainbow.engine.records import (
     AttemptFinished,
+    AttemptRedelivered,
     AttemptStarted,
     AttemptView,
     Change,
@@ -25,7 +26,10 @@ from rainbow.engine.records import (
     StepChanged,
     StepView,
 )
-from rainbow.errors import PlatformError
+from rainbow.errors import StoreRefused
+
+UNFINISHED = ("pending", "running")
+"""Run statuses whose owner still has work to do."""
 
 
 class Store(Protocol):
@@ -34,8 +38,10 @@ class Store(Protocol):
     def write(self, changes: Sequence[Change]) -> None:
         """Apply the changes atomically, in order: all are durable when this returns.
 
-        Raises :class:`~rainbow.errors.PlatformError`, applying none of them, when a change
-        refers to a run, step or attempt the store does not have, or creates a run twice.
+        Raises :class:`~rainbow.errors.StoreRefused`, applying none of them, when a change
+        refers to a run, step or attempt the store does not have, creates a run twice, or holds
+        a value the store cannot keep; :class:`~rainbow.errors.PlatformError` when the store
+        itself fails (unreachable, disk full).
         """
 
     def get_run(self, run_id: str) -> RunDetail | None:
@@ -46,6 +52,17 @@ class Store(Protocol):
 
     def run_statuses(self, run_ids: Sequence[str]) -> dict[str, str]:
         """The status of each of these runs that exists, in one cheap read (for pollers)."""
+
+    def renew_leases(self, owner: str, until: datetime) -> set[str]:
+        """Extend to ``until`` the lease of every unfinished run ``owner`` holds; return their
+        ids (a run another process closed as abandoned is no longer among them)."""
+
+    def abandoned_runs(self, now: datetime) -> list[RunSummary]:
+        """Unfinished local runs with an owner whose lease ran out before ``now``."""
+
+    def take_over(self, run_id: str, owner: str, by: str, now: datetime) -> bool:
+        """Make ``by`` the owner of an abandoned run still held by ``owner``, atomically: only
+        one process closes it, and the old owner, should it wake, no longer holds it."""
 
 
 class _Inconsistent(Exception):
@@ -62,6 +79,8 @@ class _MemoryRun:
     outputs: Mapping[str, Any] | None = None
     steps: dict[str, StepChanged] = field(default_factory=dict)
     attempts: dict[tuple[str, int], AttemptView] = field(default_factory=dict)
+    lease_until: datetime | None = None
+    owner: str = ""
 
 
 class MemoryStore:
@@ -77,13 +96,13 @@ class MemoryStore:
                 self._apply(change)
         except _Inconsistent as exc:
             self._runs = before
-            raise PlatformError(f"store write refused, nothing recorded: {exc}") from None
+            raise StoreRefused(f"store write refused, nothing recorded: {exc}") from None
 
     def _apply(self, change: Change) -> None:
         if isinstance(change, RunCreated):
             if change.run_id in self._runs:
                 raise _Inconsistent(f"run {change.run_id} created twice")
-            created = _MemoryRun(created=change)
+            created = _MemoryRun(created=change, lease_until=change.lease_until, owner=change.owner)
             for step in change.step_ids:
                 created.steps[step] = StepChanged(change.run_id, step, "waiting", 0)
             self._runs[change.run_id] = created
@@ -120,7 +139,13 @@ class MemoryStore:
                 metrics=(),
                 timings={},
                 worker=change.worker,
+                deliveries=change.delivery,
             )
+        elif isinstance(change, AttemptRedelivered):
+            key = (change.step, change.attempt)
+            if key in run.attempts:  # an unknown attempt has no history to keep
+                view = run.attempts[key]
+                run.attempts[key] = replace(view, deliveries=max(view.deliveries, change.delivery))
         else:
             self._finish_attempt(run, change)
 
@@ -163,7 +188,8 @@ class MemoryStore:
             finished_at=run.finished_at,
             reason=run.reason,
             metrics=tuple(metrics),
-            owner=run.created.owner,
+            owner=run.owner,
+            lease_until=run.lease_until,
         )
 
     def get_run(self, run_id: str) -> RunDetail | None:
@@ -189,6 +215,32 @@ class MemoryStore:
 
     def run_statuses(self, run_ids: Sequence[str]) -> dict[str, str]:
         return {r: self._runs[r].status for r in run_ids if r in self._runs}
+
+    def renew_leases(self, owner: str, until: datetime) -> set[str]:
+        held = [r for r in self._runs.values() if r.owner == owner and r.status in UNFINISHED]
+        for run in held:
+            run.lease_until = until
+        return {r.created.run_id for r in held}
+
+    def abandoned_runs(self, now: datetime) -> list[RunSummary]:
+        return [
+            self._summary(r)
+            for r in self._runs.values()
+            if r.created.engine == "local"
+            and r.owner
+            and r.status in UNFINISHED
+            and (r.lease_until is None or r.lease_until < now)
+        ]
+
+    def take_over(self, run_id: str, owner: str, by: str, now: datetime) -> bool:
+        run = self._runs.get(run_id)
+        lease = run.lease_until if run else None
+        if run is None or run.owner != owner or run.status not in UNFINISHED:
+            return False
+        if lease is not None and lease >= now:
+            return False
+        run.owner = by
+        return True
 
     def list_runs(self, *, limit: int = 50, status: str | None = None) -> list[RunSummary]:
         runs = [r for r in self._runs.values() if status is None or r.status == status]

@@ -28,6 +28,7 @@ def new_runs(
     *,
     engine: str,
     owner: str = "",
+    lease_until: datetime | None = None,
     environment: str = "",
     submitted_by: str = "",
 ) -> list[RunCreated]:
@@ -47,6 +48,7 @@ def new_runs(
             created_at=created + timedelta(microseconds=index),
             step_ids=step_ids,
             owner=owner,
+            lease_until=lease_until,
             environment=environment,
             submitted_by=submitted_by,
         )

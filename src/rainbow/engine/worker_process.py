@@ -21,6 +21,7 @@ from rainbow.sdk.catalog import AnyModule, load_ref
 from rainbow.sdk.invoke import WorkerEnv, invoke
 from rainbow.sdk.messages import Result, Task
 from rainbow.sdk.module import ModuleRef
+from rainbow.settings import DEFAULT_MAX_OUTPUT_BYTES
 
 
 def worker_main(
@@ -33,7 +34,11 @@ def worker_main(
     _die_with_parent()
     rblog.configure(log_file=Path(log_file))
     _send_output_to(Path(log_file))
-    worker_env = WorkerEnv(assets_url=env["assets_url"], work_root=Path(env["work_root"]))
+    worker_env = WorkerEnv(
+        assets_url=env["assets_url"],
+        work_root=Path(env["work_root"]),
+        max_output_bytes=int(env.get("max_output_bytes", DEFAULT_MAX_OUTPUT_BYTES)),
+    )
     # Import module code before taking tasks, so a slow import (a model, torch) does not eat
     # into the first attempt's timeout; a failure is reported on each task of that module.
     loaded: dict[str, AnyModule | RainbowError] = {}

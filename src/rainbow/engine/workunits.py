@@ -16,6 +16,7 @@ from rainbow.diagnostics import Diagnostic, Location
 from rainbow.errors import DiagnosticError, UserError
 from rainbow.spec.models import PipelineSpec
 from rainbow.spec.types import accepts, type_of_literal
+from rainbow.storable import unstorable
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,17 @@ def bind_inputs(data: Any, spec: PipelineSpec, *, base: Path, file: str) -> dict
                 bound[name] = port.default
             continue
         value = data[name]
+        unfit = unstorable(value, f"input {name!r}")
+        if unfit is not None:
+            problems.append(
+                Diagnostic(
+                    "RB-E040",
+                    f"{unfit}, which the run store cannot hold",
+                    where,
+                    "remove the character, or pass the data in a file (an asset input)",
+                )
+            )
+            continue
         if port.type == "asset":
             if not isinstance(value, str):
                 problems.append(

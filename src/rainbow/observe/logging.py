@@ -15,13 +15,15 @@ from typing import Any, TextIO
 
 import structlog
 
+from rainbow.private import private_folder
+
 _open_files: list[TextIO] = []
 
 
 def configure(*, log_file: Path | None = None, stream: TextIO | None = None) -> None:
     """Send logfmt lines to ``log_file`` (appending) or ``stream`` (stderr by default)."""
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(log_file.parent)
         # Line-buffered append: several worker processes share the file, each line one write.
         target: TextIO = open(log_file, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
         _open_files.append(target)

@@ -11,8 +11,10 @@ import functools
 import os
 from collections.abc import Mapping
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import (
+    REGISTRY,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -20,6 +22,10 @@ from prometheus_client import (
     multiprocess,
     start_http_server,
 )
+
+from rainbow.errors import UserError
+
+LOOPBACK = "127.0.0.1"
 
 _BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 
@@ -58,6 +64,11 @@ REJECTED = Counter(
     "Messages refused as undecodable (pickle, malformed JSON) or not Rainbow's",
     ["where"],
 )
+PARKED_EVENTS = Gauge(
+    "rainbow_parked_events",
+    "Events set aside in the rainbow.parked queue (poison or unrecordable) for an operator",
+    multiprocess_mode="livemax",
+)
 RETRIES = Counter("rainbow_retries_total", "Step attempts that were retried", ["module", "version"])
 TIMEOUTS = Counter("rainbow_timeouts_total", "Step attempts that timed out", ["module", "version"])
 WORKER_LOST = Counter(
@@ -88,12 +99,21 @@ def record_attempt(
         WORKER_LOST.labels(module, version).inc()
 
 
-def serve(port: int) -> None:
-    """Expose ``/metrics`` on ``port`` from a background thread (aggregating children's files
-    in multiprocess mode)."""
+def serve(port: int, host: str = LOOPBACK) -> WSGIServer:
+    """Expose ``/metrics`` on ``host:port`` from a background thread (aggregating children's
+    files in multiprocess mode) and return its server.
+
+    The endpoint has no authentication, so it listens on the loopback interface unless a host
+    is given (``0.0.0.0`` for a Prometheus on another machine or outside the pod)."""
+    registry = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        start_http_server(port, registry=registry)
-    else:
-        start_http_server(port)
+    try:
+        server, _ = start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:  # the port is taken, or the host is not an address of this machine
+        raise UserError(
+            f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}",
+            hint="pick a free --metrics-port, and for --metrics-host an address of this machine",
+        ) from None
+    return server

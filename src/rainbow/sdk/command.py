@@ -32,23 +32,23 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rainbow.diagnostics import Diagnostic, Location
 from rainbow.errors import DiagnosticError
 from rainbow.sdk.module import ModuleRef
-from rainbow.spec.models import NAME_PATTERN, ModuleInterface, PortSpec
+from rainbow.spec.models import ModuleInterface, Name, PortName, PortSpec, Retries, Timeout
 from rainbow.spec.types import PortType
 
 
 class _ModuleSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(pattern=NAME_PATTERN)
+    name: Name
     command: list[str] = Field(min_length=1)
-    retries: int = Field(default=3, ge=0)
-    timeout: float = Field(default=600.0, gt=0)
+    retries: Retries = 3
+    timeout: Timeout = 600.0
 
 
 class _ConfigFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     module: _ModuleSection
-    inputs: dict[str, PortType] = {}
-    outputs: dict[str, PortType] = {}
+    inputs: dict[PortName, PortType] = {}
+    outputs: dict[PortName, PortType] = {}
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rainbow.observe.logging import get_logger
+from rainbow.private import private_folder
 from rainbow.sdk.timeouts import TimeoutStack
 from rainbow.spec.asset import Asset
 
@@ -50,7 +51,7 @@ class Context:
     def workdir(self) -> Path:
         """A private scratch folder for this attempt, created on first use."""
         if not self.workdir_used:
-            self._workdir.mkdir(parents=True, exist_ok=True)
+            private_folder(self._workdir)
             self.workdir_used = True
         return self._workdir
 

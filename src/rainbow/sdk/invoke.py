@@ -1,12 +1,14 @@
 """Call one module for one attempt: the worker skeleton shared by every executor.
 
 The call goes through ordered middleware, each one cross-cutting concern around the next:
-log context → asset sync → step timeout → the module. Whatever the module does, ``invoke``
-returns a :class:`~rainbow.sdk.messages.Result`; it never raises for a module's failure.
+log context → asset sync → output check → step timeout → the module. Whatever the module does,
+``invoke`` returns a :class:`~rainbow.sdk.messages.Result`; it never raises for a module's
+failure, and every text in it is one the run store can hold.
 """
 
 from __future__ import annotations
 
+import reprlib
 import shutil
 import time
 from collections.abc import Callable
@@ -16,15 +18,18 @@ from typing import Any
 
 from rainbow.errors import PermanentError, Retry, StepTimeout
 from rainbow.observe.logging import bound
-from rainbow.sdk.assets_sync import AssetStore, OutputError, UnreadableAsset
+from rainbow.sdk.assets_sync import AssetStore, AssetStoreError, UnreadableAsset
 from rainbow.sdk.catalog import AnyModule
 from rainbow.sdk.command import CommandModule
 from rainbow.sdk.command_runner import CommandFailed, run_command
 from rainbow.sdk.context import Context
 from rainbow.sdk.messages import ErrorInfo, Result, Task
 from rainbow.sdk.module import PythonModule
+from rainbow.sdk.outputs import OutputError, check_outputs_storable
+from rainbow.settings import DEFAULT_MAX_OUTPUT_BYTES
 from rainbow.spec.asset import Asset
 from rainbow.spec.types import accepts, type_of_literal
+from rainbow.storable import bounded_text, storable_name
 from rainbow.tracebacks import raised_by_user_code, user_traceback
 
 
@@ -34,6 +39,7 @@ class Invocation:
     task: Task
     ctx: Context
     inputs: dict[str, Any]
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
 
 
 Call = Callable[[Invocation], dict[str, Any]]
@@ -54,6 +60,15 @@ def make_asset_sync(store: AssetStore) -> Middleware:
     return sync_assets
 
 
+def make_output_check(max_bytes: int) -> Middleware:
+    def check_output_values(invocation: Invocation, call_next: Call) -> dict[str, Any]:
+        outputs = call_next(invocation)
+        check_outputs_storable(outputs, invocation.ctx.module, max_bytes)
+        return outputs
+
+    return check_output_values
+
+
 def enforce_step_timeout(invocation: Invocation, call_next: Call) -> dict[str, Any]:
     with invocation.ctx.timeout("step", step_budget(invocation.task)):
         return call_next(invocation)
@@ -69,7 +84,11 @@ def call_module(invocation: Invocation) -> dict[str, Any]:
     module = invocation.module
     if isinstance(module, CommandModule):
         outputs = run_command(
-            module, invocation.inputs, invocation.ctx, step_budget(invocation.task)
+            module,
+            invocation.inputs,
+            invocation.ctx,
+            step_budget(invocation.task),
+            max_output_bytes=invocation.max_output_bytes,
         )
     else:
         outputs = _as_outputs(module, module.fn(invocation.ctx, **invocation.inputs))
@@ -92,10 +111,12 @@ def _as_outputs(module: PythonModule, returned: Any) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class WorkerEnv:
-    """Where a worker keeps attempt workdirs and publishes output assets."""
+    """Where a worker keeps attempt workdirs and publishes output assets, and how much JSON a
+    module's outputs may be (``RAINBOW_MAX_OUTPUT_BYTES``)."""
 
     assets_url: str
     work_root: Path
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
 
 
 def invoke(module: AnyModule, task: Task, env: WorkerEnv) -> Result:
@@ -113,9 +134,10 @@ def invoke(module: AnyModule, task: Task, env: WorkerEnv) -> Result:
     chain: list[Middleware] = [
         bind_log_context,
         make_asset_sync(AssetStore(env.assets_url)),
+        make_output_check(env.max_output_bytes),
         enforce_step_timeout,
     ]
-    invocation = Invocation(module, task, ctx, dict(task["inputs"]))
+    invocation = Invocation(module, task, ctx, dict(task["inputs"]), env.max_output_bytes)
     error: ErrorInfo | None = None
     outputs: dict[str, Any] | None = None
     status = "succeeded"
@@ -132,7 +154,8 @@ def invoke(module: AnyModule, task: Task, env: WorkerEnv) -> Result:
             raise  # the worker itself is being shut down: not this attempt's outcome
         message = f"the module called sys.exit({exc.code!r}); a module returns or raises instead"
         status, error = "failed", _error(PermanentError(message), retryable=False)
-    except CommandFailed as exc:
+    except (CommandFailed, AssetStoreError) as exc:
+        # Neither is the module's own exception, so retry_on does not decide for them.
         status, error = "failed", _error(exc, retryable=exc.retryable, with_traceback=False)
     except Exception as exc:  # the module's own bug or a transient failure
         listed: tuple[type[BaseException], ...] = getattr(module, "retry_on", ())
@@ -146,8 +169,11 @@ def invoke(module: AnyModule, task: Task, env: WorkerEnv) -> Result:
         attempt=task["attempt"],
         status=status,  # type: ignore[typeddict-item]
         outputs=outputs if status == "succeeded" else None,
-        metrics=[{"name": m.name, "value": m.value, "better": m.better} for m in ctx.metrics],
-        timings=ctx.timeouts.timings,
+        metrics=[
+            {"name": storable_name(str(m.name)), "value": m.value, "better": m.better}
+            for m in ctx.metrics
+        ],
+        timings={storable_name(str(k)): v for k, v in ctx.timeouts.timings.items()},
         duration_s=time.perf_counter() - started,
         error=error,
         finished_at=time.time(),
@@ -179,7 +205,7 @@ def check_outputs(module: AnyModule, outputs: dict[str, Any]) -> None:
         if not accepts(port.type, given):
             raise OutputError(
                 f"module {module.name!r}: output {name!r} is declared {port.type} but the module "
-                f"returned {type(outputs[name]).__name__} {outputs[name]!r:.80}"
+                f"returned {type(outputs[name]).__name__} {reprlib.repr(outputs[name])}"
             )
 
 
@@ -190,10 +216,11 @@ def _error(
     delay: float | None = None,
     with_traceback: bool = True,
 ) -> ErrorInfo:
+    traceback = user_traceback(exc) if with_traceback else None
     return ErrorInfo(
-        type=type(exc).__name__,
-        message=str(exc) or type(exc).__name__,
-        traceback=user_traceback(exc) if with_traceback else None,
+        type=storable_name(type(exc).__name__, 300),
+        message=bounded_text(str(exc) or type(exc).__name__),
+        traceback=bounded_text(traceback) if traceback is not None else None,
         retryable=retryable,
         delay=delay,
     )

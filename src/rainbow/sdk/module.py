@@ -10,7 +10,15 @@ from typing import Any
 from rainbow.diagnostics import Diagnostic, Location
 from rainbow.errors import DiagnosticError
 from rainbow.sdk.interface import inputs_of, outputs_of
-from rainbow.spec.models import NAME_PATTERN, ModuleInterface
+from rainbow.spec.models import (
+    MAX_RETRIES,
+    MAX_TIMEOUT_S,
+    NAME_MAX_LENGTH,
+    NAME_PATTERN,
+    ModuleInterface,
+    is_count,
+    is_duration,
+)
 
 
 @dataclass(frozen=True)
@@ -92,20 +100,22 @@ def module(
         code = getattr(fn, "__code__", None)
         where = Location(file=code.co_filename, line=code.co_firstlineno) if code else Location()
         problems = []
-        if not re.fullmatch(NAME_PATTERN, module_name):
+        if not re.fullmatch(NAME_PATTERN, module_name) or len(module_name) > NAME_MAX_LENGTH:
             problems.append(
                 Diagnostic(
                     "RB-E032",
                     f"module name {module_name!r} is not valid",
                     where,
-                    "use lower case letters, digits, '_' and '-', starting with a letter or digit",
+                    "use lower case letters, digits, '_' and '-', starting with a letter or digit, "
+                    f"at most {NAME_MAX_LENGTH} characters",
                 )
             )
-        if retries < 0 or timeout <= 0:
+        if not is_count(retries) or not is_duration(timeout):
             problems.append(
                 Diagnostic(
                     "RB-E032",
-                    f"module {module_name!r}: retries must be >= 0 and timeout > 0",
+                    f"module {module_name!r}: retries must be 0 to {MAX_RETRIES} and timeout "
+                    f"> 0 and at most {MAX_TIMEOUT_S:g} seconds (30 days)",
                     where,
                     "e.g. @rb.module(name=..., retries=3, timeout=120)",
                 )

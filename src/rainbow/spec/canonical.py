@@ -26,4 +26,9 @@ def with_hash(spec: PipelineSpec) -> PipelineSpec:
 
 def dumps(spec: PipelineSpec) -> str:
     """The canonical text form written by ``rainbow compile``: sorted keys, 2-space indent."""
-    return json.dumps(spec_to_dict(spec), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    return dumps_data(spec_to_dict(spec))
+
+
+def dumps_data(data: dict[str, Any]) -> str:
+    """The canonical text of a spec already in its dict form (as the registry stores it)."""
+    return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"

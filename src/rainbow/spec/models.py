@@ -19,6 +19,39 @@ STEP_ID_PATTERN = r"^[a-z0-9][a-z0-9_\-]*(\.[a-z0-9][a-z0-9_\-]*)*$"
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_\-]*$"
 VERSION_PATTERN = r"^(latest|\d+\.\d+(\.\d+)?)$"
 
+# As wide as the columns that store them (rainbow_pipeline.name, rainbow_module.name,
+# rainbow_step_run.step, rainbow_attempt.version, ...): a longer name would be accepted by SQLite
+# and refused by PostgreSQL halfway through a registration or a run.
+NAME_MAX_LENGTH = 200
+VERSION_MAX_LENGTH = 32
+"""Narrower than its columns (64): `rainbow.<module>.<version>` must stay a queue name RabbitMQ
+accepts and the outbox stores (255 bytes) with the longest module name."""
+MAX_RETRIES = 100
+MAX_TIMEOUT_S = 30 * 24 * 3600.0
+"""Thirty days: longer than any step or run a pipeline needs, and a bound the engines' clocks,
+timers and the databases' dates can all add without overflowing."""
+Timeout = Annotated[float, Field(gt=0, le=MAX_TIMEOUT_S)]
+Retries = Annotated[int, Field(ge=0, le=MAX_RETRIES)]
+
+
+def is_count(value: object) -> bool:
+    """A retry count the spec accepts."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_RETRIES
+
+
+def is_duration(value: object) -> bool:
+    """A timeout the spec accepts, in seconds."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return 0 < value <= MAX_TIMEOUT_S
+
+
+Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=NAME_MAX_LENGTH)]
+StepId = Annotated[str, Field(pattern=STEP_ID_PATTERN, max_length=NAME_MAX_LENGTH)]
+Version = Annotated[str, Field(pattern=VERSION_PATTERN, max_length=VERSION_MAX_LENGTH)]
+PortName = Annotated[str, Field(max_length=NAME_MAX_LENGTH)]
+"""Input and output names are free text (a command module's may be anything), bounded alike."""
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -33,14 +66,14 @@ class LiteralRef(_Frozen):
 class InputRef(_Frozen):
     """A pipeline input of the work unit."""
 
-    input: str
+    input: PortName
 
 
 class OutputRef(_Frozen):
     """An output of another step."""
 
-    step: Annotated[str, Field(pattern=STEP_ID_PATTERN)]
-    output: str
+    step: StepId
+    output: PortName
 
 
 ValueRef = LiteralRef | InputRef | OutputRef
@@ -57,12 +90,12 @@ class PortSpec(_Frozen):
 class StepSpec(_Frozen):
     """One step: a call of one pinned module version."""
 
-    id: Annotated[str, Field(pattern=STEP_ID_PATTERN)]
-    module: Annotated[str, Field(pattern=NAME_PATTERN)]
-    version: Annotated[str, Field(pattern=VERSION_PATTERN)]
-    inputs: dict[str, ValueRef] = {}
-    retries: Annotated[int, Field(ge=0, le=100)]
-    timeout: Annotated[float, Field(gt=0)]
+    id: StepId
+    module: Name
+    version: Version
+    inputs: dict[PortName, ValueRef] = {}
+    retries: Retries
+    timeout: Timeout
 
     def upstream(self) -> list[str]:
         """Ids of the steps whose outputs this step reads, in input-name order."""
@@ -73,10 +106,10 @@ class PipelineSpec(_Frozen):
     """A compiled pipeline: the JSON the DSL produces and every engine runs."""
 
     schema_: Annotated[int, Field(alias="schema", ge=1)] = SPEC_SCHEMA_VERSION
-    name: Annotated[str, Field(pattern=NAME_PATTERN)]
-    inputs: dict[str, PortSpec] = {}
-    outputs: dict[str, OutputRef | InputRef] = {}
-    timeout: Annotated[float, Field(gt=0)]
+    name: Name
+    inputs: dict[PortName, PortSpec] = {}
+    outputs: dict[PortName, OutputRef | InputRef] = {}
+    timeout: Timeout
     spec_hash: str = ""
     steps: Annotated[list[StepSpec], Field(min_length=1)]
 
@@ -96,9 +129,9 @@ class ModuleInterface(_Frozen):
     references to its outputs then cannot be checked and the compiler says so.
     """
 
-    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    name: Name
     kind: Literal["python", "command"] = "python"
-    inputs: dict[str, PortSpec] = {}
-    outputs: dict[str, PortSpec] | None = None
-    retries: Annotated[int, Field(ge=0, le=100)] = 3
-    timeout: Annotated[float, Field(gt=0)] = 600.0
+    inputs: dict[PortName, PortSpec] = {}
+    outputs: dict[PortName, PortSpec] | None = None
+    retries: Retries = 3
+    timeout: Timeout = 600.0

@@ -1,5 +1,5 @@
-"""Validate a JSON spec: JSON syntax, the shipped JSON Schema, the schema version, the hash and
-the wiring rules, returning every problem with its JSON path."""
+"""Validate a JSON spec: JSON syntax, the size limits, the shipped JSON Schema, the schema
+version, the hash and the wiring rules, returning every problem with its JSON path."""
 
 from __future__ import annotations
 
@@ -10,15 +10,35 @@ import jsonschema
 
 from rainbow.diagnostics import Diagnostic, Location
 from rainbow.spec.canonical import compute_hash, spec_to_dict
+from rainbow.spec.limits import DEFAULT_LIMITS, SpecLimits, size_problems
 from rainbow.spec.models import SPEC_SCHEMA_VERSION, PipelineSpec
 from rainbow.spec.schema import shipped
 from rainbow.spec.wiring import InterfaceLookup, WiringPolicy, check
+from rainbow.storable import MAX_JSON_DEPTH
 
 
-def parse(text: str, *, file: str | None = None) -> tuple[PipelineSpec | None, list[Diagnostic]]:
-    """Parse and structurally validate spec text; the spec is None when it cannot be used."""
+def read_json(text: str | bytes, *, file: str | None = None) -> tuple[Any, list[Diagnostic]]:
+    """The JSON value of spec text, or the problems saying why it cannot be read (then None)."""
     try:
-        data = json.loads(text)
+        return json.loads(text.decode() if isinstance(text, bytes) else text), []
+    except UnicodeDecodeError as exc:
+        return None, [
+            Diagnostic(
+                "RB-E001",
+                f"not UTF-8 text: byte {exc.start} is {exc.object[exc.start : exc.start + 1]!r}",
+                Location(file=file),
+                "a spec is UTF-8 JSON, as `rainbow compile` writes it",
+            )
+        ]
+    except RecursionError:  # nested past what the JSON parser reads, so past what is stored too
+        return None, [
+            Diagnostic(
+                "RB-E006",
+                "the spec is nested too deeply to be read",
+                Location(file=file, json_path="$"),
+                f"a spec's values nest at most {MAX_JSON_DEPTH} levels deep",
+            )
+        ]
     except json.JSONDecodeError as exc:
         return None, [
             Diagnostic(
@@ -28,12 +48,34 @@ def parse(text: str, *, file: str | None = None) -> tuple[PipelineSpec | None, l
                 f"column {exc.colno}; a spec is written by `rainbow compile`",
             )
         ]
-    return from_data(data, file=file)
+    except ValueError as exc:  # valid JSON Python will not read: an integer of 5,000 digits
+        return None, [
+            Diagnostic(
+                "RB-E001",
+                f"not readable as JSON: {exc}",
+                Location(file=file),
+                "a spec is written by `rainbow compile`",
+            )
+        ]
+
+
+def parse(
+    text: str | bytes, *, file: str | None = None, limits: SpecLimits = DEFAULT_LIMITS
+) -> tuple[PipelineSpec | None, list[Diagnostic]]:
+    """Parse and structurally validate spec text; the spec is None when it cannot be used."""
+    data, problems = read_json(text, file=file)
+    if problems:
+        return None, problems
+    return from_data(data, file=file, limits=limits)
 
 
 def from_data(
-    data: Any, *, file: str | None = None
+    data: Any, *, file: str | None = None, limits: SpecLimits = DEFAULT_LIMITS
 ) -> tuple[PipelineSpec | None, list[Diagnostic]]:
+    """Check a parsed spec, its size first: the schema validator's time grows with it."""
+    too_big = size_problems(data, limits, location=Location(file=file))
+    if too_big:
+        return None, too_big
     newer = isinstance(data, dict) and isinstance(data.get("schema"), int)
     if newer and data["schema"] > SPEC_SCHEMA_VERSION:
         return None, [
@@ -49,7 +91,7 @@ def from_data(
     problems = [
         Diagnostic(
             "RB-E002",
-            error.message,
+            _schema_message(error),
             Location(file=file, json_path=error.json_path),
             _schema_hint(error),
         )
@@ -76,13 +118,14 @@ VALIDATE_POLICY = WiringPolicy(unknown_module="warning")
 
 
 def validate(
-    text: str,
+    text: str | bytes,
     lookup: InterfaceLookup,
     *,
     file: str | None = None,
     policy: WiringPolicy = VALIDATE_POLICY,
+    limits: SpecLimits = DEFAULT_LIMITS,
 ) -> tuple[PipelineSpec | None, list[Diagnostic]]:
-    spec, problems = parse(text, file=file)
+    spec, problems = parse(text, file=file, limits=limits)
     if spec is None:
         return None, problems
     wiring = [
@@ -92,7 +135,26 @@ def validate(
     return spec, problems + wiring
 
 
+def _schema_message(error: jsonschema.ValidationError) -> str:
+    """The validator's message, without a 5,000-character name quoted in full."""
+    value = error.instance
+    if error.validator == "maxLength" and isinstance(value, str):
+        return (
+            f"{_short(value)} is {len(value):,} characters long; "
+            f"at most {error.validator_value} are allowed"
+        )
+    if error.validator == "pattern" and isinstance(value, str):
+        return f"{_short(value)} does not match {error.validator_value!r}"
+    return error.message if len(error.message) <= 500 else error.message[:500] + "…"
+
+
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 60 else repr(text[:60]) + "…"
+
+
 def _schema_hint(error: jsonschema.ValidationError) -> str:
+    if error.validator == "maxLength":
+        return "names are stored in columns that wide: shorten it"
     if error.validator == "additionalProperties":
         return "remove the unknown field, or check its spelling"
     if error.validator == "required":

@@ -2,12 +2,15 @@
 
 Problems are reported with the JSON path of the offending value (``$.steps[2].inputs.image``);
 the DSL maps those paths back to the user's file and line, ``rainbow validate`` prints them as is.
+Every check is linear in the size of the spec (a spec of thousands of steps is checked while a
+registration request waits), and so are the messages: hints list a few names, not all of them.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable
+import graphlib
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Literal
 
@@ -30,7 +33,7 @@ def check(
     spec: PipelineSpec, lookup: InterfaceLookup, policy: WiringPolicy = WiringPolicy()
 ) -> list[Diagnostic]:
     problems: list[Diagnostic] = []
-    ids = [s.id for s in spec.steps]
+    ids = {s.id for s in spec.steps}
     seen: set[str] = set()
     for index, step in enumerate(spec.steps):
         if step.id in seen:
@@ -95,7 +98,7 @@ def _source_type(
     spec: PipelineSpec,
     ref: LiteralRef | InputRef | OutputRef,
     interfaces: dict[str, ModuleInterface | None],
-    ids: list[str],
+    ids: Collection[str],
     path: str,
     problems: list[Diagnostic],
     *,
@@ -173,35 +176,49 @@ def _unknown_module(path: str, module: str, version: str, policy: WiringPolicy) 
 
 
 def _cycles(spec: PipelineSpec) -> list[Diagnostic]:
-    upstream = {s.id: set(s.upstream()) for s in spec.steps}
-    remaining = dict(upstream)
-    while remaining:
-        ready = [sid for sid, ups in remaining.items() if not ups & remaining.keys()]
-        if not ready:
-            cycle = sorted(remaining)
-            index = next(i for i, s in enumerate(spec.steps) if s.id == cycle[0])
-            return [
-                _at(
-                    f"$.steps[{index}].inputs",
-                    "RB-E013",
-                    f"steps {', '.join(cycle)} depend on each other in a cycle",
-                    "a step can only read outputs of steps that run before it",
-                )
-            ]
-        for sid in ready:
-            del remaining[sid]
+    """One cycle, if there is any (graphlib finds it in linear time), at its first step."""
+    graph = graphlib.TopologicalSorter({s.id: s.upstream() for s in spec.steps})
+    try:
+        graph.prepare()
+    except graphlib.CycleError as exc:
+        cycle: list[str] = exc.args[1]  # each step feeds the next; the last is the first again
+        first = min(cycle[:-1])
+        index = next(i for i, s in enumerate(spec.steps) if s.id == first)
+        loop = " → ".join([*_rotated(cycle[:-1], first), first])
+        return [
+            _at(
+                f"$.steps[{index}].inputs",
+                "RB-E013",
+                f"steps {loop} feed each other in a cycle",
+                "a step can only read outputs of steps that run before it",
+            )
+        ]
     return []
+
+
+def _rotated(cycle: list[str], first: str) -> list[str]:
+    start = cycle.index(first)
+    return cycle[start:] + cycle[:start]
 
 
 def _at(path: str, code: str, message: str, hint: str | None) -> Diagnostic:
     return Diagnostic(code, message, Location(json_path=path), hint)
 
 
-def _did_you_mean(word: str, candidates: Iterable[str], listing: str) -> str:
-    names = sorted(candidates)
-    close = difflib.get_close_matches(word, names, n=1)
+SUGGEST_AMONG = 100
+"""Close names are looked for among this many at most: in a spec of thousands of steps, each
+reading a missing one, every hint would otherwise compare every id with every other."""
+LISTED = 10
+
+
+def _did_you_mean(word: str, candidates: Collection[str], listing: str) -> str:
+    if not candidates:
+        return f"{listing} none"
+    if len(candidates) > SUGGEST_AMONG:
+        return f"{listing} too many to list here ({len(candidates):,}); check the spelling"
+    close = difflib.get_close_matches(word, candidates, n=1)
     if close:
         return f"did you mean {close[0]!r}?"
-    if not names:
-        return f"{listing} none"
-    return f"{listing}: {', '.join(names)}"
+    names = sorted(candidates)
+    more = f" and {len(names) - LISTED} more" if len(names) > LISTED else ""
+    return f"{listing}: {', '.join(names[:LISTED])}{more}"

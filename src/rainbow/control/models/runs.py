@@ -43,6 +43,11 @@ class Run(models.Model):
     owner: models.CharField[str, str] = models.CharField(
         max_length=255, blank=True, default="", help_text="host:pid driving a local run"
     )
+    lease_until: models.DateTimeField[Moment, Moment] = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The owner renews this while it drives the run; past it, the run is abandoned.",
+    )
     status: models.CharField[str, str] = models.CharField(max_length=16)
     reason: models.TextField[str | None, str | None] = models.TextField(
         null=True, help_text="Why the run ended the way it did."
@@ -129,6 +134,11 @@ class Attempt(models.Model):
     )
     worker: models.CharField[str, str] = models.CharField(
         max_length=255, blank=True, default="", help_text="The worker that ran it (host:pid)."
+    )
+    deliveries: models.PositiveIntegerField[int, int] = models.PositiveIntegerField(
+        default=1,
+        db_default=1,
+        help_text="How many times the broker delivered its task (more than 1: it ran again).",
     )
 
     class Meta:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from amqp.exceptions import PreconditionFailed
 from celery import Celery
 from kombu.exceptions import OperationalError
 
-from rainbow.engine.celery.topology import DEAD, EVENTS
-from rainbow.errors import PlatformError
+from rainbow.engine.celery.topology import DEAD, EVENTS, PARKED
+from rainbow.errors import PlatformError, UserError
 
 STEP_TASK = "rainbow.step"
 
@@ -40,13 +41,21 @@ def make_app(broker_url: str) -> Celery:
 
 
 def declare_shared_queues(app: Celery) -> None:
-    """The event and dead-letter queues, declared by whoever comes first."""
+    """The event, parked and dead-letter queues, declared by whoever comes first."""
     try:
         with app.connection_for_write() as connection:
             connection.ensure_connection(max_retries=3)
             channel = connection.default_channel
-            for queue in (EVENTS, DEAD):
+            for queue in (PARKED, EVENTS, DEAD):
                 queue(channel).declare()
+    except PreconditionFailed as exc:
+        # RabbitMQ never changes a queue's arguments in place.
+        raise UserError(
+            f"RabbitMQ holds the queue {EVENTS.name} with other arguments than this Rainbow "
+            f"declares (a delivery limit, and {PARKED.name} for poison events): {exc}",
+            hint=f"stop every conductor, let {EVENTS.name} empty, delete it (rabbitmqctl "
+            f"delete_queue {EVENTS.name}) and start the conductor again",
+        ) from None
     except (OSError, OperationalError) as exc:
         where = app.connection_for_write().as_uri()  # the password masked
         raise PlatformError(

@@ -12,10 +12,16 @@ from kombu import Connection, Consumer, Message, Queue
 from kombu.exceptions import ChannelError
 from kombu.mixins import ConsumerMixin
 
-from rainbow.engine.celery.topology import DEAD, DELIVERY_LIMIT, EVENTS, instance_queue
-from rainbow.engine.conductor import Conductor
-from rainbow.errors import PlatformError
-from rainbow.observe.metrics import QUEUE_DEPTH, REJECTED
+from rainbow.engine.celery.topology import (
+    DEAD,
+    DELIVERY_LIMIT,
+    EVENTS,
+    PARKED,
+    instance_queue,
+)
+from rainbow.engine.conductor import Conductor, malformed
+from rainbow.errors import PlatformError, StoreRefused
+from rainbow.observe.metrics import PARKED_EVENTS, QUEUE_DEPTH, REJECTED
 
 log = logging.getLogger("rainbow.conductor")
 
@@ -29,6 +35,8 @@ FORGET_INSTANCES_AFTER = timedelta(days=1)
 """Workers not heard from for this long are forgotten (their module versions stay registered)."""
 BACKLOG_WAIT_S = 60.0
 """Longest a starting conductor holds its timers back while it reads the events that waited."""
+STORE_RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+"""How long the conductor waits before trying a store that is away again, after each failure."""
 
 
 class ConductorService(ConsumerMixin):
@@ -44,6 +52,8 @@ class ConductorService(ConsumerMixin):
         self._last_prune = 0.0
         self._pending: list[tuple[dict[str, Any], Message]] = []
         self._pending_since = 0.0
+        self._store_failures = 0
+        self._store_retry_at = 0.0
 
     def get_consumers(self, consumer: Any, channel: Any) -> list[Consumer]:
         events = consumer(
@@ -62,9 +72,16 @@ class ConductorService(ConsumerMixin):
         return [events, dead]
 
     def on_event(self, body: Any, message: Message) -> None:
-        if not isinstance(body, dict):
-            log.error("ignoring event that is not a JSON object: %r", body)
-            message.ack()
+        problem = "not a JSON object" if not isinstance(body, dict) else malformed(body)
+        if problem is not None:
+            _park(message, f"malformed ({problem})", body)
+            return
+        if _redelivered(message):
+            # It may be what stopped the last conductor: applied alone, a poison event reaches
+            # the queue's delivery limit by itself and takes no innocent batch with it.
+            self.flush()
+            self._pending.append((body, message))
+            self.flush()
             return
         if not self._pending:
             self._pending_since = time.monotonic()
@@ -76,27 +93,73 @@ class ConductorService(ConsumerMixin):
         """Apply the buffered events, then ack them: recorded before acknowledged.
 
         The store being down stops the conductor (the events stay unacked and come back to the
-        next one); any other failure is narrowed to the event that caused it, which is logged
-        and dropped so it cannot stop the conductor again and again.
+        next one). Any other failure is narrowed to the event that caused it: an event whose
+        changes the store refuses fails its attempt or its run instead, and one that cannot be
+        applied at all is parked, so no single event halts the conductor or another run.
         """
+        if time.monotonic() < self._store_retry_at:
+            return  # the store is away: the events wait, unacked, and count no delivery
         batch, self._pending = self._pending, []
         if not batch:
             return
         try:
             self.conductor.handle_many([body for body, _ in batch])
-        except PlatformError:
-            raise
+        except StoreRefused:
+            log.warning("the store refused a batch of %d events; one by one", len(batch))
+        except PlatformError as exc:
+            self._pending = batch + self._pending
+            self._store_away(exc)
+            return
         except Exception:
             log.exception("a batch of %d events failed; applying them one by one", len(batch))
-            for body, _ in batch:
-                try:
-                    self.conductor.handle(body)
-                except PlatformError:
-                    raise
-                except Exception:
-                    log.exception("dropping an event that cannot be applied: %.300r", body)
-        for _, message in batch:
-            message.ack()
+        else:
+            for _, message in batch:
+                message.ack()
+            self._store_back()
+            return
+        for index, (body, message) in enumerate(batch):
+            try:
+                self._apply_alone(body, message)
+            except PlatformError as exc:
+                self._pending = batch[index:] + self._pending
+                self._store_away(exc)
+                return
+        self._store_back()
+
+    def _store_away(self, exc: Exception) -> None:
+        """Wait for the store in this process rather than exit: a restart would count one more
+        delivery against every event this conductor holds, and park healthy ones in the end."""
+        delay = STORE_RETRY_S[min(self._store_failures, len(STORE_RETRY_S) - 1)]
+        self._store_failures += 1
+        self._store_retry_at = time.monotonic() + delay
+        log.error(
+            "the run store is away (%s); holding %d events unacked, trying again in %.0f s",
+            exc,
+            len(self._pending),
+            delay,
+        )
+        self.conductor.ledger.reconnect()
+
+    def _store_back(self) -> None:
+        if self._store_failures:
+            log.warning("the run store answers again")
+        self._store_failures = 0
+
+    def _apply_alone(self, body: dict[str, Any], message: Message) -> None:
+        try:
+            self.conductor.handle(body)
+        except StoreRefused as exc:
+            log.error("the store refused an event (%s): %.300r", exc, body)
+            if not self.conductor.set_aside(body, str(exc)):
+                _park(message, f"unrecordable ({exc})", body)
+                return
+        except PlatformError:
+            raise
+        except Exception as exc:
+            log.exception("an event cannot be applied")
+            _park(message, f"cannot be applied ({type(exc).__name__}: {exc})", body)
+            return
+        message.ack()
 
     def on_dead(self, body: Any, message: Message) -> None:
         task = _task_of(body)
@@ -108,7 +171,12 @@ class ConductorService(ConsumerMixin):
             # The limit counts redeliveries: the first delivery plus DELIVERY_LIMIT more.
             reason = f"worker lost {DELIVERY_LIMIT + 1} times"
             self.flush()  # events that came before this one are applied first
-            self.conductor.handle({"type": "lost", "task": task, "reason": reason})
+            lost = {"type": "lost", "task": task, "reason": reason}
+            try:
+                self.conductor.handle(lost)
+            except StoreRefused as exc:
+                if not self.conductor.set_aside(lost, str(exc)):
+                    log.error("could not record a lost task (%s): %.300r", exc, task)
         message.ack()
 
     def on_decode_error(self, message: Message, exc: Exception) -> None:
@@ -117,22 +185,31 @@ class ConductorService(ConsumerMixin):
             "rejected a message in %s (%s): %s", message.content_type, exc, message.body[:200]
         )
         REJECTED.labels("conductor").inc()
-        message.ack()
+        message.reject(requeue=False)
 
     def on_iteration(self) -> None:
         now = time.monotonic()
         if self._pending and now - self._pending_since >= BATCH_WINDOW_S:
             self.flush()
-        if now - self._last_tick >= TICK_S and self._caught_up(now):
+        if now - self._last_tick >= TICK_S and now >= self._store_retry_at and self._caught_up(now):
             self._last_tick = now
-            while self.conductor.tick():
-                pass
-        if now - self._last_measure >= MEASURE_S:
-            self._last_measure = now
-            self.measure_queues()
-        if now - self._last_prune >= PRUNE_S:
-            self._last_prune = now
-            self.conductor.ledger.prune_instances(datetime.now(UTC) - FORGET_INSTANCES_AFTER)
+            try:
+                while self.conductor.tick():
+                    pass
+            except PlatformError as exc:
+                self._store_away(exc)
+        if now < self._store_retry_at:
+            return
+        try:
+            if now - self._last_measure >= MEASURE_S:
+                self._last_measure = now
+                self.measure_queues()
+            if now - self._last_prune >= PRUNE_S:
+                self._last_prune = now
+                forget_before = datetime.now(UTC) - FORGET_INSTANCES_AFTER
+                self.conductor.ledger.prune_instances(forget_before)
+        except PlatformError as exc:
+            self._store_away(exc)
 
     def _caught_up(self, now: float) -> bool:
         """Whether the events that waited out the conductor's start are read (or it waited long
@@ -166,6 +243,7 @@ class ConductorService(ConsumerMixin):
                     ready = _ready_messages(connection, instance_queue(module, version))
                     depth = ready + running.get((module, version), 0)
                     QUEUE_DEPTH.labels(module, version).set(depth)
+                PARKED_EVENTS.set(_ready_messages(connection, PARKED))
         except OSError:
             log.warning("could not measure queue depths", exc_info=True)
 
@@ -178,6 +256,18 @@ def _ready_messages(connection: Connection, queue: Queue) -> int:
     except ChannelError:
         return 0
     return int(ready)
+
+
+def _redelivered(message: Message) -> bool:
+    # Quorum queues count deliveries in a header; delivery_info is the classic-queue fallback.
+    count = (message.headers or {}).get("x-delivery-count")
+    return bool(count) or bool(message.delivery_info.get("redelivered"))
+
+
+def _park(message: Message, why: str, body: Any) -> None:
+    """Set an event aside in the parked queue (through the event queue's dead-letter exchange)."""
+    log.error("parking an event in %s, %s: %.300r", PARKED.name, why, body)
+    message.reject(requeue=False)
 
 
 def _task_of(body: Any) -> dict[str, Any] | None:

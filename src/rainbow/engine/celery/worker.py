@@ -46,8 +46,8 @@ _TASK_KEYS = ("run_id", "step", "attempt", "module", "version", "inputs", "timeo
 def register_step_task(app: Celery, module: AnyModule, env: WorkerEnv) -> None:
     """The one task this worker runs: an attempt of ``module``."""
 
-    @app.task(name=STEP_TASK, acks_late=True, ignore_result=True, Request=StepRequest)
-    def step(task: dict[str, Any]) -> None:
+    @app.task(name=STEP_TASK, bind=True, acks_late=True, ignore_result=True, Request=StepRequest)
+    def step(self: Any, task: dict[str, Any]) -> None:
         problem = _malformed(task, module)
         if problem is not None:
             log.error("rejected malformed task message %r: %s", task, problem)
@@ -61,7 +61,11 @@ def register_step_task(app: Celery, module: AnyModule, env: WorkerEnv) -> None:
         if isinstance(task.get("queued_at"), int | float):
             waited = max(0.0, time.time() - task["queued_at"])
             metrics.QUEUE_WAIT.labels(module.name, task["version"]).observe(waited)
-        began = {"started_at": time.time(), "worker": worker_name()}
+        began = {
+            "started_at": time.time(),
+            "worker": worker_name(),
+            "delivery": delivery_of(self.request),
+        }
         announce = threading.Timer(
             STARTED_AFTER_S, _announce, args=(app, {"type": "started", **started, **began})
         )
@@ -79,6 +83,15 @@ def register_step_task(app: Celery, module: AnyModule, env: WorkerEnv) -> None:
             timings=result["timings"],
         )
         publish_event(app, {"type": "result", "result": result, **began})
+
+
+def delivery_of(request: Any) -> int:
+    """Which delivery of its message a task is: quorum queues count the earlier ones in a
+    header (which Celery copies onto the request); a classic queue only flags a redelivery."""
+    count = getattr(request, "x-delivery-count", None)
+    if isinstance(count, int) and count >= 0:
+        return count + 1
+    return 2 if (request.delivery_info or {}).get("redelivered") else 1
 
 
 def _announce(app: Celery, event: dict[str, Any]) -> None:

@@ -1,0 +1,85 @@
+"""A worker's result as the store can record it: what both executors apply before recording one.
+
+Workers already check what their module returns, but the executors cannot trust that: a worker
+of an older Rainbow, a command module's raw output or a hand-made event reaches them too, and one
+value the store refuses must fail only its own attempt, never the batch it arrived with.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from rainbow.sdk.messages import ErrorInfo, MetricInfo, Result
+from rainbow.sdk.outputs import json_size
+from rainbow.settings import DEFAULT_MAX_OUTPUT_BYTES
+from rainbow.storable import bounded_text, storable_name, unstorable
+
+
+def checked_result(result: Result, *, max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES) -> Result:
+    """``result`` with its free text made storable, and a success whose outputs the store cannot
+    hold turned into a permanent failure of the attempt that says why."""
+    error = result.get("error")
+    checked: Result = {
+        **result,
+        "outputs": result.get("outputs"),
+        "metrics": [m for m in map(_metric, result.get("metrics") or []) if m is not None],
+        "timings": {storable_name(str(k)): v for k, v in (result.get("timings") or {}).items()},
+        "error": _error(error) if error is not None else None,
+    }
+    if result["status"] != "succeeded":
+        return checked
+    problem = output_problem(result.get("outputs") or {}, max_output_bytes)
+    if problem is None:
+        return checked
+    return {
+        **checked,
+        "status": "failed",
+        "outputs": None,
+        "error": ErrorInfo(
+            type="UnstorableOutput", message=problem, traceback=None, retryable=False, delay=None
+        ),
+    }
+
+
+def output_problem(outputs: dict[str, Any], max_output_bytes: int) -> str | None:
+    """Why these outputs cannot be recorded, in words for the module's author, or None.
+
+    The size comes first: it is one pass in C, where the storability walk visits every item."""
+    try:
+        size = json_size(outputs)
+    except (TypeError, ValueError, RecursionError) as exc:
+        return f"the module's outputs are not JSON ({exc}); return JSON values or rb.Asset files"
+    if size > max_output_bytes:
+        return (
+            f"the module's outputs are {size:,} bytes of JSON, over the limit of "
+            f"{max_output_bytes:,} (RAINBOW_MAX_OUTPUT_BYTES); write large data to a file "
+            "with ctx.new_asset() and return the rb.Asset instead"
+        )
+    problem = unstorable(outputs, "outputs")
+    if problem is not None:
+        return f"the module's {problem}, which the run store cannot hold; return clean text"
+    return None
+
+
+def _metric(metric: Any) -> MetricInfo | None:
+    """The metric as the store keeps it, or None for one no store could (not a number)."""
+    if not isinstance(metric, Mapping):
+        return None
+    value = metric.get("value")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    better: Literal["high", "low"] = "low" if metric.get("better") == "low" else "high"
+    return MetricInfo(name=storable_name(str(metric.get("name"))), value=value, better=better)
+
+
+def _error(error: ErrorInfo) -> ErrorInfo:
+    traceback, delay = error.get("traceback"), error.get("delay")
+    return ErrorInfo(
+        type=storable_name(str(error.get("type") or "Error"), 300),
+        message=bounded_text(str(error.get("message") or "")),
+        traceback=bounded_text(traceback) if isinstance(traceback, str) else None,
+        retryable=bool(error.get("retryable", True)),
+        delay=None if isinstance(delay, bool) or not isinstance(delay, int | float) else delay,
+    )
