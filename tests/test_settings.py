@@ -43,6 +43,9 @@ def test_control_plane_settings_are_read(tmp_path: Path) -> None:
         ("RAINBOW_RETRY_BASE_DELAY", "soon", "is not a number"),
         ("RAINBOW_MAX_OUTPUT_BYTES", "0", "is not a positive number of bytes"),
         ("RAINBOW_MAX_OUTPUT_BYTES", "1MB", "is not a whole number"),
+        ("RAINBOW_LOCAL_LEASE", "0.5", "would close runs as abandoned while they run"),
+        ("RAINBOW_MAX_REQUEST_BYTES", "1000", "is not above RAINBOW_MAX_SPEC_BYTES"),
+        ("RAINBOW_INPUT_ROOTS", "/srv/units,local:///srv", "is a URL"),
     ],
 )
 def test_a_bad_value_names_the_variable(tmp_path: Path, name: str, value: str, says: str) -> None:

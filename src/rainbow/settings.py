@@ -205,6 +205,20 @@ def _absolute_if_local(url: str, base: Path) -> str:
     return str((base / url).absolute())
 
 
+def _roots(
+    env: Mapping[str, str], name: str, base: Path, default: tuple[str, ...]
+) -> tuple[str, ...]:
+    roots = _words(env, name) or default
+    urls = [root for root in roots if "://" in root or "::" in root]
+    if urls:
+        raise UserError(
+            f"{name} lists folders of this machine, and {urls[0]!r} is a URL",
+            hint="name the folder itself; remote stores are allowed through "
+            "RAINBOW_INPUT_PROTOCOLS",
+        )
+    return tuple(_absolute_if_local(root, base) for root in roots)
+
+
 def from_env(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
     """Build the settings from environment variables (``os.environ`` by default)."""
     env = os.environ if env is None else env
@@ -212,7 +226,7 @@ def from_env(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> S
     home = Path(env.get("RAINBOW_HOME") or base / ".rainbow").absolute()
     assets_url = _absolute_if_local(env.get("RAINBOW_ASSETS_URL") or str(home / "assets"), base)
     local_assets = () if "://" in assets_url else (assets_url,)
-    return Settings(
+    read = Settings(
         home=home,
         database_url=env.get("RAINBOW_DATABASE_URL") or f"sqlite:///{home / 'rainbow.sqlite3'}",
         assets_url=assets_url,
@@ -224,10 +238,7 @@ def from_env(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> S
         debug=_flag(env, "RAINBOW_DEBUG"),
         allowed_hosts=_words(env, "RAINBOW_ALLOWED_HOSTS") or Settings.allowed_hosts,
         trusted_origins=_words(env, "RAINBOW_TRUSTED_ORIGINS") or (),
-        input_roots=tuple(
-            _absolute_if_local(root, base)
-            for root in _words(env, "RAINBOW_INPUT_ROOTS") or (str(home), *local_assets)
-        ),
+        input_roots=_roots(env, "RAINBOW_INPUT_ROOTS", base, (str(home), *local_assets)),
         input_protocols=_protocols(env, "RAINBOW_INPUT_PROTOCOLS"),
         required_approvals=_at_least_one(env, "RAINBOW_REQUIRED_APPROVALS", 2),
         logs_url=env.get("RAINBOW_LOGS_URL") or None,
@@ -247,3 +258,11 @@ def from_env(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> S
         ),
         local_lease_s=_lease(env, "RAINBOW_LOCAL_LEASE", DEFAULT_LOCAL_LEASE_S),
     )
+    if read.max_request_bytes <= read.max_spec_bytes:
+        raise UserError(
+            f"RAINBOW_MAX_REQUEST_BYTES={read.max_request_bytes} is not above "
+            f"RAINBOW_MAX_SPEC_BYTES={read.max_spec_bytes}: the largest spec the registry "
+            "accepts could not be sent to it",
+            hint="raise RAINBOW_MAX_REQUEST_BYTES, or lower RAINBOW_MAX_SPEC_BYTES",
+        )
+    return read

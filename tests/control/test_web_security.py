@@ -199,7 +199,9 @@ def test_an_oversize_body_gets_a_json_413(people: dict[str, Api], tmp_path: Path
         small = alice.post("/runs", {**big, "units": [{"x": 1}]})
         assert small.status_code == 404  # no such pipeline: the request reached the API
     assert (
-        web_settings(tmp_path, RAINBOW_MAX_REQUEST_BYTES="5000")["DATA_UPLOAD_MAX_MEMORY_SIZE"]
+        web_settings(tmp_path, RAINBOW_MAX_REQUEST_BYTES="5000", RAINBOW_MAX_SPEC_BYTES="4000")[
+            "DATA_UPLOAD_MAX_MEMORY_SIZE"
+        ]
         == 5000
     )
 
