@@ -10,6 +10,7 @@ message is better than losing the message.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -67,6 +68,15 @@ def storable_text(text: str) -> str:
     return "".join(_REPLACEMENT if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
 
 
+def json_size(value: Any, *, compact: bool = False, allow_nan: bool = False) -> int:
+    """Bytes of ``value``'s JSON text in UTF-8; TypeError or ValueError if it is not JSON
+    (NaN and Infinity included unless ``allow_nan``, for rows stored before they were refused)."""
+    separators = (",", ":") if compact else None
+    text = json.dumps(value, ensure_ascii=False, allow_nan=allow_nan, separators=separators)
+    # Most values are ASCII: counting characters then spares a second copy of a large value.
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
 def bounded_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:
     """``text`` made storable, its middle cut if it is longer than ``limit``."""
     if len(text) > limit:
@@ -86,6 +96,7 @@ __all__ = [
     "MAX_TEXT_CHARS",
     "NAME_CHARS",
     "bounded_text",
+    "json_size",
     "storable_name",
     "storable_text",
     "text_problem",

@@ -34,7 +34,7 @@ from rainbow.control.models import (
     PipelineVersion,
     Promotion,
 )
-from rainbow.control.problems import NotFound, Refused
+from rainbow.control.problems import NotFound, Refused, problem_body
 from rainbow.control.roles import RESEARCHER, require, role_of
 from rainbow.control.store import DjangoStore, last_metrics
 from rainbow.diagnostics import Diagnostic
@@ -143,7 +143,7 @@ def _why_unauthorized(request: HttpRequest) -> dict[str, Any]:
     else:
         detail = "no credentials: the API needs an API token or a logged-in session"
         hint = f"send Authorization: Bearer rbt_… ({get_token}), or log in at /admin/login/"
-    return {"detail": detail, "hint": hint, "diagnostics": []}
+    return problem_body(detail, hint)
 
 
 def _unauthorized(response: HttpResponse) -> HttpResponse:
@@ -168,13 +168,8 @@ def _problem(request: HttpRequest, status: int, detail: str, **extra: Any) -> Ht
 
 @api.exception_handler(Refused)
 def refused(request: HttpRequest, exc: Refused) -> HttpResponse:
-    return _problem(
-        request,
-        exc.status,
-        exc.message,
-        hint=exc.hint,
-        diagnostics=[_diagnostic(d) for d in exc.diagnostics],
-    )
+    body = problem_body(exc.message, exc.hint, [_diagnostic(d) for d in exc.diagnostics])
+    return api.create_response(request, body, status=exc.status)
 
 
 @api.exception_handler(AuthenticationError)

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Protocol
 
 from django.db import transaction
@@ -23,7 +23,7 @@ from rainbow.control.models import Attempt, Run
 from rainbow.control.problems import Conflict
 from rainbow.control.store import DjangoStore
 from rainbow.engine.interrupted import close_abandoned_runs, this_process
-from rainbow.engine.local import LocalEngine, LocalOptions
+from rainbow.engine.local import LocalEngine, LocalOptions, lease_end
 from rainbow.engine.machine import FINISHED_RUN
 from rainbow.engine.records import RunChanged, RunCreated
 from rainbow.engine.submission import new_runs
@@ -192,7 +192,7 @@ class LocalRunner:
             return 0
         me = self.owner
         ids = list(waiting.filter(spec_hash=first).values_list("run_id", flat=True)[:limit])
-        lease = datetime.now(UTC) + timedelta(seconds=self.options.lease_s)
+        lease = lease_end(self.options)
         Run.objects.filter(run_id__in=ids, owner="").update(owner=me, lease_until=lease)
         mine = list(Run.objects.filter(run_id__in=ids, owner=me, status="pending"))
         if not mine:

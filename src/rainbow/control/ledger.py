@@ -18,12 +18,12 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
-from django.db import DatabaseError, DataError, IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Count
 from pydantic import ValidationError
 
 from rainbow.control import audit, models
-from rainbow.control.store import DjangoStore
+from rainbow.control.store import DjangoStore, store_errors
 from rainbow.engine.ledger import (
     Instance,
     OutboxMessage,
@@ -32,7 +32,6 @@ from rainbow.engine.ledger import (
     parsed_spec,
 )
 from rainbow.engine.machine import RunState, StepState
-from rainbow.errors import PlatformError, StoreRefused
 from rainbow.spec.models import ModuleInterface
 
 log = logging.getLogger("rainbow.conductor")
@@ -44,12 +43,8 @@ def _store_errors(method: Callable[..., T]) -> Callable[..., T]:
 
     @functools.wraps(method)
     def guarded(*args: Any, **kwargs: Any) -> T:
-        try:
+        with store_errors():
             return method(*args, **kwargs)
-        except (DataError, IntegrityError) as exc:
-            raise StoreRefused(f"the run store refused it: {exc}") from exc
-        except DatabaseError as exc:
-            raise PlatformError(f"the run store failed: {exc}") from exc
 
     return guarded
 
@@ -63,15 +58,12 @@ class DjangoLedger(DjangoStore):
 
     @contextmanager
     def locked_many(self, run_ids: Sequence[str]) -> Iterator[dict[str, Snapshot]]:
-        try:
-            with self._locked(sorted(run_ids)) as snapshots:
-                yield snapshots
-        except (DataError, IntegrityError) as exc:
-            # The database is up and said no to what this decision would write.
-            raise StoreRefused(f"the run store refused a decision: {exc}") from exc
-        except DatabaseError as exc:
-            # The store is away: the conductor waits for it; its unacked events wait too.
-            raise PlatformError(f"the run store failed: {exc}") from exc
+        # Away, the conductor waits for the store with its events unacked.
+        with (
+            store_errors("the run store refused a decision"),
+            self._locked(sorted(run_ids)) as snapshots,
+        ):
+            yield snapshots
 
     @contextmanager
     def _locked(self, ids: list[str]) -> Iterator[dict[str, Snapshot]]:

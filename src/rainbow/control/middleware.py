@@ -11,6 +11,8 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.utils.cache import patch_cache_control
 
+from rainbow.control.problems import problem_body
+
 API = "/api/"
 
 
@@ -49,13 +51,12 @@ class LimitApiBodies:
         sent = request.META.get("CONTENT_LENGTH")
         size = f" of {sent} bytes" if sent else ""
         return JsonResponse(
-            {
-                "detail": f"the request body{size} is over the control plane's limit of "
+            problem_body(
+                f"the request body{size} is over the control plane's limit of "
                 f"{limit} bytes (RAINBOW_MAX_REQUEST_BYTES)",
-                "hint": "pass files as assets (a path or URL in the work unit), send work "
+                "pass files as assets (a path or URL in the work unit), send work "
                 "units in smaller batches, or raise RAINBOW_MAX_REQUEST_BYTES on the server",
-                "diagnostics": [],
-            },
+            ),
             status=413,
         )
 
@@ -73,12 +74,10 @@ class RefuseNulCharacters:
         if request.path.startswith(API):
             if self._in_address(request) or self._in_body(request):
                 return JsonResponse(
-                    {
-                        "detail": "the request holds a NUL character (\\u0000), which is never "
-                        "valid",
-                        "hint": "remove it from the address, the parameters or the body",
-                        "diagnostics": [],
-                    },
+                    problem_body(
+                        "the request holds a NUL character (\\u0000), which is never valid",
+                        "remove it from the address, the parameters or the body",
+                    ),
                     status=400,
                 )
         elif self._in_address(request):

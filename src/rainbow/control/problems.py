@@ -7,9 +7,17 @@ them with their status and ``{"detail", "hint", "diagnostics"}``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from rainbow.diagnostics import Diagnostic
 from rainbow.errors import UserError
+
+
+def problem_body(
+    detail: str, hint: str | None = None, diagnostics: Sequence[dict[str, Any]] = ()
+) -> dict[str, Any]:
+    """The one shape of every refusal the API answers, whichever layer answers it."""
+    return {"detail": detail, "hint": hint, "diagnostics": list(diagnostics)}
 
 
 class Refused(UserError):

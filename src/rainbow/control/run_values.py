@@ -9,7 +9,6 @@ only if it is small and the answer's budget has room; any other is replaced by a
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import quote
@@ -17,17 +16,13 @@ from urllib.parse import quote
 from rainbow.control.models import Run, StepRun
 from rainbow.control.problems import NotFound
 from rainbow.control.run_service import get_run
+from rainbow.storable import json_size
 
 ELIDED = "$elided"
 MAX_VALUE_BYTES = 64 * 1024
 """The largest value a run's detail shows inline."""
 MAX_SHOWN_BYTES = 1024 * 1024
 """How much of all the values together one run's detail shows inline."""
-
-
-def json_bytes(value: Any) -> int:
-    """Bytes of ``value``'s JSON text in UTF-8 (what the answer would carry)."""
-    return len(json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass"))
 
 
 class Budget:
@@ -50,7 +45,7 @@ class Budget:
             return None
         shown: dict[str, Any] = {}
         for name, value in values.items():
-            size = json_bytes(value)
+            size = json_size(value, allow_nan=True)
             if size <= min(self.each, self.left):
                 self.left -= size
                 shown[name] = value

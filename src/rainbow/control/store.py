@@ -11,7 +11,8 @@ queries: four for ``get_run``, two for a page of ``list_runs``.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Literal
 
@@ -36,6 +37,24 @@ from rainbow.errors import PlatformError, StoreRefused
 _SUMMARY_FIELDS = [f.name for f in Run._meta.fields if f.name not in ("spec", "inputs", "outputs")]
 
 
+@contextmanager
+def store_errors(
+    refused: str = "the run store refused it",
+    away: str = "the run store failed",
+    *,
+    values_too: bool = False,
+) -> Iterator[None]:
+    """Tell a database that is up and refuses what it was given (StoreRefused: the same call
+    would fail forever) from one that is away (PlatformError: worth waiting for)."""
+    content = (DataError, IntegrityError, ValueError) if values_too else (DataError, IntegrityError)
+    try:
+        yield
+    except content as exc:
+        raise StoreRefused(f"{refused}: {exc}") from exc
+    except DatabaseError as exc:
+        raise PlatformError(f"{away}: {exc}") from exc
+
+
 class DjangoStore:
     """Runs, steps and attempts in the database Django knows as ``using``.
 
@@ -51,15 +70,10 @@ class DjangoStore:
         if not changes:
             return
         batch = fold(changes)
-        try:
-            with transaction.atomic(using=self._using):
-                BatchWriter(self._using, batch).write()
-        except (DataError, IntegrityError, ValueError) as exc:
-            # The database is up and said no to these values (psycopg refuses a NUL in text
-            # before sending it, with a ValueError): the same write would fail forever.
-            raise StoreRefused(f"could not record {len(changes)} changes: {exc}") from exc
-        except DatabaseError as exc:
-            raise PlatformError(f"could not record {len(changes)} changes: {exc}") from exc
+        what = f"could not record {len(changes)} changes"
+        # psycopg refuses a NUL in text before sending it, with a ValueError.
+        with store_errors(what, what, values_too=True), transaction.atomic(using=self._using):
+            BatchWriter(self._using, batch).write()
 
     def get_run(self, run_id: str) -> RunDetail | None:
         run = Run.objects.using(self._using).filter(run_id=run_id).first()
@@ -99,11 +113,9 @@ class DjangoStore:
 
     def renew_leases(self, owner: str, until: datetime) -> set[str]:
         held = Run.objects.using(self._using).filter(owner=owner, status__in=UNFINISHED)
-        try:
+        with store_errors(away=f"could not renew the lease of {owner}'s runs"):
             held.update(lease_until=until)
             return set(held.values_list("run_id", flat=True))
-        except DatabaseError as exc:
-            raise PlatformError(f"could not renew the lease of {owner}'s runs: {exc}") from exc
 
     def take_over(self, run_id: str, owner: str, by: str, now: datetime) -> bool:
         still_abandoned = Q(lease_until__lt=now) | Q(lease_until__isnull=True)

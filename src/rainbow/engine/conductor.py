@@ -42,7 +42,7 @@ from rainbow.errors import PlatformError, StoreRefused
 from rainbow.observe import metrics as prom
 from rainbow.sdk.messages import Task
 from rainbow.settings import DEFAULT_MAX_OUTPUT_BYTES
-from rainbow.storable import bounded_text, storable_name, storable_text
+from rainbow.storable import bounded_text, storable_name
 
 log = logging.getLogger("rainbow.conductor")
 
@@ -132,7 +132,7 @@ class Conductor:
         run_id = _run_of(event)
         if run_id is None or malformed(event) is not None:
             return False
-        why = storable_text(f"Rainbow could not record a {event['type']!r} event: {problem}")
+        why = bounded_text(f"Rainbow could not record a {event['type']!r} event: {problem}", 2000)
         if event["type"] == "result":
             failure = {
                 **event["result"],
@@ -142,7 +142,7 @@ class Conductor:
                 "timings": {},
                 "error": {
                     "type": "Unrecordable",
-                    "message": why[:2000],
+                    "message": why,
                     "traceback": None,
                     "retryable": False,
                     "delay": None,
@@ -204,7 +204,7 @@ class Conductor:
         Through the state machine, which aborts what runs; if even that fails (a stored spec
         that no longer parses), by recording the run failed directly.
         """
-        reason = storable_text(why)[:2000]
+        reason = bounded_text(why, 2000)
         try:
             self._decide_many([(run_id, functools.partial(self._advance, event=m.Halt(reason)))])
             return True
@@ -297,12 +297,13 @@ class Conductor:
         )
 
     def _result(self, decision: _Decision, event: Mapping[str, Any]) -> None:
-        result = checked_result(event["result"], max_output_bytes=self.max_output_bytes)
-        step, attempt = result["step"], result["attempt"]
+        step, attempt = event["result"]["step"], event["result"]["attempt"]
         if not _is_current(decision.snapshot, step, attempt):
             # A task that ran again after its attempt ended: its first outcome stands.
             _note_redelivery(decision, step, attempt, _delivery(event))
             return
+        module = decision.snapshot.spec.step(step).module
+        result = checked_result(event["result"], module, max_output_bytes=self.max_output_bytes)
         error = result["error"]
         self._finish_attempt(
             decision,

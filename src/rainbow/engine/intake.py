@@ -12,12 +12,14 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from rainbow.sdk.messages import ErrorInfo, MetricInfo, Result
-from rainbow.sdk.outputs import json_size
+from rainbow.sdk.outputs import outputs_problem
 from rainbow.settings import DEFAULT_MAX_OUTPUT_BYTES
-from rainbow.storable import bounded_text, storable_name, unstorable
+from rainbow.storable import bounded_text, storable_name
 
 
-def checked_result(result: Result, *, max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES) -> Result:
+def checked_result(
+    result: Result, module: str, *, max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
+) -> Result:
     """``result`` with its free text made storable, and a success whose outputs the store cannot
     hold turned into a permanent failure of the attempt that says why."""
     error = result.get("error")
@@ -30,7 +32,12 @@ def checked_result(result: Result, *, max_output_bytes: int = DEFAULT_MAX_OUTPUT
     }
     if result["status"] != "succeeded":
         return checked
-    problem = output_problem(result.get("outputs") or {}, max_output_bytes)
+    outputs = result.get("outputs") or {}
+    problem = (
+        outputs_problem(outputs, module, max_output_bytes)
+        if isinstance(outputs, Mapping)
+        else f"module {module!r} returned outputs that are not a JSON object"
+    )
     if problem is None:
         return checked
     return {
@@ -41,26 +48,6 @@ def checked_result(result: Result, *, max_output_bytes: int = DEFAULT_MAX_OUTPUT
             type="UnstorableOutput", message=problem, traceback=None, retryable=False, delay=None
         ),
     }
-
-
-def output_problem(outputs: dict[str, Any], max_output_bytes: int) -> str | None:
-    """Why these outputs cannot be recorded, in words for the module's author, or None.
-
-    The size comes first: it is one pass in C, where the storability walk visits every item."""
-    try:
-        size = json_size(outputs)
-    except (TypeError, ValueError, RecursionError) as exc:
-        return f"the module's outputs are not JSON ({exc}); return JSON values or rb.Asset files"
-    if size > max_output_bytes:
-        return (
-            f"the module's outputs are {size:,} bytes of JSON, over the limit of "
-            f"{max_output_bytes:,} (RAINBOW_MAX_OUTPUT_BYTES); write large data to a file "
-            "with ctx.new_asset() and return the rb.Asset instead"
-        )
-    problem = unstorable(outputs, "outputs")
-    if problem is not None:
-        return f"the module's {problem}, which the run store cannot hold; return clean text"
-    return None
 
 
 def _metric(metric: Any) -> MetricInfo | None:

@@ -45,7 +45,7 @@ from rainbow.sdk.catalog import AnyModule
 from rainbow.sdk.messages import Result, Task
 from rainbow.settings import DEFAULT_LOCAL_LEASE_S, DEFAULT_MAX_OUTPUT_BYTES
 from rainbow.spec.models import PipelineSpec, StepSpec
-from rainbow.storable import storable_text
+from rainbow.storable import bounded_text
 
 log = logging.getLogger("rainbow.local")
 
@@ -123,12 +123,15 @@ class LocalEngine:
         self.owner = this_process()
 
     def run(self, spec: PipelineSpec, units: Sequence[WorkUnit]) -> list[RunOutcome]:
+        # What earlier processes left running is closed first (the control plane's runner,
+        # the other caller, does it on its own schedule).
+        close_abandoned_runs(self.store, _now())
         lease = self.lease_end()
         records = new_runs(spec, units, engine="local", owner=self.owner, lease_until=lease)
         return self._run(spec, records, True)
 
     def lease_end(self) -> datetime:
-        return _now() + timedelta(seconds=self.options.lease_s)
+        return lease_end(self.options)
 
     def run_recorded(self, spec: PipelineSpec, records: Sequence[RunCreated]) -> list[RunOutcome]:
         """Run pending runs someone else recorded (the control plane), now owned by this
@@ -189,7 +192,7 @@ class LocalEngine:
             try:
                 self.store.write(its_changes)
             except StoreRefused as exc:
-                reason = storable_text(f"Rainbow could not record this run: {exc}")[:2000]
+                reason = bounded_text(f"Rainbow could not record this run: {exc}", 2000)
                 log.error("run %s failed: %s", run_id, reason)
                 refused[run_id] = reason
                 self._write_what_is_storable(its_changes)
@@ -234,7 +237,6 @@ class _Loop:
         self.last_renewal = time.monotonic()
 
     def run(self, records: Sequence[RunCreated], unrecorded: bool) -> list[RunOutcome]:
-        close_abandoned_runs(self.engine.store, _now())
         for seq, record in enumerate(records):
             plan = m.Plan.from_spec(record.run_id, self.spec, self.engine.options.retry)
             unit = WorkUnit(record.unit, dict(record.inputs))
@@ -503,7 +505,10 @@ class _Loop:
         self._apply(run, failure)
 
     def _on_result(self, result: Result) -> None:
-        result = checked_result(result, max_output_bytes=self.engine.options.max_output_bytes)
+        module = self.steps[result["step"]].module
+        result = checked_result(
+            result, module, max_output_bytes=self.engine.options.max_output_bytes
+        )
         run = self.runs[result["run_id"]]
         error = result["error"]
         status: AttemptStatus = result["status"]
@@ -594,6 +599,11 @@ class _Loop:
         if deadline is not None:
             candidates.append(deadline - now)
         return max(0.0, min(candidates))
+
+
+def lease_end(options: LocalOptions) -> datetime:
+    """When a lease taken or renewed now runs out."""
+    return _now() + timedelta(seconds=options.lease_s)
 
 
 def _describe_exit(code: int | None, sig: int | None) -> str:

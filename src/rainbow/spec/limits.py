@@ -8,14 +8,13 @@ the control plane check the same limits, each with the values its own settings g
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from rainbow.diagnostics import Diagnostic, Location
 from rainbow.settings import DEFAULT_MAX_SPEC_BYTES, DEFAULT_MAX_SPEC_STEPS, Settings
-from rainbow.storable import unstorable
+from rainbow.storable import json_size, unstorable
 
 
 @dataclass(frozen=True)
@@ -33,8 +32,7 @@ DEFAULT_LIMITS = SpecLimits()
 
 def compact_size(data: Any) -> int:
     """Bytes of ``data`` as compact JSON: the same for a spec however it was indented."""
-    compact = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return len(compact.encode())
+    return json_size(data, compact=True)
 
 
 def size_problems(data: Any, limits: SpecLimits, *, location: Location) -> list[Diagnostic]:
