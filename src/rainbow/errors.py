@@ -31,10 +31,12 @@ class RainbowError(Exception):
 class UserError(RainbowError):
     """Something the user wrote or asked for is wrong; the message says what to change."""
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, hint: str | None = None, code: str | None = None) -> None:
+        super().__init__(f"{code}: {message}" if code else message)
         self.message = message
         self.hint = hint
+        self.code = code
+        """The diagnostic id (``RB-E051``) when the mistake has one in docs/diagnostics.md."""
 
 
 class DiagnosticError(UserError):
@@ -52,7 +54,7 @@ class ModuleLoadError(UserError):
     """A pipeline or module file could not be imported; the user's traceback is attached."""
 
     def __init__(self, message: str, *, hint: str | None = None, user_traceback: str = "") -> None:
-        super().__init__(message, hint=hint)
+        super().__init__(message, hint=hint, code="RB-E030")
         self.user_traceback = user_traceback
 
 

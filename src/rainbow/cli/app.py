@@ -55,14 +55,15 @@ def user_errors(command: F) -> F:
             render.diagnostics(err, exc.diagnostics)
             raise typer.Exit(2) from None
         except ModuleLoadError as exc:
-            err.print(f"[red]error RB-E030:[/red] {exc.message}")
+            err.print(f"[red]error {exc.code}:[/red] {exc.message}")
             if exc.user_traceback:
                 err.print(exc.user_traceback.rstrip(), markup=False, highlight=False)
             if exc.hint:
                 err.print(f"    hint: {exc.hint}", style="dim")
             raise typer.Exit(2) from None
         except UserError as exc:
-            err.print(f"[red]error:[/red] {exc.message}", highlight=False)
+            label = f"error {exc.code}" if exc.code else "error"
+            err.print(f"[red]{label}:[/red] {exc.message}", highlight=False)
             if exc.hint:
                 err.print(f"    hint: {exc.hint}", style="dim")
             raise typer.Exit(2) from None

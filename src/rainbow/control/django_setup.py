@@ -12,6 +12,7 @@ A typical caller (the CLI, an executor) needs one line::
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -302,7 +303,7 @@ def connect(database: str = "default") -> None:
     from django.db import DatabaseError, connections
 
     try:
-        connections[database].ensure_connection()
+        _ensure_connection(connections[database])
     except ImproperlyConfigured as exc:  # the PostgreSQL driver is missing
         raise UserError(
             f"RB-E051: {URL_VARIABLE}={_url_of(database)!r}: {exc}",
@@ -318,6 +319,31 @@ def connect(database: str = "default") -> None:
             f"RB-E051: {URL_VARIABLE}={_url_of(database)!r}: cannot connect: {reason}",
             hint=f"{hint}, or {_URL_HINT}",
         ) from None
+
+
+SQLITE_FIRST_OPEN_S = 20.0
+"""How long processes opening one new SQLite file together keep trying (as the busy timeout)."""
+
+
+def _ensure_connection(connection: Any) -> None:
+    """Connect; on SQLite, try again while another process turns a new file to WAL.
+
+    Switching the journal mode needs the file to itself, and SQLite answers a connection that
+    meets another one switching with "database is locked" at once, without the busy timeout.
+    """
+    from django.db import OperationalError
+
+    give_up = time.monotonic() + SQLITE_FIRST_OPEN_S
+    while True:
+        try:
+            connection.ensure_connection()
+            return
+        except OperationalError as exc:
+            if connection.vendor != "sqlite" or "locked" not in str(exc):
+                raise
+            if time.monotonic() > give_up:
+                raise
+            time.sleep(0.05)
 
 
 def is_migrated(database: str = "default") -> bool:
