@@ -8,6 +8,19 @@ latency of a single unit submitted alone, with the ratios.
 
     python bench/celery_overhead.py [--units 300] [--latency-samples 20]
 
+Neither side is measured through its poller: while CPU is counted the benchmark asks every
+0.5 s with one cheap query (a count of finished runs in PostgreSQL; one MGET of the canvases'
+final results in Redis), and takes the end time the system recorded for the last unit (the run's
+``finished_at``, the result's ``date_done``), so polling rarely costs no precision. Latencies are
+measured the same way (polled every 50 ms, not counted in CPU). CPU is counted for this
+benchmark's own processes and their children, the PostgreSQL backends serving them (by client
+port), and RabbitMQ and Redis whole (shared: whatever else uses them counts too).
+
+    python bench/celery_overhead.py --events-queue classic --only rainbow
+
+declares ``rainbow.events`` as a durable classic queue instead (bench/hooks), to weigh the
+broker's cost of the two; ``--only`` runs the parts whose name contains one of the words.
+
 Needs RabbitMQ (with rabbitmqctl), PostgreSQL and Redis on 127.0.0.1 (as on the dev machine).
 """
 
@@ -17,6 +30,7 @@ import argparse
 import functools
 import json
 import os
+import runpy
 import shutil
 import signal
 import statistics
@@ -26,7 +40,9 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -46,12 +62,19 @@ def processes(commands: list[list[str]], env: dict[str, str], logs: Path) -> Ite
             running.append(
                 subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
             )
+    STARTED.extend(process.pid for process in running)
     try:
         yield
     finally:
+        STARTED.clear()
         for process in running:
             process.send_signal(signal.SIGKILL)
             process.wait()
+
+
+STARTED: list[int] = []
+"""The processes this benchmark started: only they, their children and the PostgreSQL backends
+serving them are counted (other users of the machine run conductors and workers too)."""
 
 
 Measurement = tuple[float, float, float, dict[str, float]]
@@ -64,17 +87,34 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
 
 
 PROCESS_KINDS = {
-    "RabbitMQ": "beam.smp",
-    "PostgreSQL": "postgres",
-    "Redis": "redis-server",
     "conductor": "rainbow conductor",
     "workers": "worker",
 }
-"""Where the CPU goes, by a fragment of each process's command line (first match wins)."""
+"""Which of the benchmark's own processes is which, by a fragment of its command line."""
+SHARED = {"RabbitMQ": "beam.smp", "Redis": "redis-server"}
+"""Servers counted whole: their CPU includes whatever else uses them meanwhile."""
 
 
 def cpu_seconds() -> dict[int, tuple[str, float]]:
-    """CPU seconds so far of every process of interest, by pid: (kind, seconds)."""
+    """CPU seconds so far of every process of interest, by pid: (kind, seconds).
+
+    Ours (this process, the ones it started and their children), the PostgreSQL backends
+    serving them (matched by client port), and the shared servers, RabbitMQ and Redis."""
+    me = psutil.Process()
+    ours = {me.pid: me}
+    for pid in STARTED:
+        try:
+            root = psutil.Process(pid)
+            ours.update({p.pid: p for p in [root, *root.children(recursive=True)]})
+        except psutil.Error:
+            continue
+    ports = set()
+    for process in ours.values():
+        try:
+            connections = process.net_connections("tcp")
+        except psutil.Error:
+            continue
+        ports |= {c.laddr.port for c in connections if c.raddr and c.raddr.port == 5432}
     found = {}
     for process in psutil.process_iter():
         try:
@@ -82,8 +122,15 @@ def cpu_seconds() -> dict[int, tuple[str, float]]:
             times = process.cpu_times()
         except psutil.Error:
             continue
-        kind = "benchmark" if process.pid == os.getpid() else None
-        kind = kind or next((k for k, part in PROCESS_KINDS.items() if part in line), None)
+        kind = None
+        if process.pid == me.pid:
+            kind = "benchmark"
+        elif process.pid in ours:
+            kind = next((k for k, part in PROCESS_KINDS.items() if part in line), "benchmark")
+        elif line.startswith("postgres:") and any(f"({port})" in line for port in ports):
+            kind = "PostgreSQL"
+        else:
+            kind = next((k for k, part in SHARED.items() if part in line), None)
         if kind is not None:
             found[process.pid] = (kind, times.user + times.system)
     return found
@@ -98,22 +145,31 @@ def cpu_by_kind(before: dict[int, tuple[str, float]]) -> dict[str, float]:
     return spent
 
 
-def measure(
-    submit_many: Callable[[int], Callable[[], None]], units: int, samples: int
-) -> Measurement:
+THROUGHPUT_POLL_S = 0.5
+"""How often the benchmark asks whether the units are done while CPU is counted: one cheap
+query (a count in PostgreSQL, one MGET in Redis), so the poller costs the system next to
+nothing; the end time is the last unit's recorded finish, not when the poller noticed."""
+LATENCY_POLL_S = 0.05
+
+Done = Callable[[float], float]
+"""Waits, polling every so many seconds, until the submitted units are done; returns the epoch
+seconds at which the last of them finished, as the system recorded it."""
+
+
+def measure(submit_many: Callable[[int], Done], units: int, samples: int) -> Measurement:
     """Throughput (units/s) of ``units`` at once and the CPU seconds each kind of process spent
-    on them, then p50/p95 seconds of one unit alone."""
-    submit_many(10)()  # warm up: connections, imports, first-message costs
+    on them, then p50/p95 seconds of one unit alone. Both sides wait the same way: a rare cheap
+    poll, and the time the system itself recorded for the last finish."""
+    submit_many(10)(LATENCY_POLL_S)  # warm up: connections, imports, first-message costs
     cpu_before = cpu_seconds()
-    started = time.perf_counter()
-    submit_many(units)()
-    throughput = units / (time.perf_counter() - started)
+    started = time.time()
+    finished = submit_many(units)(THROUGHPUT_POLL_S)
     cpu = cpu_by_kind(cpu_before)
+    throughput = units / (finished - started)
     latencies = []
     for _ in range(samples):
-        began = time.perf_counter()
-        submit_many(1)()
-        latencies.append(time.perf_counter() - began)
+        began = time.time()
+        latencies.append(submit_many(1)(LATENCY_POLL_S) - began)
     p50, p95 = percentiles(latencies)
     return throughput, p50, p95, cpu
 
@@ -123,18 +179,20 @@ def rainbow_engine(units: int, samples: int, logs: Path) -> Measurement:
     from rainbow.control.django_setup import open_ledger
     from rainbow.dsl.compiler import compile_pipeline
     from rainbow.engine.celery.app import declare_shared_queues, make_app
-    from rainbow.engine.celery.client import submit, wait
+    from rainbow.engine.celery.client import submit
     from rainbow.engine.workunits import WorkUnit
 
+    hooks = ROOT / "bench" / "hooks"  # RAINBOW_BENCH_EVENTS_QUEUE=classic: see sitecustomize
     with vhost() as broker, schema() as database:
         env = {
             **os.environ,
             "RAINBOW_BROKER_URL": broker,
             "RAINBOW_DATABASE_URL": database,
             "RAINBOW_HOME": str(logs / "rainbow"),
-            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")]),
+            "PYTHONPATH": os.pathsep.join([str(hooks), str(ROOT), str(ROOT / "src")]),
         }
         os.environ.update({k: env[k] for k in ("RAINBOW_BROKER_URL", "RAINBOW_DATABASE_URL")})
+        runpy.run_path(str(hooks / "sitecustomize.py"))  # the same events queue in this process
         store = open_ledger(database)
         app = make_app(broker)
         declare_shared_queues(app)
@@ -145,19 +203,35 @@ def rainbow_engine(units: int, samples: int, logs: Path) -> Measurement:
         with processes(commands, env, logs):
             time.sleep(8)  # conductor and worker start-up
 
-            def submit_many(count: int) -> Callable[[], None]:
+            def submit_many(count: int) -> Done:
                 run_ids = submit(
                     app, store, spec, [WorkUnit(f"u{i}", {"x": i}) for i in range(count)]
                 )
-                return lambda: _all_succeeded(wait(store, run_ids, poll_s=0.01, timeout_s=600))
+                return functools.partial(_last_finish, run_ids)
 
             return measure(submit_many, units, samples)
 
 
-def _all_succeeded(summaries: list[object]) -> None:
-    failed = [s for s in summaries if getattr(s, "status", None) != "succeeded"]
+def _last_finish(run_ids: list[str], poll_s: float) -> float:
+    """Count finished runs in the (fresh) schema every ``poll_s``; then check these succeeded
+    and return when the last one finished."""
+    from django.db.models import Max
+
+    from rainbow.control.models import Run
+    from rainbow.engine.machine import FINISHED_RUN
+
+    ended = Run.objects.filter(status__in=FINISHED_RUN)
+    target = Run.objects.count()  # every run in the schema, earlier phases' too
+    give_up = time.monotonic() + 600
+    while ended.count() < target:
+        if time.monotonic() > give_up:
+            raise SystemExit("runs did not finish within 600 s")
+        time.sleep(poll_s)
+    ours = Run.objects.filter(run_id__in=run_ids)
+    failed = ours.exclude(status="succeeded").count()
     if failed:
-        raise SystemExit(f"{len(failed)} runs did not succeed: {failed[0]}")
+        raise SystemExit(f"{failed} runs did not succeed")
+    return float(ours.aggregate(last=Max("finished_at"))["last"].timestamp())
 
 
 def raw_canvas(queue_type: str, units: int, samples: int, logs: Path) -> Measurement:
@@ -195,7 +269,7 @@ def raw_canvas(queue_type: str, units: int, samples: int, logs: Path) -> Measure
         with processes([command], env, logs):
             time.sleep(6)
 
-            def submit_many(count: int) -> Callable[[], None]:
+            def submit_many(count: int) -> Done:
                 step, join = raw_canvas.step, raw_canvas.join
                 results = [
                     chain(
@@ -203,9 +277,30 @@ def raw_canvas(queue_type: str, units: int, samples: int, logs: Path) -> Measure
                     ).apply_async()
                     for i in range(count)
                 ]
-                return lambda: [r.get(timeout=600) for r in results] and None
+                return functools.partial(_last_done, raw_canvas.app.backend, results)
 
             return measure(submit_many, units, samples)
+
+
+def _last_done(backend: Any, results: list[Any], poll_s: float) -> float:
+    """One MGET of the units' final results every ``poll_s`` until all are stored; then check
+    they succeeded and return when the last one was stored (``date_done``)."""
+    from datetime import datetime
+
+    keys = [backend.get_key_for_task(result.id) for result in results]
+    give_up = time.monotonic() + 600
+    while True:
+        stored = [json.loads(raw) for raw in backend.client.mget(keys) if raw is not None]
+        if len(stored) == len(keys):
+            break
+        if time.monotonic() > give_up:
+            raise SystemExit("canvases did not finish within 600 s")
+        time.sleep(poll_s)
+    failed = [meta for meta in stored if meta["status"] != "SUCCESS"]
+    if failed:
+        raise SystemExit(f"{len(failed)} canvases did not succeed: {failed[0]}")
+    moments = [datetime.fromisoformat(meta["date_done"]) for meta in stored]
+    return max(m if m.tzinfo else m.replace(tzinfo=UTC) for m in moments).timestamp()
 
 
 PARTS: dict[str, Callable[[int, int, Path], Measurement]] = {
@@ -219,8 +314,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--units", type=int, default=300)
     parser.add_argument("--latency-samples", type=int, default=20)
+    parser.add_argument(
+        "--events-queue",
+        choices=["quorum", "classic", "classic2"],
+        default="quorum",
+        help="rainbow.events as the quorum queue Rainbow declares, or a durable classic one "
+        "(bench/hooks; classic2: queue version 2), to weigh the broker's cost",
+    )
+    parser.add_argument("--only", help="comma-separated part names to run (default: all)")
     parser.add_argument("--part", choices=list(PARTS), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    os.environ["RAINBOW_BENCH_EVENTS_QUEUE"] = args.events_queue
     if args.part:
         # Each part runs in its own process: Celery apps and their pools do not mix well.
         logs = Path(tempfile.mkdtemp(prefix="rainbow-bench-"))
@@ -229,7 +333,8 @@ def main() -> None:
         print(json.dumps(measured))
         return
     results = {}
-    for name in PARTS:
+    chosen = [n for n in PARTS if not args.only or any(o in n for o in args.only.split(","))]
+    for name in chosen:
         command = [
             sys.executable,
             __file__,
@@ -244,16 +349,25 @@ def main() -> None:
         results[name] = json.loads(done.stdout.strip().splitlines()[-1])
     print(f"diamond DAG of {STEPS} no-op steps, {args.units} units at once, 2 worker processes")
     print(f"{'':30} {'units/s':>9} {'ms/step':>9} {'p50 ms':>8} {'p95 ms':>8}")
+    label = {"rainbow (quorum, PostgreSQL)": f"rainbow ({args.events_queue} events, PG)"}
+    if args.events_queue == "quorum":
+        label = {}
     for name, (throughput, p50, p95, _) in results.items():
         per_step = 1000 / (throughput * STEPS)
+        name = label.get(name, name)  # noqa: PLW2901
         print(f"{name:30} {throughput:9.1f} {per_step:9.2f} {p50 * 1000:8.1f} {p95 * 1000:8.1f}")
     steps = args.units * STEPS
-    kinds = [*PROCESS_KINDS, "benchmark"]
-    print("CPU ms per step during the throughput phase (2 cores in all):")
+    kinds = ["RabbitMQ", "PostgreSQL", "Redis", "conductor", "workers", "benchmark"]
+    print("CPU ms per step during the throughput phase (2 cores in all; RabbitMQ and Redis are")
+    print("the whole server, PostgreSQL the backends serving this benchmark's processes):")
     print(f"{'':30} " + " ".join(f"{kind:>10}" for kind in [*kinds, "total"]))
     for name, (*_, cpu) in results.items():
         row = [1000 * cpu.get(kind, 0.0) / steps for kind in kinds]
+        name = label.get(name, name)  # noqa: PLW2901
         print(f"{name:30} " + " ".join(f"{value:10.2f}" for value in [*row, sum(row)]))
+    print(f"events queue: {args.events_queue}; load average {os.getloadavg()[0]:.2f} (2 cores)")
+    if len(results) < len(PARTS):
+        return
     ours = results["rainbow (quorum, PostgreSQL)"][0]
     quorum, classic = results["raw canvas (quorum)"][0], results["raw canvas (classic)"][0]
     print(f"throughput ratio rainbow / raw canvas, quorum:  {ours / quorum:.2f} (target >= 1.0)")

@@ -25,3 +25,12 @@ def diamond(x: int):
     e = rb.step("noop@latest", x=b.x, y=c.x)
     f = rb.step("noop@latest", x=e.x, y=d.x)
     return {"x": f.x}
+
+
+@rb.pipeline(name="chain", timeout=600)
+def chain(x: int):
+    """bench/conductor_capacity.py: three steps in a row (a → b → c), no worker needed."""
+    a = rb.step("noop@latest", x=x)
+    b = rb.step("noop@latest", x=a.x)
+    c = rb.step("noop@latest", x=b.x)
+    return {"x": c.x}

@@ -108,8 +108,8 @@ def _fill(first: int, count: int, now: datetime) -> None:
 
 def _one_page(filters: dict[str, Any], now: datetime) -> float:
     """Seconds to answer one page of the run list, as the API's paginator does."""
-    from rainbow.control.run_service import RunFilter, list_runs
-    from rainbow.control.store import last_metrics
+    from rainbow.control.persistence.store import last_metrics
+    from rainbow.control.services.run_service import RunFilter, list_runs
 
     if filters.get("created_after") == "DAY":
         filters = {**filters, "created_after": now - timedelta(days=1)}

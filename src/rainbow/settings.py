@@ -1,37 +1,13 @@
-"""Rainbow's settings: typed, frozen, and read from the environment in this one place.
+"""Rainbow's settings: typed, frozen, and read from the ``RAINBOW_*`` environment variables in
+this one place, once per process (the CLI's root callback; ``rainbow web`` hands them on).
 
-| variable | default |
-| --- | --- |
-| ``RAINBOW_HOME`` | ``.rainbow`` in the working directory: the SQLite store, assets, logs |
-| ``RAINBOW_DATABASE_URL`` | ``sqlite:///<RAINBOW_HOME>/rainbow.sqlite3``; or ``postgresql://...`` |
-| ``RAINBOW_ASSETS_URL`` | ``<RAINBOW_HOME>/assets``; any fsspec URL |
-| ``RAINBOW_BROKER_URL`` | ``amqp://guest:guest@127.0.0.1:5672//`` |
-| ``RAINBOW_URL`` | unset: the CLI talks to the store directly |
-| ``RAINBOW_RETRY_BASE_DELAY`` | ``1.0`` seconds, doubled per attempt (with jitter), capped at 60 |
-| ``RAINBOW_TOKEN`` | unset: the API token the CLI sends to ``RAINBOW_URL`` |
-| ``RAINBOW_SECRET_KEY`` | unset: ``rainbow web`` generates one into ``<RAINBOW_HOME>/secret-key`` |
-| ``RAINBOW_DEBUG`` | ``0``; ``1`` only in development (Django's debug pages) |
-| ``RAINBOW_ALLOWED_HOSTS`` | ``localhost,127.0.0.1,[::1]``: host names the control plane answers |
-| ``RAINBOW_TRUSTED_ORIGINS`` | unset: ``https://…`` origins of a TLS proxy in front |
-| ``RAINBOW_INPUT_ROOTS`` | ``<RAINBOW_HOME>`` and local assets: where submitted paths may point |
-| | (never Rainbow's own: its store, secret key, logs, static files, work folders) |
-| ``RAINBOW_INPUT_PROTOCOLS`` | ``s3,s3a,gs,gcs,az,abfs``: the fsspec protocols that submitted |
-| | URLs may read through (replaces the list; e.g. add ``https``, ``simplecache``) |
-| ``RAINBOW_REQUIRED_APPROVALS`` | ``2``: approvals a system-default pipeline version needs |
-| ``RAINBOW_LOGS_URL`` | unset: a URL template with ``{run_id}`` linking a run to its logs |
-| ``RAINBOW_ENGINE`` | ``local``: where the control plane runs what is submitted (or ``celery``) |
-| ``RAINBOW_MODULES`` | unset: module code (import paths or files, comma-separated) for the |
-| | control plane's local engine |
-| ``RAINBOW_MAX_SPEC_STEPS`` | ``2000``: the most steps a pipeline spec may have |
-| ``RAINBOW_MAX_SPEC_BYTES`` | ``2097152`` (2 MiB): the largest spec, as compact JSON |
-| ``RAINBOW_MAX_OUTPUT_BYTES`` | ``1048576`` (1 MiB): the most JSON a module's outputs may be |
-| ``RAINBOW_LOCAL_LEASE`` | ``30`` seconds: a local run whose process has not renewed its hold |
-| | on it for this long is closed as abandoned by the next Rainbow process |
-| ``RAINBOW_LOGIN_FAILURE_LIMIT`` | ``10``: wrong passwords for one username from one address |
-| | before the admin's login locks that pair out |
-| ``RAINBOW_LOGIN_COOLOFF`` | ``900`` seconds: how long a lockout lasts after the last failure |
-| ``RAINBOW_MAX_REQUEST_BYTES`` | ``10485760`` (10 MiB): the largest request body the control |
-| | plane reads (a bigger one to the API is a 413) |
+:class:`Settings` is grouped by who uses it, and each part of Rainbow is given only the group
+it needs: :class:`StoreSettings` (every command that records or reads runs),
+:class:`BrokerSettings` (the celery engine), :class:`ExecutionSettings` (both engines and their
+workers), :class:`SpecSettings` (whoever compiles, validates or registers a spec),
+:class:`WebSettings` (the control plane) and :class:`ClientSettings` (the CLI talking to a
+control plane). Each field names its variable and default; README.md's settings table lists
+them for users.
 """
 
 from __future__ import annotations
@@ -46,6 +22,8 @@ from urllib.parse import urlsplit
 
 from rainbow.errors import UserError
 
+DEFAULT_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
+DEFAULT_RETRY_BASE_DELAY_S = 1.0
 DEFAULT_MAX_SPEC_STEPS = 2_000
 """Far more than a hand-written pipeline needs; a registration checks this many in well under a
 second, and every run stores a step row per step."""
@@ -57,49 +35,139 @@ DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024
 belongs in an asset."""
 DEFAULT_LOCAL_LEASE_S = 30.0
 """A local run whose process stopped renewing its lease this long ago is closed as abandoned."""
+DEFAULT_REQUIRED_APPROVALS = 2
 DEFAULT_LOGIN_FAILURE_LIMIT = 10
 DEFAULT_LOGIN_COOLOFF_S = 15 * 60
 DEFAULT_MAX_REQUEST_BYTES = 10 * 1024 * 1024
 """Room for the largest spec the registry accepts, or a batch of work units; files travel as
 assets, never in a request body."""
-
-
+DEFAULT_ALLOWED_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 DEFAULT_INPUT_PROTOCOLS = ("s3", "s3a", "gs", "gcs", "az", "abfs")
 """Object stores, where the store's credentials limit what a URL reaches. Web URLs are not among
 them: fetched from the server, ``https://`` reaches its internal addresses too."""
+ENGINES = ("local", "celery")
 _PROTOCOL = re.compile(r"[A-Za-z][A-Za-z0-9_+.-]*")
 
 
 @dataclass(frozen=True)
-class Settings:
+class StoreSettings:
+    """Where Rainbow keeps what it records: for every command that writes or reads runs."""
+
     home: Path
+    """``RAINBOW_HOME`` (``.rainbow`` in the working directory): the SQLite store, assets, logs,
+    work folders and the control plane's secret key."""
     database_url: str
-    assets_url: str
-    broker_url: str
-    control_url: str | None
-    retry_base_delay: float
-    api_token: str | None = None
-    secret_key: str | None = None
-    debug: bool = False
-    allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "[::1]")
-    trusted_origins: tuple[str, ...] = ()
-    input_roots: tuple[str, ...] = ()
-    input_protocols: tuple[str, ...] = DEFAULT_INPUT_PROTOCOLS
-    required_approvals: int = 2
-    logs_url: str | None = None
-    engine: str = "local"
-    modules: tuple[str, ...] = ()
-    max_spec_steps: int = DEFAULT_MAX_SPEC_STEPS
-    max_spec_bytes: int = DEFAULT_MAX_SPEC_BYTES
-    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
-    login_failure_limit: int = DEFAULT_LOGIN_FAILURE_LIMIT
-    login_cooloff_s: int = DEFAULT_LOGIN_COOLOFF_S
-    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
-    local_lease_s: float = DEFAULT_LOCAL_LEASE_S
+    """``RAINBOW_DATABASE_URL`` (``sqlite:///<RAINBOW_HOME>/rainbow.sqlite3``), or
+    ``postgresql://...``."""
 
     @property
     def logs_dir(self) -> Path:
         return self.home / "logs"
+
+    @property
+    def work_root(self) -> Path:
+        """Where attempts get their work folders."""
+        return self.home / "work"
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    """RabbitMQ, for the celery engine: workers, the conductor, ``rainbow run --engine celery``,
+    ``retry``, ``cancel``, and a control plane whose engine is celery."""
+
+    url: str = DEFAULT_BROKER_URL
+    """``RAINBOW_BROKER_URL``."""
+
+
+@dataclass(frozen=True)
+class ExecutionSettings:
+    """How attempts run, for both engines and the workers: the same limits wherever a step runs."""
+
+    assets_url: str
+    """``RAINBOW_ASSETS_URL`` (``<RAINBOW_HOME>/assets``): where output assets go; any fsspec URL.
+    A local folder is made absolute, since each module runs in its own working directory."""
+    retry_base_delay: float = DEFAULT_RETRY_BASE_DELAY_S
+    """``RAINBOW_RETRY_BASE_DELAY``: seconds before the first retry, doubled per attempt (with
+    jitter), capped at 60."""
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
+    """``RAINBOW_MAX_OUTPUT_BYTES``: the most JSON a module's outputs may be."""
+    local_lease_s: float = DEFAULT_LOCAL_LEASE_S
+    """``RAINBOW_LOCAL_LEASE`` (at least 1): a local run whose process has not renewed its hold on
+    it for this long is closed as abandoned by the next Rainbow process."""
+
+
+@dataclass(frozen=True)
+class SpecSettings:
+    """How large a spec may be: ``rainbow compile`` and ``validate`` apply the limits the
+    control plane's registry applies, so what compiles here registers there."""
+
+    max_steps: int = DEFAULT_MAX_SPEC_STEPS
+    """``RAINBOW_MAX_SPEC_STEPS``."""
+    max_bytes: int = DEFAULT_MAX_SPEC_BYTES
+    """``RAINBOW_MAX_SPEC_BYTES``: the largest spec, as compact JSON."""
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """What the control plane (``rainbow web``, ``rainbow manage``) applies: who may reach it,
+    what it accepts, and where it runs what is submitted."""
+
+    input_roots: tuple[str, ...]
+    """``RAINBOW_INPUT_ROOTS`` (``<RAINBOW_HOME>`` and a local asset folder): where submitted
+    paths may point (never Rainbow's own files: its store, secret key, logs, static files, work
+    folders)."""
+    secret_key: str | None = None
+    """``RAINBOW_SECRET_KEY``; unset, ``rainbow web`` generates one into
+    ``<RAINBOW_HOME>/secret-key``."""
+    debug: bool = False
+    """``RAINBOW_DEBUG``: ``1`` only in development (Django's debug pages)."""
+    allowed_hosts: tuple[str, ...] = DEFAULT_ALLOWED_HOSTS
+    """``RAINBOW_ALLOWED_HOSTS``: host names the control plane answers."""
+    trusted_origins: tuple[str, ...] = ()
+    """``RAINBOW_TRUSTED_ORIGINS``: ``https://…`` origins of a TLS proxy in front."""
+    input_protocols: tuple[str, ...] = DEFAULT_INPUT_PROTOCOLS
+    """``RAINBOW_INPUT_PROTOCOLS``: the fsspec protocols submitted URLs may read through
+    (replaces the list; e.g. add ``https``, ``simplecache``)."""
+    required_approvals: int = DEFAULT_REQUIRED_APPROVALS
+    """``RAINBOW_REQUIRED_APPROVALS`` (at least 1): approvals a system-default pipeline version
+    needs."""
+    logs_url: str | None = None
+    """``RAINBOW_LOGS_URL``: a URL template with ``{run_id}`` linking a run to its logs."""
+    engine: str = ENGINES[0]
+    """``RAINBOW_ENGINE``: where the control plane runs what is submitted, local or celery."""
+    modules: tuple[str, ...] = ()
+    """``RAINBOW_MODULES``: module code (import paths or files, comma-separated) for the control
+    plane's local engine."""
+    login_failure_limit: int = DEFAULT_LOGIN_FAILURE_LIMIT
+    """``RAINBOW_LOGIN_FAILURE_LIMIT``: wrong passwords for one username from one address before
+    the admin's login locks that pair out."""
+    login_cooloff_s: int = DEFAULT_LOGIN_COOLOFF_S
+    """``RAINBOW_LOGIN_COOLOFF``: seconds a lockout lasts after the last failure."""
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    """``RAINBOW_MAX_REQUEST_BYTES``: the largest request body the control plane reads (a bigger
+    one to the API is a 413); above ``RAINBOW_MAX_SPEC_BYTES``."""
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """How the CLI reaches a control plane; without a URL it uses the store directly."""
+
+    url: str | None = None
+    """``RAINBOW_URL``: the control plane the CLI talks to."""
+    token: str | None = None
+    """``RAINBOW_TOKEN``: the API token the CLI sends to ``RAINBOW_URL``."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything Rainbow reads from the environment, one group per kind of user."""
+
+    store: StoreSettings
+    broker: BrokerSettings
+    execution: ExecutionSettings
+    spec: SpecSettings
+    web: WebSettings
+    client: ClientSettings
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
@@ -227,41 +295,54 @@ def from_env(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> S
     assets_url = _absolute_if_local(env.get("RAINBOW_ASSETS_URL") or str(home / "assets"), base)
     local_assets = () if "://" in assets_url else (assets_url,)
     read = Settings(
-        home=home,
-        database_url=env.get("RAINBOW_DATABASE_URL") or f"sqlite:///{home / 'rainbow.sqlite3'}",
-        assets_url=assets_url,
-        broker_url=env.get("RAINBOW_BROKER_URL") or "amqp://guest:guest@127.0.0.1:5672//",
-        control_url=env.get("RAINBOW_URL") or None,
-        retry_base_delay=_float(env, "RAINBOW_RETRY_BASE_DELAY", 1.0),
-        api_token=env.get("RAINBOW_TOKEN") or None,
-        secret_key=env.get("RAINBOW_SECRET_KEY") or None,
-        debug=_flag(env, "RAINBOW_DEBUG"),
-        allowed_hosts=_words(env, "RAINBOW_ALLOWED_HOSTS") or Settings.allowed_hosts,
-        trusted_origins=_words(env, "RAINBOW_TRUSTED_ORIGINS") or (),
-        input_roots=_roots(env, "RAINBOW_INPUT_ROOTS", base, (str(home), *local_assets)),
-        input_protocols=_protocols(env, "RAINBOW_INPUT_PROTOCOLS"),
-        required_approvals=_at_least_one(env, "RAINBOW_REQUIRED_APPROVALS", 2),
-        logs_url=env.get("RAINBOW_LOGS_URL") or None,
-        engine=_choice(env, "RAINBOW_ENGINE", ("local", "celery")),
-        modules=_words(env, "RAINBOW_MODULES") or (),
-        max_spec_steps=_positive(env, "RAINBOW_MAX_SPEC_STEPS", DEFAULT_MAX_SPEC_STEPS, "steps"),
-        max_spec_bytes=_positive(env, "RAINBOW_MAX_SPEC_BYTES", DEFAULT_MAX_SPEC_BYTES, "bytes"),
-        max_output_bytes=_positive(
-            env, "RAINBOW_MAX_OUTPUT_BYTES", DEFAULT_MAX_OUTPUT_BYTES, "bytes"
+        store=StoreSettings(
+            home=home,
+            database_url=env.get("RAINBOW_DATABASE_URL") or f"sqlite:///{home / 'rainbow.sqlite3'}",
         ),
-        login_failure_limit=_positive(
-            env, "RAINBOW_LOGIN_FAILURE_LIMIT", DEFAULT_LOGIN_FAILURE_LIMIT, "failed logins"
+        broker=BrokerSettings(url=env.get("RAINBOW_BROKER_URL") or DEFAULT_BROKER_URL),
+        execution=ExecutionSettings(
+            assets_url=assets_url,
+            retry_base_delay=_float(env, "RAINBOW_RETRY_BASE_DELAY", DEFAULT_RETRY_BASE_DELAY_S),
+            max_output_bytes=_positive(
+                env, "RAINBOW_MAX_OUTPUT_BYTES", DEFAULT_MAX_OUTPUT_BYTES, "bytes"
+            ),
+            local_lease_s=_lease(env, "RAINBOW_LOCAL_LEASE", DEFAULT_LOCAL_LEASE_S),
         ),
-        login_cooloff_s=_positive(env, "RAINBOW_LOGIN_COOLOFF", DEFAULT_LOGIN_COOLOFF_S, "seconds"),
-        max_request_bytes=_positive(
-            env, "RAINBOW_MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES, "bytes"
+        spec=SpecSettings(
+            max_steps=_positive(env, "RAINBOW_MAX_SPEC_STEPS", DEFAULT_MAX_SPEC_STEPS, "steps"),
+            max_bytes=_positive(env, "RAINBOW_MAX_SPEC_BYTES", DEFAULT_MAX_SPEC_BYTES, "bytes"),
         ),
-        local_lease_s=_lease(env, "RAINBOW_LOCAL_LEASE", DEFAULT_LOCAL_LEASE_S),
+        web=WebSettings(
+            input_roots=_roots(env, "RAINBOW_INPUT_ROOTS", base, (str(home), *local_assets)),
+            secret_key=env.get("RAINBOW_SECRET_KEY") or None,
+            debug=_flag(env, "RAINBOW_DEBUG"),
+            allowed_hosts=_words(env, "RAINBOW_ALLOWED_HOSTS") or DEFAULT_ALLOWED_HOSTS,
+            trusted_origins=_words(env, "RAINBOW_TRUSTED_ORIGINS") or (),
+            input_protocols=_protocols(env, "RAINBOW_INPUT_PROTOCOLS"),
+            required_approvals=_at_least_one(
+                env, "RAINBOW_REQUIRED_APPROVALS", DEFAULT_REQUIRED_APPROVALS
+            ),
+            logs_url=env.get("RAINBOW_LOGS_URL") or None,
+            engine=_choice(env, "RAINBOW_ENGINE", ENGINES),
+            modules=_words(env, "RAINBOW_MODULES") or (),
+            login_failure_limit=_positive(
+                env, "RAINBOW_LOGIN_FAILURE_LIMIT", DEFAULT_LOGIN_FAILURE_LIMIT, "failed logins"
+            ),
+            login_cooloff_s=_positive(
+                env, "RAINBOW_LOGIN_COOLOFF", DEFAULT_LOGIN_COOLOFF_S, "seconds"
+            ),
+            max_request_bytes=_positive(
+                env, "RAINBOW_MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES, "bytes"
+            ),
+        ),
+        client=ClientSettings(
+            url=env.get("RAINBOW_URL") or None, token=env.get("RAINBOW_TOKEN") or None
+        ),
     )
-    if read.max_request_bytes <= read.max_spec_bytes:
+    if read.web.max_request_bytes <= read.spec.max_bytes:
         raise UserError(
-            f"RAINBOW_MAX_REQUEST_BYTES={read.max_request_bytes} is not above "
-            f"RAINBOW_MAX_SPEC_BYTES={read.max_spec_bytes}: the largest spec the registry "
+            f"RAINBOW_MAX_REQUEST_BYTES={read.web.max_request_bytes} is not above "
+            f"RAINBOW_MAX_SPEC_BYTES={read.spec.max_bytes}: the largest spec the registry "
             "accepts could not be sent to it",
             hint="raise RAINBOW_MAX_REQUEST_BYTES, or lower RAINBOW_MAX_SPEC_BYTES",
         )

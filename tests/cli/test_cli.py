@@ -131,6 +131,13 @@ def test_bad_work_units_and_unknown_runs_are_explained(tmp_path: Path) -> None:
     assert "no run 'nope'" in missing.stderr
 
 
+@pytest.mark.parametrize("command", ["show", "retry", "cancel"])
+def test_an_unknown_run_is_reported_with_its_diagnostic_id(tmp_path: Path, command: str) -> None:
+    """Every command given a run id the store does not have says so under RB-E050."""
+    missing = rainbow(tmp_path, command, "nope", expect=2)
+    assert "error RB-E050: no run 'nope' in the store" in missing.stderr
+
+
 def test_a_sub_pipeline_from_another_file_brings_its_modules(tmp_path: Path) -> None:
     """Modules imported by a sub-pipeline's own file are found for compiling and running."""
     write(

@@ -37,7 +37,7 @@ class RecordingExecutor:
         environment: str,
         submitted_by: str,
     ) -> list[str]:
-        from rainbow.control.store import DjangoStore
+        from rainbow.control.persistence.store import DjangoStore
 
         if self.broken:
             raise OSError("broker unreachable")
@@ -54,7 +54,7 @@ class RecordingExecutor:
         self.retried.append(run_id)
 
     def finish(self, run_ids: Sequence[str], status: str = "succeeded") -> None:
-        from rainbow.control.store import DjangoStore
+        from rainbow.control.persistence.store import DjangoStore
 
         now = datetime.now(UTC)
         DjangoStore().write(
@@ -94,7 +94,7 @@ class Api:
 
 @pytest.fixture
 def executor(sqlite_database: str) -> Iterator[RecordingExecutor]:
-    from rainbow.control.execution import use_executor
+    from rainbow.control.services.execution import use_executor
 
     recording = RecordingExecutor()
     use_executor(recording)
@@ -108,7 +108,7 @@ def people(sqlite_database: str, executor: RecordingExecutor) -> dict[str, Api]:
     from django.contrib.auth.models import Group, User
     from django.test import Client
 
-    from rainbow.control import tokens
+    from rainbow.control.services import tokens
 
     found = {"nobody": Api(Client(), None)}
     for name, role in [

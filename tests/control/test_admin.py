@@ -32,7 +32,7 @@ def browser(username: str) -> Any:
 
 def a_run_with_a_retry(spec: dict[str, Any], quality: float) -> str:
     """A finished run whose first step failed once, then succeeded, reporting a metric."""
-    from rainbow.control.store import DjangoStore
+    from rainbow.control.persistence.store import DjangoStore
 
     (record,) = new_runs(
         PipelineSpec.model_validate(spec), [WorkUnit("u", {"x": 1})], engine="celery"
@@ -329,8 +329,8 @@ def test_a_large_versions_page_offers_its_spec_instead_of_drawing_it(
     registered: dict[str, Any], people: dict[str, Api]
 ) -> None:
     """Over 200 steps the page says so and links the spec, which downloads as compiled text."""
-    from rainbow.control.admin import DAG_MAX_STEPS
     from rainbow.control.models import PipelineVersion
+    from rainbow.control.web.admin import DAG_MAX_STEPS
     from rainbow.spec.canonical import dumps_data
 
     register(people["alice"], a_chain(registered["spec"], DAG_MAX_STEPS + 1))

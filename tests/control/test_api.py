@@ -307,7 +307,7 @@ def test_runs_are_submitted_to_the_default_or_an_exact_version(
 def test_asset_inputs_are_urls_or_paths_in_the_input_roots(
     people: dict[str, Api], tmp_path: Any
 ) -> None:
-    from rainbow.control.units import bind_units
+    from rainbow.control.services.units import bind_units
     from rainbow.spec.models import PipelineSpec
 
     spec = PipelineSpec.model_validate(
@@ -334,7 +334,7 @@ def test_asset_inputs_are_urls_or_paths_in_the_input_roots(
     (bound,) = bind_units(spec, [{"photo": str(inside)}], name="u")
     assert bound.inputs == {"photo": {"$asset": str(inside)}}
     assert bind_units(spec, [{"photo": "s3://bucket/p.jpg"}], name="u")[0].inputs["photo"]
-    from rainbow.control.problems import Forbidden
+    from rainbow.control.services.refusals import Forbidden
 
     with pytest.raises(Forbidden) as refused:
         bind_units(spec, [{"photo": "/etc/hostname"}], name="u")
@@ -442,7 +442,7 @@ def test_malformed_input_gets_a_4xx_with_a_message(
 def test_a_user_without_a_role_may_do_nothing(people: dict[str, Api]) -> None:
     from django.contrib.auth.models import User
 
-    from rainbow.control import tokens
+    from rainbow.control.services import tokens
 
     _, token = tokens.issue(User.objects.create_user("nemo"), "t")
     nemo = Api(people["alice"].client, token)
@@ -451,7 +451,7 @@ def test_a_user_without_a_role_may_do_nothing(people: dict[str, Api]) -> None:
 
 
 def test_the_audit_log_pages_through_every_entry(people: dict[str, Api]) -> None:
-    from rainbow.control import audit
+    from rainbow.control.persistence import audit
 
     for index in range(30):
         audit.record(None, "test.entry", f"thing {index}")

@@ -46,7 +46,7 @@ def approved_by_everyone(alias: str) -> Any:
 def test_the_gate_counts_only_approvers_who_may_still_approve(alias: str) -> None:
     """A demoted approver's and a deactivated admin's approvals stay on record but do not count;
     an approver's, and a superuser's without any group, do."""
-    from rainbow.control.release import counting
+    from rainbow.control.services.release import counting
 
     version = approved_by_everyone(alias)
     counted = version.approvals.filter(counting()).values_list("approver__username", flat=True)
@@ -62,17 +62,17 @@ def test_the_admin_and_the_api_show_the_count_the_gate_uses(alias: str) -> None:
     from django.test import RequestFactory
     from django.test.utils import CaptureQueriesContext
 
-    from rainbow.control import api
     from rainbow.control.models import PipelineVersion
+    from rainbow.control.web.api import pipelines
 
     version = approved_by_everyone(alias)
     listing = site._registry[PipelineVersion].get_queryset(RequestFactory().get("/"))
     (row,) = listing.using(alias)
     assert row.approval_count == 2
     with CaptureQueriesContext(connections[alias]) as queries:
-        (shown,) = api._versions().using(alias).filter(pk=version.pk)
-        out = api._version_out(shown, {})
-    assert (out["approvals"], out["lapsed_approvals"]) == (["bob", "eve"], ["carol", "dana"])
+        (shown,) = pipelines._versions().using(alias).filter(pk=version.pk)
+        out = pipelines._summary(shown, {})
+    assert (out.approvals, out.lapsed_approvals) == (["bob", "eve"], ["carol", "dana"])
     assert len(queries) == 2
 
 

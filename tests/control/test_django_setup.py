@@ -103,7 +103,7 @@ def test_importing_the_control_package_does_not_import_django(tmp_path: Path) ->
     output = run_python(
         """
         import sys
-        import rainbow.control, rainbow.control.django_setup, rainbow.control.batch
+        import rainbow.control, rainbow.control.django_setup, rainbow.control.persistence.batch
         print("django" in sys.modules)
         """,
         tmp_path,
@@ -139,7 +139,7 @@ def test_an_unreachable_postgresql_is_a_user_error_naming_the_variable(tmp_path:
         try:
             open_store("postgresql://root:s3cret@127.0.0.1:1/test")
         except UserError as error:
-            print(error.message)
+            print(error)
             print(error.hint)
         """,
         tmp_path,

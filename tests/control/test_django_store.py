@@ -24,7 +24,7 @@ from rainbow.engine.records import (
 from rainbow.engine.store import MemoryStore
 
 if TYPE_CHECKING:
-    from rainbow.control.store import DjangoStore
+    from rainbow.control.persistence.store import DjangoStore
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 STEPS = ("normalize", "segment", "measure")
@@ -38,7 +38,7 @@ def alias(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def store(alias: str) -> DjangoStore:
-    from rainbow.control.store import DjangoStore
+    from rainbow.control.persistence.store import DjangoStore
 
     return DjangoStore(using=alias)
 
@@ -146,6 +146,46 @@ def test_writes_to_stored_runs_cost_the_same_statements_for_2_runs_as_for_40(
     small = queries_of(alias, lambda: (store.write(starts[:4]), store.write(finishes[:4])))
     large = queries_of(alias, lambda: (store.write(starts[4:]), store.write(finishes[4:])))
     assert small == large
+
+
+def test_a_batch_mixing_whole_and_fractional_numbers_is_stored(store: DjangoStore) -> None:
+    """Metric values and durations reach the store as ints and floats alike; a batch holding
+    both is stored as it is (PostgreSQL receives a column as one array of one type)."""
+    changes = new_run("r1")
+    for step, value, duration in (("normalize", 1, 2), ("segment", 2.5, 0.5)):
+        changes += [
+            StepChanged("r1", step, "running", 1),
+            AttemptStarted("r1", step, 1, step, "1.0", T0),
+            AttemptFinished(
+                "r1", step, 1, "succeeded", at(1), duration, [MetricValue("n", value, "high")]
+            ),
+        ]
+    store.write(changes)
+    detail = store.get_run("r1")
+    assert detail is not None
+    stored = {
+        s.step: (s.attempts[0].duration_s, s.attempts[0].metrics[0].value)
+        for s in detail.steps
+        if s.attempts
+    }
+    assert stored["normalize"] == (2.0, 1.0) and stored["segment"] == (0.5, 2.5)
+
+
+def test_a_value_longer_than_its_column_is_never_stored_cut_short(store: DjangoStore) -> None:
+    """A name too long for its column is refused (PostgreSQL) or kept whole (SQLite, which has
+    no lengths), never stored cut short."""
+    from rainbow.errors import StoreRefused
+
+    store.write(new_run("r1"))
+    too_long = "w" * 300  # the worker column holds 255
+    started = AttemptStarted("r1", "normalize", 1, "normalize", "1.0", T0, worker=too_long)
+    try:
+        store.write([StepChanged("r1", "normalize", "running", 1), started])
+    except StoreRefused:
+        return
+    detail = store.get_run("r1")
+    assert detail is not None
+    assert detail.steps[0].attempts[0].worker == too_long
 
 
 def test_timestamps_read_back_in_utc(store: DjangoStore) -> None:

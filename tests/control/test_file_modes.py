@@ -84,7 +84,7 @@ def test_an_existing_world_readable_store_is_tightened(tmp_path: Path) -> None:
 def test_the_secret_key_is_owner_only_and_tightened(tmp_path: Path) -> None:
     """`rainbow web` generates its secret key 0600 in a 0700 home, and tightens one it finds
     readable by others."""
-    from rainbow.control.web import secret_key
+    from rainbow.control.web.server import secret_key
 
     settings = rb_settings.from_env({"RAINBOW_HOME": str(tmp_path / "home")})
     previous = os.umask(0o022)

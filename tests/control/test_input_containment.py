@@ -15,7 +15,7 @@ import pytest
 from django.test import override_settings
 
 from rainbow import settings as rb_settings
-from rainbow.control.containment import _layers
+from rainbow.control.services.containment import _layers
 from rainbow.dsl.compiler import compile_pipeline
 from rainbow.errors import UserError
 from rainbow.spec.canonical import spec_to_dict
@@ -293,11 +293,9 @@ def test_the_layers_judged_are_the_layers_fsspec_opens(url: str) -> None:
 def test_input_protocols_come_from_the_environment_checked() -> None:
     """RAINBOW_INPUT_PROTOCOLS replaces the default list; a local protocol or a URL in it is a
     UserError saying what to set instead."""
-    assert rb_settings.from_env({}).input_protocols == rb_settings.DEFAULT_INPUT_PROTOCOLS
-    assert rb_settings.from_env({"RAINBOW_INPUT_PROTOCOLS": "s3, https"}).input_protocols == (
-        "s3",
-        "https",
-    )
+    assert rb_settings.from_env({}).web.input_protocols == rb_settings.DEFAULT_INPUT_PROTOCOLS
+    read = rb_settings.from_env({"RAINBOW_INPUT_PROTOCOLS": "s3, https"})
+    assert read.web.input_protocols == ("s3", "https")
     with pytest.raises(UserError, match="governed by RAINBOW_INPUT_ROOTS"):
         rb_settings.from_env({"RAINBOW_INPUT_PROTOCOLS": "s3,file"})
     with pytest.raises(UserError, match="not a protocol name"):

@@ -39,8 +39,8 @@ def test_killing_the_pool_loses_only_the_running_attempts(
     """Six queued runs, two running when the forkserver and all its workers are killed: the
     two running attempts are recorded lost and retried, the runs that had not started run
     once, and every run succeeds."""
-    from rainbow.control.execution import LocalExecutor, LocalRunner
-    from rainbow.control.store import DjangoStore
+    from rainbow.control.persistence.store import DjangoStore
+    from rainbow.control.services.execution import LocalExecutor, LocalRunner
     from rainbow.dsl.compiler import compile_pipeline
     from rainbow.engine.local import LocalOptions
     from rainbow.engine.workunits import WorkUnit
@@ -93,9 +93,9 @@ def test_runs_the_engine_never_started_are_requeued_then_failed_saying_why(
     """When the local engine fails before a run starts (here every worker dies importing its
     module), the run goes back to the queue for the next try, and after three such failures it
     fails with the engine's reason instead of being retried forever."""
-    from rainbow.control.execution import MAX_REQUEUES, LocalExecutor, LocalRunner
     from rainbow.control.models import Run
-    from rainbow.control.store import DjangoStore
+    from rainbow.control.persistence.store import DjangoStore
+    from rainbow.control.services.execution import MAX_REQUEUES, LocalExecutor, LocalRunner
     from rainbow.dsl.compiler import compile_pipeline
     from rainbow.engine.local import LocalOptions
     from rainbow.engine.workunits import WorkUnit

@@ -18,7 +18,7 @@ def alias(request: pytest.FixtureRequest) -> str:
 
 
 def announce(alias: str, version: str, interface: dict[str, Any], commit: str = "c1") -> None:
-    from rainbow.control.ledger import DjangoLedger
+    from rainbow.control.persistence.ledger import DjangoLedger
 
     instance = Instance("add", version, "host:1", datetime.now(UTC), commit, interface)
     DjangoLedger(using=alias).record_instance(instance)
@@ -64,8 +64,8 @@ def test_an_unreadable_interface_registers_nothing(alias: str) -> None:
 def test_the_local_runner_ends_runs_a_killed_server_had_claimed(sqlite_database: str) -> None:
     from datetime import UTC, datetime
 
-    from rainbow.control.execution import LocalRunner
-    from rainbow.control.store import DjangoStore
+    from rainbow.control.persistence.store import DjangoStore
+    from rainbow.control.services.execution import LocalRunner
     from rainbow.dsl.compiler import compile_pipeline
     from rainbow.engine.local import LocalOptions
     from rainbow.engine.submission import new_runs
@@ -87,9 +87,9 @@ def test_the_local_runner_ends_runs_a_killed_server_had_claimed(sqlite_database:
 
 
 def test_local_runs_cancel_only_before_a_runner_takes_them(sqlite_database: str) -> None:
-    from rainbow.control.execution import LocalExecutor
-    from rainbow.control.problems import Conflict
-    from rainbow.control.store import DjangoStore
+    from rainbow.control.persistence.store import DjangoStore
+    from rainbow.control.services.execution import LocalExecutor
+    from rainbow.control.services.refusals import Conflict
     from rainbow.dsl.compiler import compile_pipeline
     from rainbow.engine.workunits import WorkUnit
     from tests.distributed import pipelines

@@ -18,7 +18,7 @@ ELIDED = "$elided"
 def a_run_with_large_values(spec: dict[str, Any]) -> str:
     """A finished run recorded with outputs far over what a detail shows (as from an older
     worker, before outputs were capped)."""
-    from rainbow.control.store import DjangoStore
+    from rainbow.control.persistence.store import DjangoStore
 
     (record,) = new_runs(
         PipelineSpec.model_validate(spec), [WorkUnit("u", {"x": 1})], engine="celery"
@@ -78,7 +78,7 @@ def test_a_value_that_is_not_there_is_a_404_naming_it(
 
 def test_the_budget_bounds_the_whole_answer_not_only_each_value(sqlite_database: str) -> None:
     """Many values each small enough still stop being shown once the answer's budget is spent."""
-    from rainbow.control.run_values import Budget
+    from rainbow.control.services.run_values import Budget
 
     budget = Budget(total=100_000, each=60_000)
     shown = [budget.show({"v": "x" * 39_998}, "r1", "outputs", f"s{i}") for i in range(4)]

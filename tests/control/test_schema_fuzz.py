@@ -77,7 +77,7 @@ def dana_token(people: dict[str, Api]) -> Callable[[], str]:
     """The admin's token, issued afresh whenever the fuzzer has revoked it (DELETE /tokens/{id})."""
     from django.contrib.auth.models import User
 
-    from rainbow.control import tokens
+    from rainbow.control.services import tokens
 
     current = people["dana"].token
     assert current is not None

@@ -42,7 +42,7 @@ def logged_in(response: Any) -> bool:
 def web_settings(tmp_path: Path, **env: str) -> dict[str, Any]:
     """The Django settings ``rainbow web`` would run with, from these environment variables."""
     from rainbow.control.django_setup import _web_settings
-    from rainbow.control.web import web_options
+    from rainbow.control.web.server import web_options
 
     settings = rb_settings.from_env({"RAINBOW_SECRET_KEY": "k", **env}, cwd=tmp_path)
     return _web_settings(web_options(settings))

@@ -45,7 +45,7 @@ class Cluster:
     """Conductors and workers as subprocesses, sharing one broker vhost and one database."""
 
     def __init__(self, broker_url: str, database_url: str, using: str, home: Path) -> None:
-        from rainbow.control.ledger import DjangoLedger
+        from rainbow.control.persistence.ledger import DjangoLedger
         from rainbow.engine.celery.app import declare_shared_queues, make_app
 
         self.home = home

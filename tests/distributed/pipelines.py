@@ -48,3 +48,8 @@ def flaky_once(x: int):
 @rb.pipeline(name="in-time", timeout=5)
 def in_time(seconds: float):
     return {"result": rb.step("sleepy@latest", seconds=seconds, timeout=30, retries=0).value}
+
+
+@rb.pipeline(name="times-out-once")
+def times_out_once(seconds: float):
+    return {"result": rb.step("sleepy@latest", seconds=seconds, timeout=1, retries=0).value}

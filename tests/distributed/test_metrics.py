@@ -45,3 +45,26 @@ def test_metrics_cover_steps_runs_queues_and_waits(cluster: Cluster) -> None:
         in conductor
     )
     assert 'rainbow_queue_depth{module="add",version="latest"} 0.0' in conductor
+
+
+def _timeouts(text: str, module: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "rainbow_timeouts_total" and sample.labels.get("module") == module
+    )
+
+
+def test_one_step_timeout_is_counted_once_across_worker_and_conductor(cluster: Cluster) -> None:
+    """The worker that cut the step counts its timeout; the conductor, told by the result,
+    does not count it again."""
+    conductor_port, worker_port = free_port(), free_port()
+    cluster.conductor("conductor", "--metrics-port", str(conductor_port))
+    cluster.worker("sleepy", "latest", "--metrics-port", str(worker_port))
+    (summary,) = cluster.wait(cluster.submit(pipelines.times_out_once, [{"seconds": 5}]))
+    assert summary.status == "failed"
+    counted = _timeouts(scrape(worker_port), "sleepy") + _timeouts(scrape(conductor_port), "sleepy")
+    assert counted == 1

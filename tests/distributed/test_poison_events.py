@@ -42,7 +42,7 @@ def _result(run_id: str, **overrides: Any) -> dict[str, Any]:
         "error": None,
         **overrides,
     }
-    return {"type": "result", "result": result, "worker": "test:1"}
+    return {"v": 1, "type": "result", "result": result, "worker": "test:1"}
 
 
 def _parked(broker_url: str) -> int:
@@ -66,20 +66,22 @@ def _dispatched(cluster: Cluster, run_ids: list[str]) -> None:
 def test_a_nul_in_a_result_fails_its_run_and_other_pipelines_complete(
     cluster: Cluster, broker_url: str
 ) -> None:
-    """A NUL in an output, a signal number PostgreSQL cannot store and a malformed event arrive
-    among ordinary traffic: the two runs fail saying why, the malformed event is parked, the
-    conductor lives on and every other pipeline's runs succeed."""
+    """A NUL in an output, a signal number PostgreSQL cannot store, a malformed event and one of
+    an unknown wire schema arrive among ordinary traffic: the two runs fail saying why, the two
+    unreadable events are parked with the field at fault logged, the conductor lives on and
+    every other pipeline's runs succeed."""
     conductor = cluster.conductor()
     cluster.worker("add", "latest")
     # Pinned to add@1.1, which no worker serves: their attempts wait until the forged results.
     nul_run, refused_run = cluster.submit(pipelines.pair_v11, [{"x": 1}, {"x": 2}])
     _dispatched(cluster, [nul_run, refused_run])
-    lost = {"type": "worker_lost", "run_id": refused_run, "step": "add", "attempt": 1}
+    lost = {"v": 1, "type": "worker_lost", "run_id": refused_run, "step": "add", "attempt": 1}
     _publish(
         broker_url,
         _result(nul_run, outputs={"value": "a\x00b"}),
         {**lost, "signal": 2**40},  # wider than the exit_signal column
-        {"type": "result", "result": "not an object"},
+        {"v": 1, "type": "result", "result": "not an object"},
+        {"v": 99, "type": "start", "run_id": nul_run},  # from a Rainbow of another wire schema
     )
     healthy = cluster.submit(pipelines.pair_latest, [{"x": i} for i in range(10)])
     by_id = {s.run_id: s for s in cluster.wait([nul_run, refused_run, *healthy], timeout=90)}
@@ -90,7 +92,10 @@ def test_a_nul_in_a_result_fails_its_run_and_other_pipelines_complete(
     assert by_id[refused_run].status == "failed"
     assert "could not record a 'worker_lost' event" in (by_id[refused_run].reason or "")
     assert conductor.poll() is None, cluster.logs()
-    assert _parked(broker_url) == 1
+    assert _parked(broker_url) == 2
+    logs = cluster.logs()
+    assert "malformed (result: expected an object, got str)" in logs, logs
+    assert "malformed (message.v: wire schema 99, this Rainbow reads 1)" in logs, logs
 
 
 def test_a_task_run_twice_after_a_kill_leaves_its_trace(cluster: Cluster) -> None:
@@ -152,3 +157,29 @@ def test_the_conductor_waits_out_a_store_outage_and_parks_nothing(
     assert conductor.poll() is None, cluster.logs()
     assert "the run store is away" in cluster.logs()
     assert _parked(broker_url) == 0
+
+
+def test_an_event_returned_past_the_delivery_limit_is_parked(broker_url: str) -> None:
+    """An event that every conductor fails on (returned to the queue each time, as a killed
+    conductor's unacked events are) is parked after the events queue's delivery limit, instead
+    of coming back for ever."""
+    from rainbow.engine.celery.app import declare_shared_queues, make_app
+    from rainbow.engine.celery.topology import EVENTS, EVENTS_DELIVERY_LIMIT
+
+    declare_shared_queues(make_app(broker_url))
+    _publish(broker_url, {"v": 1, "type": "start", "run_id": "doomed"})
+    deliveries = 0
+    with Connection(broker_url) as connection, connection.channel() as channel:
+        queue = EVENTS(channel)
+        give_up = time.monotonic() + 30
+        while time.monotonic() < give_up:
+            message = queue.get(no_ack=False)
+            if message is None:
+                if _parked(broker_url) == 1:
+                    break
+                time.sleep(0.05)
+                continue
+            deliveries += 1
+            message.requeue()
+    assert _parked(broker_url) == 1
+    assert deliveries == EVENTS_DELIVERY_LIMIT + 1  # the first delivery and ten more

@@ -12,6 +12,7 @@ import pytest
 
 from rainbow.dsl.compiler import compile_pipeline
 from rainbow.dsl.pipeline import PipelineDef
+from rainbow.engine import wire
 from rainbow.engine.conductor import Conductor
 from rainbow.engine.ledger import Ledger, MemoryLedger, OutboxMessage
 from rainbow.engine.machine import RetryPolicy
@@ -25,6 +26,13 @@ from rainbow.sdk.invoke import WorkerEnv, invoke
 from . import modules_for_tests as fixtures
 
 MODULES = modules_in(vars(fixtures), depth=0)
+
+
+class WireConductor(Conductor):
+    """Takes events as the JSON objects that travel, parsed as the conductor's service does."""
+
+    def handle_many(self, events: Sequence[Any]) -> None:
+        super().handle_many([wire.parse({"v": wire.SCHEMA, **e}) for e in events])
 
 
 class Clock:
@@ -68,7 +76,8 @@ def ledger(request: pytest.FixtureRequest) -> Ledger:
     if request.param == "memory":
         return MemoryLedger()
     alias = request.getfixturevalue(DATABASE_FIXTURES[request.param])
-    from rainbow.control.ledger import DjangoLedger  # importable once Django is configured
+    # Importable once Django is configured.
+    from rainbow.control.persistence.ledger import DjangoLedger
 
     return DjangoLedger(using=alias)
 
@@ -79,7 +88,7 @@ def world(
 ) -> tuple[Conductor, Ledger, MemoryBroker, Clock, WorkerEnv]:
     clock = Clock()
     broker = MemoryBroker()
-    conductor = Conductor(ledger, broker, retry=RetryPolicy(0.5, 2.0), clock=clock)
+    conductor = WireConductor(ledger, broker, retry=RetryPolicy(0.5, 2.0), clock=clock)
     env = WorkerEnv(assets_url=str(tmp_path / "assets"), work_root=tmp_path / "work")
     return conductor, ledger, broker, clock, env
 
@@ -207,7 +216,7 @@ def test_a_poison_message_fails_its_step_with_the_brokers_reason(world: Any) -> 
     conductor.handle({"type": "started", **key})
     conductor.handle({"type": "worker_lost", **key, "signal": 9})
     assert ledger.get_run(run_id).summary.status == "running", "the broker delivers it again"
-    conductor.handle({"type": "lost", "task": task, "reason": "worker lost 5 times"})
+    conductor.handle({"type": "lost", **key, "reason": "worker lost 5 times"})
     detail = ledger.get_run(run_id)
     assert detail.summary.status == "failed"
     assert "worker lost 5 times (signal 9)" in detail.summary.reason
@@ -244,11 +253,9 @@ def test_the_watchdog_fails_an_attempt_whose_result_never_comes(world: Any) -> N
     assert broker.take()[1]["attempt"] == 2
 
 
-def test_malformed_and_unknown_events_are_ignored(world: Any) -> None:
-    """Events without a run, of an unknown type or for an unknown run change nothing."""
+def test_events_for_an_unknown_run_are_ignored(world: Any) -> None:
+    """An event about a run the ledger does not hold changes nothing."""
     conductor, ledger, _, _, _ = world
-    conductor.handle({"type": "result"})
-    conductor.handle({"type": "bogus", "run_id": "x"})
     conductor.handle({"type": "start", "run_id": "nope"})
     assert ledger.list_runs() == []
 

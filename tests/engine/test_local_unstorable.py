@@ -22,7 +22,7 @@ MODULES = modules_in(vars(fixtures), depth=0)
 @pytest.fixture(params=["sqlite_database", "postgres_database"])
 def store(request: pytest.FixtureRequest) -> Store:
     alias = request.getfixturevalue(request.param)
-    from rainbow.control.store import DjangoStore
+    from rainbow.control.persistence.store import DjangoStore
 
     return DjangoStore(using=alias)
 
@@ -84,7 +84,7 @@ def test_a_change_postgresql_refuses_fails_only_its_run(
     store takes; the other run's changes are all recorded."""
     from datetime import UTC, datetime
 
-    from rainbow.control.store import DjangoStore
+    from rainbow.control.persistence.store import DjangoStore
     from rainbow.engine.records import RunChanged, StepChanged
     from rainbow.engine.submission import new_runs
 

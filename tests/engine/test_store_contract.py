@@ -46,7 +46,8 @@ def store(request: pytest.FixtureRequest) -> Store:
     if request.param == "memory":
         return MemoryStore()
     alias = request.getfixturevalue(DATABASE_FIXTURES[request.param])
-    from rainbow.control.store import DjangoStore  # importable once Django is configured
+    # Importable once Django is configured.
+    from rainbow.control.persistence.store import DjangoStore
 
     return DjangoStore(using=alias)
 

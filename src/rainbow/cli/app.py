@@ -6,12 +6,14 @@ import contextlib
 import functools
 import os
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import click
 import typer
 from rich.console import Console
 
@@ -90,12 +92,51 @@ def user_errors(command: F) -> F:
 
 
 def crash_report() -> Path:
-    settings = rb_settings.from_env()
-    private_folder(settings.logs_dir)
+    context = click.get_current_context(silent=True)
+    settings = context.find_object(rb_settings.Settings) if context else None
+    report = f"argv: {sys.argv}\n\n{traceback.format_exc()}"
+    if settings is None:
+        # A crash while reading the settings has no home to report into.
+        descriptor, name = tempfile.mkstemp(prefix="rainbow-crash-", suffix=".txt")
+        with os.fdopen(descriptor, "w") as file:
+            file.write(report)
+        return Path(name)
+    logs_dir = settings.store.logs_dir
+    private_folder(logs_dir)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%f")
-    path = settings.logs_dir / f"crash-{stamp}-{os.getpid()}.txt"
-    path.write_text(f"argv: {sys.argv}\n\n{traceback.format_exc()}")
+    path = logs_dir / f"crash-{stamp}-{os.getpid()}.txt"
+    path.write_text(report)
     return path
+
+
+@app.callback()
+@user_errors
+def read_settings(ctx: typer.Context) -> None:
+    # Read once for the whole invocation, so every part of it acts on the same values and a bad
+    # one is reported once, before any work starts. Help needs no settings: it shows whatever
+    # the environment holds.
+    if not _asks_for_help(ctx):
+        ctx.obj = rb_settings.from_env()
+
+
+def _asks_for_help(ctx: typer.Context) -> bool:
+    return any(word in ctx.help_option_names for word in sys.argv[1:])
+
+
+def settings_of(ctx: typer.Context) -> rb_settings.Settings:
+    """The settings the root callback read for this invocation."""
+    settings = ctx.find_object(rb_settings.Settings)
+    if settings is None:
+        raise RuntimeError("the settings are read by the root callback, which did not run")
+    return settings
+
+
+def unknown_run(run_id: str) -> UserError:
+    return UserError(
+        f"no run {run_id!r} in the store",
+        code="RB-E050",
+        hint="`rainbow runs` lists run ids; RAINBOW_DATABASE_URL picks the store",
+    )
 
 
 def write_file(path: Path, data: str | bytes) -> None:
@@ -110,11 +151,11 @@ def write_file(path: Path, data: str | bytes) -> None:
 def read_store(settings: rb_settings.Settings) -> Any:
     """Where `rainbow runs` and `rainbow show` read: the control plane's API when RAINBOW_URL
     is set, else the store itself."""
-    if settings.control_url:
+    if settings.client.url:
         from rainbow.cli.remote import ControlPlane, RemoteStore
 
-        return RemoteStore(ControlPlane(settings))
-    store = open_store(settings)
+        return RemoteStore(ControlPlane(settings.client))
+    store = open_store(settings.store)
     from rainbow.engine.interrupted import close_abandoned_runs
 
     # Whoever looks closes what a dead process left running, so what they see is true.
@@ -123,7 +164,7 @@ def read_store(settings: rb_settings.Settings) -> Any:
     return store
 
 
-def open_store(settings: rb_settings.Settings) -> Any:
+def open_store(settings: rb_settings.StoreSettings) -> Any:
     """The run store, with the conductor's tables (instances) readable too."""
     from rainbow.control.django_setup import open_ledger
 

@@ -16,11 +16,11 @@ import typer
 
 from rainbow import settings as rb_settings
 from rainbow.cli import render
-from rainbow.cli.app import ModulesOption, app, err, open_store, out, user_errors
+from rainbow.cli.app import ModulesOption, app, err, open_store, out, settings_of, user_errors
 from rainbow.errors import UserError
 
 ROLE_NAMES = ("researcher", "approver", "admin")
-"""As rainbow.control.roles.ROLES, which the CLI cannot import before Django is set up."""
+"""As rainbow.control.services.roles.ROLES, which the CLI cannot import before Django is set up."""
 
 token_app = typer.Typer(help="API tokens for the REST API and the CLI (RAINBOW_TOKEN).")
 module_app = typer.Typer(help="Module versions in the registry.")
@@ -33,18 +33,19 @@ app.add_typer(pipeline_app, name="pipeline")
 @app.command()
 @user_errors
 def web(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     workers: Annotated[int, typer.Option(help="Web server processes")] = 2,
 ) -> None:
     """Serve the control plane: admin at /admin/, REST API at /api/ (gunicorn)."""
-    from rainbow.control.web import check_port, serve
+    from rainbow.control.web.server import check_port, serve
 
-    settings = rb_settings.from_env()
+    settings = settings_of(ctx)
     check_port(port)
     err.print(
         f"control plane on http://{host}:{port}/admin/ (API: /api/, schema: /api/openapi.json), "
-        f"store {rb_settings.redact(settings.database_url)}, engine {settings.engine}"
+        f"store {rb_settings.redact(settings.store.database_url)}, engine {settings.web.engine}"
     )
     serve(settings, host, port, workers)
 
@@ -52,6 +53,7 @@ def web(
 @app.command()
 @user_errors
 def createuser(
+    ctx: typer.Context,
     username: Annotated[str, typer.Argument(help="Login name")],
     role: Annotated[str, typer.Option(help="researcher, approver or admin")] = "researcher",
     email: Annotated[str, typer.Option(help="E-mail address")] = "",
@@ -62,14 +64,14 @@ def createuser(
     """Create a user of the control plane in a role (or change an existing user's role)."""
     if role not in ROLE_NAMES:
         raise UserError(f"{role!r} is not a role", hint=f"use one of {', '.join(ROLE_NAMES)}")
-    open_store(rb_settings.from_env())
+    open_store(settings_of(ctx).store)
     from django.contrib.auth.models import Group, User
     from django.contrib.auth.password_validation import validate_password
     from django.core.exceptions import ValidationError
     from django.db import transaction
 
-    from rainbow.control import audit
-    from rainbow.control.roles import ensure_groups
+    from rainbow.control.persistence import audit
+    from rainbow.control.services.roles import ensure_groups
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -103,22 +105,23 @@ def manage(ctx: typer.Context) -> None:
     from django.core.management import execute_from_command_line
 
     from rainbow.control.django_setup import configure
-    from rainbow.control.web import web_options
+    from rainbow.control.web.server import web_options
 
-    settings = rb_settings.from_env()
-    configure(settings.database_url, web=web_options(settings))
+    settings = settings_of(ctx)
+    configure(settings.store.database_url, web=web_options(settings))
     execute_from_command_line(["rainbow manage", *ctx.args])
 
 
 @token_app.command("create")
 @user_errors
 def token_create(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="What the token is for, e.g. ci")],
     user: Annotated[str, typer.Option(help="Whose token it is")] = "",
 ) -> None:
     """Issue an API token (printed once; only its digest is kept)."""
-    holder = _local_user(user)
-    from rainbow.control import tokens
+    holder = _local_user(settings_of(ctx).store, user)
+    from rainbow.control.services import tokens
 
     row, token = tokens.issue(holder, name)
     err.print(f"token {row.prefix}… for {row.user.get_username()}; it is shown only now:")
@@ -128,12 +131,13 @@ def token_create(
 @token_app.command("revoke")
 @user_errors
 def token_revoke(
+    ctx: typer.Context,
     token_id: Annotated[int, typer.Argument(help="The token's id (rainbow token list)")],
     user: Annotated[str, typer.Option(help="Who revokes it")] = "",
 ) -> None:
     """Revoke an API token at once."""
-    revoker = _local_user(user)
-    from rainbow.control import tokens
+    revoker = _local_user(settings_of(ctx).store, user)
+    from rainbow.control.services import tokens
 
     row = tokens.revoke(token_id, revoker)
     out.print(f"[green]revoked[/green] {row.prefix}… ({row.name})")
@@ -141,9 +145,11 @@ def token_revoke(
 
 @token_app.command("list")
 @user_errors
-def token_list(user: Annotated[str, typer.Option(help="Whose tokens")] = "") -> None:
+def token_list(
+    ctx: typer.Context, user: Annotated[str, typer.Option(help="Whose tokens")] = ""
+) -> None:
     """List a user's API tokens (never the tokens themselves)."""
-    holder = _local_user(user)
+    holder = _local_user(settings_of(ctx).store, user)
     for row in holder.api_tokens.order_by("-created_at"):
         state = "revoked" if row.revoked_at else "active"
         out.print(f"{row.pk:>5}  {row.prefix}…  {row.name:20} {state}", highlight=False)
@@ -152,6 +158,7 @@ def token_list(user: Annotated[str, typer.Option(help="Whose tokens")] = "") -> 
 @module_app.command("register")
 @user_errors
 def module_register(
+    ctx: typer.Context,
     target: Annotated[
         str, typer.Argument(help="IMPORT_OR_FILE[:MODULE]; without :MODULE, every module there")
     ],
@@ -166,17 +173,17 @@ def module_register(
     found = [pick_module(target)] if ":" in target else list(load_modules([target]).values())
     if not found:
         raise UserError(f"no Rainbow module in {target}")
-    settings = rb_settings.from_env()
+    settings = settings_of(ctx)
     for module in found:
         interface = module.rainbow_interface.model_dump(mode="json")
-        if settings.control_url:
+        if settings.client.url:
             from rainbow.cli.remote import ControlPlane
 
             body = {"version": version, "commit": commit, "interface": interface}
-            ControlPlane(settings).call("POST", f"/modules/{module.name}/versions", body)
+            ControlPlane(settings.client).call("POST", f"/modules/{module.name}/versions", body)
         else:
-            registrar = _local_user(user)
-            from rainbow.control.registry import register_module_version
+            registrar = _local_user(settings.store, user)
+            from rainbow.control.services.registry import register_module_version
 
             register_module_version(module.name, version, interface, commit=commit, by=registrar)
         out.print(f"[green]registered[/green] {module.name}@{version}")
@@ -185,6 +192,7 @@ def module_register(
 @pipeline_app.command("register")
 @user_errors
 def pipeline_register(
+    ctx: typer.Context,
     target: Annotated[str, typer.Argument(help="FILE.py[:FUNC] or SPEC.json")],
     kind: Annotated[str, typer.Option(help="system-default or one-off")] = "system-default",
     commit: Annotated[str, typer.Option(help="The pipeline file's commit")] = "",
@@ -196,23 +204,23 @@ def pipeline_register(
     from rainbow.cli.targets import load
     from rainbow.spec.canonical import spec_to_dict
 
-    loaded = load(target, modules or [])
+    settings = settings_of(ctx)
+    loaded = load(target, modules or [], limits=settings.spec)
     spec = spec_to_dict(loaded.spec)
-    settings = rb_settings.from_env()
-    if settings.control_url:
+    if settings.client.url:
         from rainbow.cli.remote import ControlPlane
 
         body = {"spec": spec, "kind": kind, "source_commit": commit}
-        answer: dict[str, Any] = ControlPlane(settings).call("POST", "/pipelines", body)
+        answer: dict[str, Any] = ControlPlane(settings.client).call("POST", "/pipelines", body)
         created, spec_hash = answer["created"], answer["version"]["spec_hash"]
     else:
-        author = _local_user(user)
-        from rainbow.control.registry import register_pipeline_version
+        author = _local_user(settings.store, user)
+        from rainbow.control.services.registry import register_pipeline_version
         from rainbow.spec.limits import SpecLimits
 
         done = register_pipeline_version(
             spec,
-            limits=SpecLimits.of(settings),
+            limits=SpecLimits.of(settings.spec),
             kind=kind,
             source_commit=commit,
             author=author,
@@ -223,9 +231,9 @@ def pipeline_register(
     out.print(f"[green]{verb}[/green] {loaded.spec.name} {spec_hash}", soft_wrap=True)
 
 
-def _local_user(username: str) -> Any:
+def _local_user(store: rb_settings.StoreSettings, username: str) -> Any:
     """The user a direct-database command acts as: --user, or the login name."""
-    open_store(rb_settings.from_env())
+    open_store(store)
     from django.contrib.auth.models import User
 
     name = username or os.environ.get("USER") or getpass.getuser()
@@ -238,16 +246,16 @@ def _local_user(username: str) -> Any:
     return user
 
 
-def _plane() -> Any:
+def _plane(ctx: typer.Context) -> Any:
     from rainbow.cli.remote import ControlPlane
 
-    settings = rb_settings.from_env()
-    if not settings.control_url:
+    client = settings_of(ctx).client
+    if not client.url:
         raise UserError(
             "release gates are the control plane's: this command needs RAINBOW_URL",
             hint="start one with `rainbow web`, then export RAINBOW_URL and RAINBOW_TOKEN",
         )
-    return ControlPlane(settings)
+    return ControlPlane(client)
 
 
 Environment = Annotated[str, typer.Option("--env", help="staging or prod")]
@@ -256,12 +264,13 @@ Environment = Annotated[str, typer.Option("--env", help="staging or prod")]
 @pipeline_app.command("approve")
 @user_errors
 def pipeline_approve(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The pipeline's name")],
     version: Annotated[str, typer.Argument(help="Its spec hash (at least 6 hex digits)")],
     comment: Annotated[str, typer.Option(help="Why")] = "",
 ) -> None:
     """Approve a pipeline version (approvers; never one's own)."""
-    answer = _plane().call(
+    answer = _plane(ctx).call(
         "POST", f"/pipelines/{name}/versions/{version}/approve", {"comment": comment}
     )
     out.print(f"[green]approved[/green] by {', '.join(answer['approvals'])}")
@@ -270,6 +279,7 @@ def pipeline_approve(
 @pipeline_app.command("promote")
 @user_errors
 def pipeline_promote(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The pipeline's name")],
     version: Annotated[str, typer.Argument(help="Its spec hash (at least 6 hex digits)")],
     env: Environment,
@@ -278,7 +288,7 @@ def pipeline_promote(
     """Make a version the default in an environment once its smoke runs succeed."""
     import time
 
-    plane = _plane()
+    plane = _plane(ctx)
     path = f"/pipelines/{name}/versions/{version}/promote"
     promotion = plane.call("POST", path, {"environment": env})
     err.print(f"smoke testing with {len(promotion['run_ids'])} run(s) in {env}")
@@ -294,11 +304,12 @@ def pipeline_promote(
 @pipeline_app.command("rollback")
 @user_errors
 def pipeline_rollback(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The pipeline's name")],
     env: Environment,
 ) -> None:
     """Point the default back at the version before the last move."""
-    answer = _plane().call("POST", f"/pipelines/{name}/rollback", {"environment": env})
+    answer = _plane(ctx).call("POST", f"/pipelines/{name}/rollback", {"environment": env})
     out.print(
         f"[green]rolled back[/green] {name} in {env} to {answer['spec_hash']}", soft_wrap=True
     )
@@ -360,6 +371,7 @@ def _unbound(value: Any) -> Any:
 @app.command()
 @user_errors
 def submit(
+    ctx: typer.Context,
     pipeline: Annotated[str, typer.Argument(help="A registered pipeline's name")],
     env: Environment,
     version: Annotated[
@@ -375,7 +387,7 @@ def submit(
 
     from rainbow.engine.machine import FINISHED_RUN
 
-    plane = _plane()
+    plane = _plane(ctx)
     names, units = _units(_spec_of(plane, pipeline, version, env), input_files, corpus)
     body = {
         "pipeline": pipeline,
@@ -404,12 +416,13 @@ def submit(
 @pipeline_app.command("smoke-units")
 @user_errors
 def pipeline_smoke_units(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The pipeline's name")],
     input_files: InputsOption = None,
     corpus: CorpusOption = None,
 ) -> None:
     """Set the work units a promotion of this pipeline must run successfully (approvers)."""
-    plane = _plane()
+    plane = _plane(ctx)
     _, units = _units(_spec_of(plane, name, None, None), input_files, corpus)
     plane.call("PUT", f"/pipelines/{name}/smoke-units", {"units": units})
     out.print(f"[green]ok[/green] {len(units)} smoke unit(s) for {name}")

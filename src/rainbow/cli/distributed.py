@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from rainbow import settings as rb_settings
-from rainbow.cli.app import app, err, user_errors
+from rainbow.cli.app import app, err, open_store, settings_of, unknown_run, user_errors
 from rainbow.diagnostics import Diagnostic, Location
 from rainbow.errors import DiagnosticError, UserError
 from rainbow.sdk.catalog import AnyModule, load_modules
@@ -47,6 +47,7 @@ def _serve_metrics(port: int | None, host: str) -> None:
 @app.command()
 @user_errors
 def worker(
+    ctx: typer.Context,
     target: Annotated[
         str, typer.Argument(help="IMPORT_OR_FILE[:MODULE]: where the module lives, and which")
     ],
@@ -64,6 +65,7 @@ def worker(
     from rainbow.engine.celery.app import declare_shared_queues, make_app
     from rainbow.engine.celery.worker import serve
     from rainbow.observe import logging as rblog
+    from rainbow.observe import metrics
     from rainbow.sdk.invoke import WorkerEnv
     from rainbow.spec.models import VERSION_MAX_LENGTH, VERSION_PATTERN
 
@@ -72,14 +74,15 @@ def worker(
         hint = f"at most {VERSION_MAX_LENGTH} characters"
         raise DiagnosticError([Diagnostic("RB-E019", message, Location(), hint)])
     module = pick_module(target)
-    settings = rb_settings.from_env()
+    settings = settings_of(ctx)
     rblog.configure()
-    celery_app = make_app(settings.broker_url)
+    celery_app = make_app(settings.broker.url)
     declare_shared_queues(celery_app)
     env = WorkerEnv(
-        assets_url=settings.assets_url,
-        work_root=settings.home / "work",
-        max_output_bytes=settings.max_output_bytes,
+        assets_url=settings.execution.assets_url,
+        work_root=settings.store.work_root,
+        max_output_bytes=settings.execution.max_output_bytes,
+        observe=metrics.observe,
     )
     _serve_metrics(metrics_port, metrics_host)
     err.print(f"serving {module.name}@{version} on rainbow.{module.name}.{version}")
@@ -113,7 +116,9 @@ def pick_module(target: str) -> AnyModule:
 
 @app.command()
 @user_errors
-def conductor(metrics_port: MetricsPort = None, metrics_host: MetricsHost = LOOPBACK) -> None:
+def conductor(
+    ctx: typer.Context, metrics_port: MetricsPort = None, metrics_host: MetricsHost = LOOPBACK
+) -> None:
     """Drive runs from the event queue: dispatch, retry, time out, complete."""
     _check_metrics_options(metrics_port, metrics_host)
     import logging
@@ -124,49 +129,47 @@ def conductor(metrics_port: MetricsPort = None, metrics_host: MetricsHost = LOOP
     from rainbow.engine.celery.service import ConductorService, run_service
     from rainbow.engine.conductor import Conductor
     from rainbow.engine.machine import RetryPolicy
+    from rainbow.observe import metrics
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = rb_settings.from_env()
-    ledger = open_ledger(settings.database_url)
-    celery_app = make_app(settings.broker_url)
+    settings = settings_of(ctx)
+    ledger = open_ledger(settings.store.database_url)
+    celery_app = make_app(settings.broker.url)
     declare_shared_queues(celery_app)
-    retry = RetryPolicy(base_delay=settings.retry_base_delay)
+    retry = RetryPolicy(base_delay=settings.execution.retry_base_delay)
     service = ConductorService(
         celery_app,
         Conductor(
             ledger,
             CeleryPublisher(celery_app),
             retry=retry,
-            max_output_bytes=settings.max_output_bytes,
+            max_output_bytes=settings.execution.max_output_bytes,
+            observe=metrics.observe,
         ),
     )
     _serve_metrics(metrics_port, metrics_host)
-    store_url = rb_settings.redact(settings.database_url)
-    err.print(f"conducting runs in {store_url} from {rb_settings.redact(settings.broker_url)}")
+    store_url = rb_settings.redact(settings.store.database_url)
+    err.print(f"conducting runs in {store_url} from {rb_settings.redact(settings.broker.url)}")
     run_service(service)
 
 
 @app.command()
 @user_errors
 def retry(
+    ctx: typer.Context,
     run_id: Annotated[str, typer.Argument(help="A failed, timed-out or cancelled run")],
     wait: Annotated[bool, typer.Option(help="Follow the run to its end")] = False,
 ) -> None:
     """Resume a distributed run from its failed steps, reusing what succeeded."""
-    from rainbow.cli.app import open_store
     from rainbow.engine.celery.app import declare_shared_queues, make_app
-    from rainbow.engine.celery.client import wait_for_resumed
-    from rainbow.engine.celery.events import publish_event
+    from rainbow.engine.celery.client import ask_retry, wait_for_resumed
     from rainbow.engine.machine import RESUMABLE
 
-    settings = rb_settings.from_env()
-    store = open_store(settings)
+    settings = settings_of(ctx)
+    store = open_store(settings.store)
     detail = store.get_run(run_id)
     if detail is None:
-        raise UserError(
-            f"no run {run_id!r} in the store (RB-E050)",
-            hint="`rainbow runs` lists run ids; RAINBOW_DATABASE_URL picks the store",
-        )
+        raise unknown_run(run_id)
     summary = detail.summary
     if summary.engine != "celery":
         raise UserError(
@@ -177,9 +180,9 @@ def retry(
         raise UserError(
             f"run {run_id} is {summary.status}; only failed, timed-out or cancelled runs resume"
         )
-    celery_app = make_app(settings.broker_url)
+    celery_app = make_app(settings.broker.url)
     declare_shared_queues(celery_app)
-    publish_event(celery_app, {"type": "retry", "run_id": run_id})
+    ask_retry(celery_app, run_id)
     failed = [s.step for s in detail.steps if s.status != "succeeded"]
     err.print(f"resuming {run_id} from {', '.join(failed)}; the conductor takes it from here")
     if wait:
@@ -192,28 +195,25 @@ def retry(
 @app.command()
 @user_errors
 def cancel(
+    ctx: typer.Context,
     run_id: Annotated[str, typer.Argument(help="A pending or running distributed run")],
     reason: Annotated[str, typer.Option(help="Recorded as the run's reason")] = "cancelled",
 ) -> None:
     """Cancel a distributed run: its running steps are revoked, the rest never start."""
-    from rainbow.cli.app import open_store
     from rainbow.engine.celery.app import declare_shared_queues, make_app
-    from rainbow.engine.celery.events import publish_event
+    from rainbow.engine.celery.client import ask_cancel
 
-    settings = rb_settings.from_env()
-    detail = open_store(settings).get_run(run_id)
+    settings = settings_of(ctx)
+    detail = open_store(settings.store).get_run(run_id)
     if detail is None:
-        raise UserError(
-            f"no run {run_id!r} in the store (RB-E050)",
-            hint="`rainbow runs` lists run ids; RAINBOW_DATABASE_URL picks the store",
-        )
+        raise unknown_run(run_id)
     if detail.summary.engine != "celery" or detail.summary.status not in ("pending", "running"):
         raise UserError(
             f"run {run_id} is a {detail.summary.engine} run that is {detail.summary.status}; "
             "only pending or running distributed runs can be cancelled",
             hint="a local run stops with Ctrl-C",
         )
-    celery_app = make_app(settings.broker_url)
+    celery_app = make_app(settings.broker.url)
     declare_shared_queues(celery_app)
-    publish_event(celery_app, {"type": "cancel", "run_id": run_id, "reason": reason})
+    ask_cancel(celery_app, run_id, reason)
     err.print(f"asked the conductor to cancel {run_id}")

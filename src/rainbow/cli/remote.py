@@ -6,29 +6,30 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 
 from rainbow import settings as rb_settings
+from rainbow.control.web.answers import ModuleOut, RunDetailOut, RunOut
 from rainbow.diagnostics import CATALOG, Diagnostic, Location
 from rainbow.engine.ledger import Instance
-from rainbow.engine.records import AttemptView, MetricValue, RunDetail, RunSummary, StepView
+from rainbow.engine.records import RunDetail, RunSummary
 from rainbow.errors import DiagnosticError, PlatformError, UserError
 
 TIMEOUT_S = 60
 
 
 class ControlPlane:
-    def __init__(self, settings: rb_settings.Settings) -> None:
-        assert settings.control_url is not None
-        self.url = settings.control_url.rstrip("/")
-        if not settings.api_token:
+    def __init__(self, settings: rb_settings.ClientSettings) -> None:
+        assert settings.url is not None
+        self.url = settings.url.rstrip("/")
+        if not settings.token:
             raise UserError(
                 f"RAINBOW_URL is set ({self.url}) but RAINBOW_TOKEN is not",
                 hint="create a token (rainbow token create NAME --user YOU, or POST /api/tokens) "
                 "and export RAINBOW_TOKEN",
             )
-        self.token = settings.api_token
+        self.token = settings.token
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
@@ -54,18 +55,31 @@ class ControlPlane:
             ) from None
 
 
+class RemoteError(UserError):
+    """The control plane refused a request; ``status`` is its HTTP status."""
+
+    def __init__(
+        self, message: str, *, status: int, hint: str | None = None, code: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint, code=code)
+        self.status = status
+
+
 def _refusal(exc: urllib.error.HTTPError) -> Exception:
     try:
         body = json.loads(exc.read())
     except ValueError:
         body = {}
-    detail = body.get("detail") if isinstance(body, dict) else None
+    if not isinstance(body, dict):
+        body = {}
+    detail = body.get("detail")
     if exc.code == 401:
-        return UserError(
+        return RemoteError(
             "the control plane refused RAINBOW_TOKEN (unknown or revoked)",
+            status=exc.code,
             hint="create a new token and export RAINBOW_TOKEN",
         )
-    diagnostics = body.get("diagnostics") if isinstance(body, dict) else None
+    diagnostics = body.get("diagnostics")
     if diagnostics:
         return DiagnosticError(
             [
@@ -82,9 +96,11 @@ def _refusal(exc: urllib.error.HTTPError) -> Exception:
         detail = "; ".join(str(item.get("msg", item)) for item in detail)
     if exc.code >= 500:
         return PlatformError(f"the control plane failed ({exc.code}): {detail or exc.reason}")
-    return UserError(
+    return RemoteError(
         f"the control plane refused ({exc.code}): {detail or exc.reason}",
-        hint=body.get("hint") if isinstance(body, dict) else None,
+        status=exc.code,
+        hint=body.get("hint"),
+        code=body.get("code"),
     )
 
 
@@ -97,84 +113,24 @@ class RemoteStore:
     def list_runs(self, *, limit: int = 50, status: str | None = None) -> list[RunSummary]:
         query = urllib.parse.urlencode({"limit": limit, **({"status": status} if status else {})})
         page = self.plane.call("GET", f"/runs?{query}")
-        return [_summary(run) for run in page["items"]]
+        return [RunOut.model_validate(run).summary() for run in page["items"]]
 
     def get_run(self, run_id: str) -> RunDetail | None:
         try:
             run = self.plane.call("GET", f"/runs/{urllib.parse.quote(run_id, safe='')}")
-        except UserError as exc:
-            if "(404)" in exc.message:
+        except RemoteError as exc:
+            if exc.status == HTTPStatus.NOT_FOUND:
                 return None
             raise
-        return RunDetail(
-            summary=_summary(run),
-            inputs=run["inputs"],
-            outputs=run["outputs"],
-            spec=run["spec"],
-            steps=[
-                StepView(
-                    step=step["step"],
-                    status=step["status"],
-                    outputs=step["outputs"],
-                    attempts=[_attempt(a) for a in step["attempts"]],
-                )
-                for step in run["steps"]
-            ],
-        )
+        return RunDetailOut.model_validate(run).detail()
 
     def instances(self) -> list[Instance]:
-        return [
-            Instance(
-                module["name"],
-                version["version"],
-                seen["worker"],
-                _moment(seen["seen_at"]) or datetime.now(UTC),
-                seen["commit"],
-            )
-            for module in self.plane.call("GET", "/modules")
-            for version in module["versions"]
-            for seen in version["instances"]
+        modules = [
+            ModuleOut.model_validate(module) for module in self.plane.call("GET", "/modules")
         ]
-
-
-def _moment(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
-
-
-def _summary(run: dict[str, Any]) -> RunSummary:
-    return RunSummary(
-        run_id=run["run_id"],
-        pipeline=run["pipeline"],
-        spec_hash=run["spec_hash"],
-        unit=run["unit"],
-        engine=run["engine"],
-        status=run["status"],
-        created_at=_moment(run["created_at"]) or datetime.now(UTC),
-        started_at=_moment(run["started_at"]),
-        finished_at=_moment(run["finished_at"]),
-        reason=run["reason"],
-        metrics=[
-            MetricValue(m["name"], m["value"], m["better"], m.get("step", ""))
-            for m in run.get("metrics", [])
-        ],
-    )
-
-
-def _attempt(attempt: dict[str, Any]) -> AttemptView:
-    return AttemptView(
-        attempt=attempt["attempt"],
-        status=attempt["status"],
-        module=attempt["module"],
-        version=attempt["version"],
-        started_at=_moment(attempt["started_at"]) or datetime.now(UTC),
-        finished_at=_moment(attempt["finished_at"]),
-        duration_s=attempt["duration_s"],
-        error_type=attempt["error_type"],
-        error_message=attempt["error_message"],
-        traceback=attempt["traceback"],
-        exit_signal=attempt["exit_signal"],
-        metrics=[MetricValue(m["name"], m["value"], m["better"]) for m in attempt["metrics"]],
-        timings=attempt["timings"],
-        worker=attempt["worker"],
-        deliveries=attempt.get("deliveries", 1),
-    )
+        return [
+            Instance(module.name, version.version, seen.worker, seen.seen_at, seen.commit)
+            for module in modules
+            for version in module.versions
+            for seen in version.instances
+        ]

@@ -15,7 +15,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from rainbow import settings as rb_settings
 from rainbow.cli import render
-from rainbow.cli.app import ModulesOption, app, err, open_store, out, read_store, user_errors
+from rainbow.cli.app import (
+    ModulesOption,
+    app,
+    err,
+    open_store,
+    out,
+    read_store,
+    settings_of,
+    unknown_run,
+    user_errors,
+)
 from rainbow.cli.targets import Loaded, load, require_code
 from rainbow.engine.workunits import WorkUnit
 from rainbow.errors import UserError
@@ -25,6 +35,7 @@ from rainbow.spec.models import PipelineSpec
 @app.command()
 @user_errors
 def run(
+    ctx: typer.Context,
     target: Annotated[str, typer.Argument(help="FILE.py[:FUNC] or SPEC.json")],
     input_file: Annotated[
         Path | None, typer.Option("--input", "-i", help="One work unit: UNIT.json")
@@ -51,12 +62,12 @@ def run(
         raise UserError(f"unknown engine {engine!r}", hint="use --engine local or --engine celery")
     if (input_file is None) == (corpus is None):
         raise UserError("give exactly one of --input UNIT.json or --corpus DIR")
-    settings = rb_settings.from_env()
-    loaded = load(target, modules or [])
+    settings = settings_of(ctx)
+    loaded = load(target, modules or [], limits=settings.spec)
     render.diagnostics(err, loaded.warnings)
     spec = loaded.spec
     units = [load_unit(input_file, spec)] if input_file else load_corpus(corpus, spec)  # type: ignore[arg-type]
-    store = open_store(settings)
+    store = open_store(settings.store)
     # A SIGTERM (CI cancelling, `timeout`, an orchestrator) stops runs as cleanly as Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)
     progress = _progress(spec.name, quiet=as_json)
@@ -87,7 +98,8 @@ def run(
         if summary is not None:
             out.print(summary)
         out.print(
-            f"outputs: {settings.assets_url}/<run>/  ·  logs: {settings.logs_dir / 'rainbow.log'}"
+            f"outputs: {settings.execution.assets_url}/<run>/  ·  "
+            f"logs: {settings.store.logs_dir / 'rainbow.log'}"
             "  ·  details: rainbow show <run>",
             highlight=False,
             soft_wrap=True,
@@ -130,6 +142,7 @@ def _run_locally(
     from rainbow.engine.local import LocalEngine, LocalOptions
     from rainbow.engine.machine import RetryPolicy
     from rainbow.observe import logging as rblog
+    from rainbow.observe import metrics
 
     stand_ins = require_code(loaded, strict_versions=strict_versions)
     if stand_ins:
@@ -139,17 +152,25 @@ def _run_locally(
             style="dim",
             highlight=False,
         )
-    rblog.configure(log_file=settings.logs_dir / "rainbow.log")
+    log_file = settings.store.logs_dir / "rainbow.log"
+    rblog.configure(log_file=log_file)
+    execution = settings.execution
     options = LocalOptions(
         workers=workers or LocalOptions().workers,
-        assets_url=settings.assets_url,
-        work_root=settings.home / "work",
-        log_file=settings.logs_dir / "rainbow.log",
-        retry=RetryPolicy(base_delay=settings.retry_base_delay),
-        max_output_bytes=settings.max_output_bytes,
-        lease_s=settings.local_lease_s,
+        assets_url=execution.assets_url,
+        work_root=settings.store.work_root,
+        log_file=log_file,
+        retry=RetryPolicy(base_delay=execution.retry_base_delay),
+        max_output_bytes=execution.max_output_bytes,
+        lease_s=execution.local_lease_s,
     )
-    engine = LocalEngine(store, loaded.modules, options, on_finish=lambda o: advance(o.status))
+    engine = LocalEngine(
+        store,
+        loaded.modules,
+        options,
+        on_finish=lambda o: advance(o.status),
+        observe=metrics.observe,
+    )
     return [outcome.run_id for outcome in engine.run(loaded.spec, units)]
 
 
@@ -166,7 +187,7 @@ def _run_on_celery(
     from rainbow.engine.celery.client import submit
     from rainbow.engine.celery.client import wait as wait_for
 
-    app = make_app(settings.broker_url)
+    app = make_app(settings.broker.url)
     declare_shared_queues(app)
     run_ids = submit(app, store, spec, units)
     if wait:
@@ -174,7 +195,8 @@ def _run_on_celery(
         def stalled() -> None:
             err.print(
                 "no run has started after 15 s: is `rainbow conductor` running against the same "
-                f"store ({settings.database_url.split('?')[0]}) and broker (RAINBOW_BROKER_URL)?",
+                f"store ({settings.store.database_url.split('?')[0]}) and broker "
+                "(RAINBOW_BROKER_URL)?",
                 style="yellow",
                 highlight=False,
             )
@@ -188,6 +210,7 @@ def _run_on_celery(
 @app.command()
 @user_errors
 def runs(
+    ctx: typer.Context,
     limit: Annotated[int, typer.Option(min=1, help="How many runs, newest first")] = 20,
     status: Annotated[
         str | None, typer.Option(help=f"Only runs with this status: {', '.join(RUN_STATUSES)}")
@@ -197,7 +220,7 @@ def runs(
     """List recent runs."""
     if status is not None and status not in RUN_STATUSES:
         raise UserError(f"no run status {status!r}", hint=f"statuses are {', '.join(RUN_STATUSES)}")
-    store = read_store(rb_settings.from_env())
+    store = read_store(settings_of(ctx))
     found = store.list_runs(limit=limit, status=status)
     if as_json:
         for run_summary in found:
@@ -224,17 +247,15 @@ def runs(
 @app.command()
 @user_errors
 def show(
+    ctx: typer.Context,
     run_id: Annotated[str, typer.Argument(help="The run id (as `rainbow runs` lists)")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """One run: its steps, attempts, errors with tracebacks, durations and metrics."""
-    store = read_store(rb_settings.from_env())
+    store = read_store(settings_of(ctx))
     detail = store.get_run(run_id)
     if detail is None:
-        raise UserError(
-            f"no run {run_id!r} in the store (RB-E050)",
-            hint="`rainbow runs` lists run ids; RAINBOW_DATABASE_URL picks the store",
-        )
+        raise unknown_run(run_id)
     from rainbow.engine.waiting import waiting_reasons
 
     waiting = waiting_reasons(detail, store.instances(), datetime.now(UTC))
@@ -247,11 +268,11 @@ def show(
 
 @app.command()
 @user_errors
-def migrate() -> None:
+def migrate(ctx: typer.Context) -> None:
     """Create or upgrade the run store's tables (SQLite by default)."""
     from rainbow.control.django_setup import configure, ensure_migrated
 
-    settings = rb_settings.from_env()
-    configure(settings.database_url)
+    store = settings_of(ctx).store
+    configure(store.database_url)
     ensure_migrated()
-    out.print(f"store ready: {settings.database_url}", highlight=False)
+    out.print(f"store ready: {store.database_url}", highlight=False)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from rainbow.cli import render
-from rainbow.cli.app import ModulesOption, app, err, out, user_errors, write_file
+from rainbow.cli.app import ModulesOption, app, err, out, settings_of, user_errors, write_file
 from rainbow.cli.targets import load
 from rainbow.errors import UserError
 
@@ -17,6 +17,7 @@ from rainbow.errors import UserError
 @app.command("compile")
 @user_errors
 def compile_command(
+    ctx: typer.Context,
     target: Annotated[str, typer.Argument(help="FILE.py[:FUNC] holding the pipeline")],
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Write the spec here (default stdout)")
@@ -26,7 +27,7 @@ def compile_command(
     """Compile a pipeline to canonical JSON (sorted keys, stable step order, spec_hash)."""
     from rainbow.spec.canonical import dumps
 
-    loaded = load(target, modules or [])
+    loaded = load(target, modules or [], limits=settings_of(ctx).spec)
     render.diagnostics(err, loaded.warnings)
     text = dumps(loaded.spec)
     if output is None:
@@ -43,6 +44,7 @@ def compile_command(
 @app.command()
 @user_errors
 def validate(
+    ctx: typer.Context,
     spec_file: Annotated[Path, typer.Argument(help="A compiled SPEC.json")],
     modules: ModulesOption = None,
 ) -> None:
@@ -52,7 +54,7 @@ def validate(
             f"{spec_file} is not a .json spec",
             hint="compile a pipeline file with `rainbow compile`",
         )
-    loaded = load(str(spec_file), modules or [])
+    loaded = load(str(spec_file), modules or [], limits=settings_of(ctx).spec)
     render.diagnostics(err, loaded.warnings)
     spec = loaded.spec
     out.print(f"[green]ok[/green] {spec.name} ({len(spec.steps)} steps, {spec.spec_hash[:19]})")
@@ -61,6 +63,7 @@ def validate(
 @app.command()
 @user_errors
 def graph(
+    ctx: typer.Context,
     target: Annotated[str, typer.Argument(help="FILE.py[:FUNC] or SPEC.json")],
     output: Annotated[Path, typer.Option("-o", "--output", help="OUT.svg, .png, .pdf or .dot")],
     modules: ModulesOption = None,
@@ -68,6 +71,6 @@ def graph(
     """Draw the pipeline's DAG."""
     from rainbow.dsl.graph import render as draw
 
-    loaded = load(target, modules or [])
+    loaded = load(target, modules or [], limits=settings_of(ctx).spec)
     write_file(output, draw(loaded.spec, output.suffix.lstrip(".").lower()))
     err.print(f"wrote {output}", highlight=False)

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rainbow import settings as rb_settings
 from rainbow.diagnostics import Diagnostic, Location
 from rainbow.dsl.compiler import compile_pipeline
 from rainbow.dsl.pipeline import PipelineDef
@@ -20,6 +19,7 @@ from rainbow.errors import DiagnosticError, UserError
 from rainbow.loading import import_file
 from rainbow.sdk.catalog import AnyModule, load_modules, modules_in
 from rainbow.sdk.command import CommandModule
+from rainbow.settings import SpecSettings
 from rainbow.spec.canonical import spec_to_dict
 from rainbow.spec.limits import SpecLimits, size_problems
 from rainbow.spec.models import PipelineSpec
@@ -70,10 +70,10 @@ def _no_pipeline(path: Path, message: str, pipelines: dict[str, PipelineDef]) ->
     return DiagnosticError([Diagnostic("RB-E031", message, Location(file=str(path)), hint)])
 
 
-def load(target: str, module_targets: Sequence[str] = ()) -> Loaded:
+def load(target: str, module_targets: Sequence[str], *, limits: SpecSettings) -> Loaded:
     """Compile or read the target's spec and gather the module code it can run, within the
     spec limits the control plane applies (RAINBOW_MAX_SPEC_STEPS, RAINBOW_MAX_SPEC_BYTES)."""
-    limits = SpecLimits.of(rb_settings.from_env())
+    spec_limits = SpecLimits.of(limits)
     extra = load_modules(module_targets)
     path, func = split_target(target)
     if path.suffix == ".json":
@@ -88,7 +88,7 @@ def load(target: str, module_targets: Sequence[str] = ()) -> Loaded:
             ),
             file=str(path),
             policy=policy,
-            limits=limits,
+            limits=spec_limits,
         )
         if spec is None or any(d.severity == "error" for d in problems):
             raise DiagnosticError(problems)
@@ -102,7 +102,7 @@ def load(target: str, module_targets: Sequence[str] = ()) -> Loaded:
     modules = {**found, **extra}
     interfaces = {name: m.rainbow_interface for name, m in modules.items()}
     spec, warnings = compile_pipeline(pipeline, interfaces)
-    too_big = size_problems(spec_to_dict(spec), limits, location=pipeline.where)
+    too_big = size_problems(spec_to_dict(spec), spec_limits, location=pipeline.where)
     if too_big:
         raise DiagnosticError(too_big)
     return Loaded(spec, modules, warnings)

@@ -2,5 +2,5 @@
 
 Importing this package imports nothing of Django: :func:`rainbow.control.django_setup.configure`
 sets Django up when a command actually needs the database, and only then may
-``rainbow.control.models`` and ``rainbow.control.store`` be imported.
+``rainbow.control.models`` and ``rainbow.control.persistence.store`` be imported.
 """

@@ -13,7 +13,11 @@ class RainbowControlConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from rainbow.control.roles import ensure_groups
+        from rainbow.control.services.roles import ensure_groups
+
+        # Django's admin looks for ``rainbow.control.admin``; the admin lives with the rest of
+        # the web layer, and registers its models when imported.
+        from rainbow.control.web import admin  # noqa: F401
 
         # Permissions exist only once every app is migrated: the role groups are made after.
         post_migrate.connect(ensure_groups, sender=self, dispatch_uid="rainbow-role-groups")

@@ -6,7 +6,7 @@ functions: importing this module stays cheap for CLI commands that never touch t
 
 A typical caller (the CLI, an executor) needs one line::
 
-    store = open_store(settings.database_url)
+    store = open_store(settings.store.database_url)
 """
 
 from __future__ import annotations
@@ -29,12 +29,13 @@ from rainbow.settings import (
     DEFAULT_MAX_REQUEST_BYTES,
     DEFAULT_MAX_SPEC_BYTES,
     DEFAULT_MAX_SPEC_STEPS,
+    DEFAULT_REQUIRED_APPROVALS,
     redact,
 )
 
 if TYPE_CHECKING:
-    from rainbow.control.ledger import DjangoLedger
-    from rainbow.control.store import DjangoStore
+    from rainbow.control.persistence.ledger import DjangoLedger
+    from rainbow.control.persistence.store import DjangoStore
 
 URL_VARIABLE = "RAINBOW_DATABASE_URL"
 # The same apps in every process, so that every process migrates (and sees) the same tables; the
@@ -56,9 +57,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
-    "rainbow.control.middleware.NoStoreForApi",
-    "rainbow.control.middleware.LimitApiBodies",
-    "rainbow.control.middleware.RefuseNulCharacters",
+    "rainbow.control.web.middleware.NoStoreForApi",
+    "rainbow.control.web.middleware.LimitApiBodies",
+    "rainbow.control.web.middleware.RefuseNulCharacters",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -116,7 +117,7 @@ class WebOptions:
     """Origins of a TLS-terminating proxy in front; HTTPS ones make the cookies secure."""
     static_root: Path | None = None
     logs_url: str | None = None
-    required_approvals: int = 2
+    required_approvals: int = DEFAULT_REQUIRED_APPROVALS
     input_roots: tuple[str, ...] = ()
     """Folders a path submitted as an asset input may point into (see ``containment``)."""
     input_protocols: tuple[str, ...] = DEFAULT_INPUT_PROTOCOLS
@@ -149,7 +150,7 @@ _DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
         "timeout": 20,
     },
     # Without a timeout, connecting to a firewalled host hangs instead of failing.
-    _POSTGRESQL: {"connect_timeout": 10},
+    _POSTGRESQL: {"connect_timeout": 10, "server_side_binding": True},
 }
 
 
@@ -197,7 +198,7 @@ def configure(
 def _web_settings(web: WebOptions | None) -> dict[str, Any]:
     common: dict[str, Any] = {
         "MIDDLEWARE": MIDDLEWARE,
-        "ROOT_URLCONF": "rainbow.control.urls",
+        "ROOT_URLCONF": "rainbow.control.web.urls",
         "TEMPLATES": TEMPLATES,
         "AUTH_PASSWORD_VALIDATORS": PASSWORD_VALIDATORS,
         "STATIC_URL": "/static/",
@@ -238,7 +239,7 @@ def _login_throttle(web: WebOptions) -> dict[str, Any]:
     wait = _duration(web.login_cooloff_s)
     return {
         "AUTHENTICATION_BACKENDS": [
-            "rainbow.control.login_throttle.LoginThrottle",
+            "rainbow.control.web.login_throttle.LoginThrottle",
             "django.contrib.auth.backends.ModelBackend",
         ],
         "AXES_FAILURE_LIMIT": web.login_failure_limit,
@@ -286,8 +287,9 @@ def database_settings(database_url: str) -> dict[str, Any]:
     engine = database.get("ENGINE")
     if engine not in _DEFAULT_OPTIONS:
         raise UserError(
-            f"RB-E051: {URL_VARIABLE}={redact(database_url)!r} is not a SQLite or PostgreSQL URL",
+            f"{URL_VARIABLE}={redact(database_url)!r} is not a SQLite or PostgreSQL URL",
             hint=_URL_HINT,
+            code="RB-E051",
         )
     database["OPTIONS"] = {**_DEFAULT_OPTIONS[engine], **database.get("OPTIONS", {})}
     # The web server keeps a connection per thread across requests (checked before reuse);
@@ -306,8 +308,9 @@ def connect(database: str = "default") -> None:
         _ensure_connection(connections[database])
     except ImproperlyConfigured as exc:  # the PostgreSQL driver is missing
         raise UserError(
-            f"RB-E051: {URL_VARIABLE}={_url_of(database)!r}: {exc}",
+            f"{URL_VARIABLE}={_url_of(database)!r}: {exc}",
             hint="install the driver: pip install 'psycopg[binary]'",
+            code="RB-E051",
         ) from None
     except DatabaseError as exc:
         if connections[database].vendor == "sqlite":
@@ -316,8 +319,9 @@ def connect(database: str = "default") -> None:
             hint = "check that PostgreSQL runs there and that user, password and database are right"
         reason = " ".join(str(exc).split())  # drivers' messages span lines
         raise UserError(
-            f"RB-E051: {URL_VARIABLE}={_url_of(database)!r}: cannot connect: {reason}",
+            f"{URL_VARIABLE}={_url_of(database)!r}: cannot connect: {reason}",
             hint=f"{hint}, or {_URL_HINT}",
+            code="RB-E051",
         ) from None
 
 
@@ -427,9 +431,9 @@ def _file_lock(path: Path) -> Iterator[None]:
         descriptor = os.open(path, os.O_RDONLY | os.O_CREAT, 0o600)
     except OSError as exc:
         raise UserError(
-            f"RB-E051: cannot open {path} to take turns migrating the SQLite database: "
-            f"{exc.strerror}",
+            f"cannot open {path} to take turns migrating the SQLite database: {exc.strerror}",
             hint=f"make the SQLite file's folder writable, or {_URL_HINT}",
+            code="RB-E051",
         ) from None
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX)
@@ -442,7 +446,7 @@ def open_store(database_url: str) -> DjangoStore:
     """Configure Django, migrate the database if needed and return the store on it."""
     configure(database_url)
     ensure_migrated()
-    from rainbow.control.store import DjangoStore
+    from rainbow.control.persistence.store import DjangoStore
 
     return DjangoStore()
 
@@ -451,7 +455,7 @@ def open_ledger(database_url: str) -> DjangoLedger:
     """Like :func:`open_store`, with the conductor's timers, outbox and instances."""
     configure(database_url)
     ensure_migrated()
-    from rainbow.control.ledger import DjangoLedger
+    from rainbow.control.persistence.ledger import DjangoLedger
 
     return DjangoLedger()
 
@@ -467,16 +471,17 @@ def _create_sqlite_file(url: str, database: Mapping[str, Any]) -> None:
         private_folder(path.parent)
     except OSError as exc:
         raise UserError(
-            f"RB-E051: {URL_VARIABLE}={redact(url)!r}: "
-            f"cannot create the SQLite file's folder: {exc}",
+            f"{URL_VARIABLE}={redact(url)!r}: cannot create the SQLite file's folder: {exc}",
             hint=_URL_HINT,
+            code="RB-E051",
         ) from None
     try:
         private_file(path)
     except OSError as exc:
         raise UserError(
-            f"RB-E051: {URL_VARIABLE}={redact(url)!r}: cannot open the SQLite file: {exc}",
+            f"{URL_VARIABLE}={redact(url)!r}: cannot open the SQLite file: {exc}",
             hint=f"check that the file and its folder are yours and writable, or {_URL_HINT}",
+            code="RB-E051",
         ) from None
     for sidecar in ("-wal", "-shm", ".migrate-lock"):
         tighten(Path(f"{name}{sidecar}"))

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from rainbow.engine import effects, wire
 from rainbow.engine import machine as m
-from rainbow.engine.inputs import pipeline_outputs, resolve
 from rainbow.engine.intake import checked_result
 from rainbow.engine.ledger import (
     Instance,
@@ -29,18 +29,15 @@ from rainbow.engine.ledger import (
 )
 from rainbow.engine.naming import HARD_LIMIT_FACTOR, attempt_id, queue_name
 from rainbow.engine.records import (
-    AttemptFinished,
     AttemptRedelivered,
     AttemptStarted,
     AttemptStatus,
     Change,
     MetricValue,
     RunChanged,
-    StepChanged,
 )
 from rainbow.errors import PlatformError, StoreRefused
-from rainbow.observe import metrics as prom
-from rainbow.sdk.messages import Task
+from rainbow.observe.facts import Fact, Observer, ignore
 from rainbow.settings import DEFAULT_MAX_OUTPUT_BYTES
 from rainbow.storable import bounded_text, storable_name
 
@@ -72,11 +69,8 @@ class _Decision:
     """Stored timers this decision ends (deleted before ``timers`` are added)."""
     messages: list[OutboxMessage] = field(default_factory=list)
     revokes: list[str] = field(default_factory=list)
-    observations: list[Callable[[], None]] = field(default_factory=list)
-    """Metric updates, made only once the decision is committed (a rolled-back one never was)."""
-
-    def observe(self, update: Callable[[], None]) -> None:
-        self.observations.append(update)
+    facts: list[Fact] = field(default_factory=list)
+    """Told to the observer only once the decision is committed (a rolled-back one never was)."""
 
 
 class Conductor:
@@ -89,53 +83,46 @@ class Conductor:
         watchdog_grace: float = 30.0,
         max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        observe: Observer = ignore,
     ) -> None:
         self.ledger = ledger
         self.publisher = publisher
-        self.retry = retry or m.RetryPolicy()
+        self.plans = effects.Plans(retry or m.RetryPolicy())
         self.watchdog_grace = watchdog_grace
         self.max_output_bytes = max_output_bytes
         self.clock = clock
+        self.observe = observe
 
     # Events ----------------------------------------------------------------------------------
 
-    def handle(self, event: Mapping[str, Any]) -> None:
+    def handle(self, event: wire.Event) -> None:
         """Apply one event from the event queue. Safe to call again with the same event."""
         self.handle_many([event])
 
-    def handle_many(self, events: Sequence[Mapping[str, Any]]) -> None:
+    def handle_many(self, events: Sequence[wire.Event]) -> None:
         """Apply events in order, in one transaction: under load, one database round per batch
         instead of one per event is what lets one conductor keep up with many workers."""
         work: list[tuple[str, Callable[[_Decision], None]]] = []
         for event in events:
-            problem = malformed(event)
-            if problem is not None:
-                log.warning("ignoring malformed event (%s): %.300r", problem, dict(event))
-                continue
-            kind = event["type"]
-            if kind == "instance":
+            if isinstance(event, wire.InstanceSeen):
                 self._record_instance(event)
-                continue
-            run_id = _run_of(event)
-            if run_id is None:
-                continue
-            work.append((run_id, functools.partial(_HANDLERS[kind], self, event=event)))
+            else:
+                work.append((event.run_id, functools.partial(self._on_event, event=event)))
         if work:
             self._decide_many(work)
 
-    def set_aside(self, event: Mapping[str, Any], problem: str) -> bool:
+    def set_aside(self, event: wire.Event, problem: str) -> bool:
         """Fail what an event the store refused was about, so its run ends instead of waiting
         forever; whether that could be recorded (if not, the caller parks the event).
 
         A result becomes a permanent failure of its attempt; anything else fails the run.
         """
-        run_id = _run_of(event)
-        if run_id is None or malformed(event) is not None:
+        if isinstance(event, wire.InstanceSeen):
             return False
-        why = bounded_text(f"Rainbow could not record a {event['type']!r} event: {problem}", 2000)
-        if event["type"] == "result":
+        why = bounded_text(f"Rainbow could not record a {event.type!r} event: {problem}", 2000)
+        if isinstance(event, wire.AttemptReported):
             failure = {
-                **event["result"],
+                **event.result,
                 "status": "failed",
                 "outputs": None,
                 "metrics": [],
@@ -149,13 +136,13 @@ class Conductor:
                 },
             }
             try:
-                self.handle({**event, "result": failure})
+                self.handle(replace(event, result=failure))  # type: ignore[arg-type]
                 return True
             except Exception as exc:
                 if _store_away(exc):
                     raise
                 log.exception("could not record the failure of a refused result either")
-        return self._halt(run_id, why)
+        return self._halt(event.run_id, why)
 
     def tick(self) -> int:
         """Fire due timers, start runs whose start event was lost, republish stranded messages.
@@ -237,9 +224,9 @@ class Conductor:
             self.ledger.delete_timers([t for d in done for t in d.dropped])
             self.ledger.add_timers([t for d in done for t in d.timers])
             stored = self.ledger.add_outbox([m for d in done for m in d.messages])
-        for decision in done:
-            for update in decision.observations:
-                update()
+        facts = [fact for d in done for fact in d.facts]
+        if facts:
+            self.observe(facts)
         self._publish(stored)
         revokes = [r for d in done for r in d.revokes]
         if revokes:
@@ -249,6 +236,23 @@ class Conductor:
         if messages:
             self.publisher.publish(messages)
             self.ledger.delete_outbox([message.id for message in messages])
+
+    def _on_event(self, decision: _Decision, *, event: wire.RunEvent) -> None:
+        match event:
+            case wire.StartRun():
+                self._start(decision)
+            case wire.RetryRun():
+                self._resume(decision)
+            case wire.CancelRun():
+                self._advance(decision, m.Cancel(bounded_text(event.reason, 2000)))
+            case wire.AttemptBegan():
+                self._began(decision, event)
+            case wire.AttemptReported():
+                self._reported(decision, event)
+            case wire.AttemptWorkerDied():
+                self._worker_died(decision, event)
+            case wire.AttemptDeadLettered():
+                self._dead_lettered(decision, event)
 
     def _start(self, decision: _Decision) -> None:
         if decision.snapshot.state.status == "pending":
@@ -269,10 +273,10 @@ class Conductor:
         decision.timers.append(Timer(decision.snapshot.run_id, "deadline", deadline))
         decision.snapshot = replace(decision.snapshot, deadline_at=deadline)
 
-    def _started(self, decision: _Decision, event: Mapping[str, Any]) -> None:
-        step, attempt = str(event["step"]), int(event["attempt"])
+    def _began(self, decision: _Decision, event: wire.AttemptBegan) -> None:
+        step, attempt = event.step, event.attempt
         if not _is_current(decision.snapshot, step, attempt):
-            _note_redelivery(decision, step, attempt, _delivery(event))
+            _note_redelivery(decision, step, attempt, event.delivery)
             return
         spec = decision.snapshot.spec.step(step)
         decision.changes.append(
@@ -283,8 +287,8 @@ class Conductor:
                 spec.module,
                 spec.version,
                 decision.now,
-                worker=storable_name(str(event.get("worker") or ""), 255),
-                delivery=_delivery(event),
+                worker=storable_name(event.worker, 255),
+                delivery=event.delivery,
             )
         )
         # A redelivered attempt starts again: its watchdog starts again too.
@@ -296,15 +300,15 @@ class Conductor:
             Timer(decision.snapshot.run_id, "watchdog", expires, step=step, attempt=attempt)
         )
 
-    def _result(self, decision: _Decision, event: Mapping[str, Any]) -> None:
-        step, attempt = event["result"]["step"], event["result"]["attempt"]
+    def _reported(self, decision: _Decision, event: wire.AttemptReported) -> None:
+        step, attempt = event.result["step"], event.result["attempt"]
         if not _is_current(decision.snapshot, step, attempt):
             # A task that ran again after its attempt ended: its first outcome stands.
-            _note_redelivery(decision, step, attempt, _delivery(event))
+            _note_redelivery(decision, step, attempt, event.delivery)
             return
         module = decision.snapshot.spec.step(step).module
-        result = checked_result(event["result"], module, max_output_bytes=self.max_output_bytes)
-        error = result["error"]
+        result = checked_result(event.result, module, max_output_bytes=self.max_output_bytes)
+        # The worker that ran the attempt told its end to its own observer.
         self._finish_attempt(
             decision,
             step,
@@ -313,23 +317,17 @@ class Conductor:
             duration_s=result["duration_s"],
             metrics=[MetricValue(**mv) for mv in result["metrics"]],
             timings=result["timings"],
-            error=error,
-            started_at=_moment(event.get("started_at")),
-            worker=storable_name(str(event.get("worker") or ""), 255),
-            delivery=_delivery(event),
+            error=result["error"],
+            started_at=_moment(event.started_at),
+            worker=storable_name(event.worker, 255),
+            delivery=event.delivery,
+            told=True,
         )
-        at = _moment(result.get("finished_at"))
-        if self._past_deadline(decision, at):
+        if self._past_deadline(decision, _moment(result.get("finished_at"))):
             # The worker cuts a step at the run's deadline too; that is the run timing out.
             self._advance(decision, m.DeadlineExceeded())
             return
-        if error is None:
-            self._advance(decision, m.Succeeded(step, attempt, result["outputs"] or {}))
-            return
-        kind: m.FailureKind = "timeout" if result["status"] == "timed_out" else "error"
-        message = f"{error['type']}: {error['message']}"
-        failure = m.Failed(step, attempt, kind, message, error["retryable"], error["delay"])
-        self._advance(decision, failure)
+        self._advance(decision, effects.machine_event(result))
 
     def _past_deadline(self, decision: _Decision, at: datetime | None = None) -> bool:
         """Whether the run's deadline had passed ``at`` (when the worker finished; a result that
@@ -337,13 +335,12 @@ class Conductor:
         deadline = decision.snapshot.deadline_at
         return deadline is not None and (at or decision.now) >= deadline
 
-    def _lost(self, decision: _Decision, event: Mapping[str, Any]) -> None:
-        task: Task = event["task"]
-        step, attempt = task["step"], task["attempt"]
+    def _dead_lettered(self, decision: _Decision, event: wire.AttemptDeadLettered) -> None:
+        step, attempt = event.step, event.attempt
         if not _is_current(decision.snapshot, step, attempt):
             return
-        reason = bounded_text(str(event.get("reason") or "worker lost"), 2000)
-        signal = event.get("signal") or self._last_signal(decision.snapshot.run_id, step)
+        reason = bounded_text(event.reason, 2000)
+        signal = self._last_signal(decision.snapshot.run_id, step)
         if signal is not None:
             reason = f"{reason} (signal {signal})"
         self._finish_attempt(
@@ -358,29 +355,20 @@ class Conductor:
         # The broker already redelivered it up to its delivery limit: a poison message.
         self._advance(decision, m.Failed(step, attempt, "worker_lost", reason, retryable=False))
 
-    def _worker_lost(self, decision: _Decision, event: Mapping[str, Any]) -> None:
+    def _worker_died(self, decision: _Decision, event: wire.AttemptWorkerDied) -> None:
         """A child died running this attempt; the broker delivers it again (no state change)."""
-        step, attempt = str(event["step"]), int(event["attempt"])
-        if not _is_current(decision.snapshot, step, attempt):
+        if not _is_current(decision.snapshot, event.step, event.attempt):
             return
-        signal = event.get("signal") if isinstance(event.get("signal"), int) else None
+        message = f"worker lost (signal {event.signal}); the broker delivers it again"
         self._finish_attempt(
             decision,
-            step,
-            attempt,
+            event.step,
+            event.attempt,
             "worker_lost",
             duration_s=0.0,
-            error={
-                "type": "WorkerLost",
-                "message": f"worker lost (signal {signal}); the broker delivers it again",
-                "traceback": None,
-            },
-            exit_signal=signal if isinstance(signal, int) else None,
+            error={"type": "WorkerLost", "message": message, "traceback": None},
+            exit_signal=event.signal,
         )
-
-    def _cancel(self, decision: _Decision, event: Mapping[str, Any]) -> None:
-        reason = bounded_text(str(event.get("reason") or "cancelled"), 2000)
-        self._advance(decision, m.Cancel(reason))
 
     def _last_signal(self, run_id: str, step: str) -> int | None:
         """The signal that killed the last recorded attempt of ``step``, if one did."""
@@ -425,14 +413,12 @@ class Conductor:
         started_at: datetime | None = None,
         worker: str = "",
         delivery: int = 1,
+        told: bool = False,
     ) -> None:
+        """Record an attempt's end; unless ``told`` (by the worker that ran it), tell it too."""
         run_id = decision.snapshot.run_id
         spec = decision.snapshot.spec.step(step)
         decision.dropped.extend(_watchdogs_of(decision, step, attempt))
-        if status == "timed_out":
-            decision.observe(prom.TIMEOUTS.labels(spec.module, spec.version).inc)
-        elif status == "worker_lost":
-            decision.observe(prom.WORKER_LOST.labels(spec.module, spec.version).inc)
         if not _has_record(decision, step, attempt):
             # A short attempt sends no "started" event (or its result overtook it): record both.
             decision.changes.append(
@@ -449,174 +435,67 @@ class Conductor:
             )
         else:
             _note_redelivery(decision, step, attempt, delivery)
-        decision.changes.append(
-            AttemptFinished(
-                run_id,
-                step,
-                attempt,
-                status,
-                decision.now,
-                duration_s,
-                metrics=tuple(metrics),
-                timings=dict(timings or {}),
-                error_type=error["type"] if error else None,
-                error_message=error["message"] if error else None,
-                traceback=error.get("traceback") if error else None,
-                exit_signal=exit_signal,
-            )
+        record = effects.attempt_end(
+            run_id,
+            step,
+            attempt,
+            status,
+            decision.now,
+            duration_s=duration_s,
+            metrics=metrics,
+            timings=timings,
+            error=error,
+            exit_signal=exit_signal,
         )
+        decision.changes.append(record)
+        if not told:
+            # Ended here without a result: how long it ran is not known.
+            decision.facts.append(effects.ended(decision.snapshot.spec, record, measured=False))
 
     # The state machine -----------------------------------------------------------------------
 
     def _advance(self, decision: _Decision, event: m.Event) -> None:
         snapshot = decision.snapshot
-        plan = m.Plan.from_spec(snapshot.run_id, snapshot.spec, self.retry)
         before = snapshot.state
-        state, commands = m.advance(plan, before, event)
+        state, commands = m.advance(self.plans.of(snapshot.run_id, snapshot.spec), before, event)
         decision.snapshot = snapshot.with_state(state)
-        run_id, now = snapshot.run_id, decision.now
-        if before.status != "running" and state.status == "running":
-            decision.changes.append(RunChanged(run_id, "running", now))
-        for step_id, step in state.steps.items():
-            if before.steps.get(step_id) is not step:
-                decision.changes.append(
-                    StepChanged(
-                        run_id, step_id, step.status, step.attempt, step.outputs, step.first_attempt
-                    )
-                )
-        outputs = {sid: s.outputs for sid, s in state.steps.items()}
-        for command in commands:
-            if isinstance(command, m.Dispatch):
-                decision.messages.append(self._task_message(snapshot, command, outputs))
-            elif isinstance(command, m.ScheduleRetry):
-                retried = snapshot.spec.step(command.step)
-                decision.observe(prom.RETRIES.labels(retried.module, retried.version).inc)
-                due = now + timedelta(seconds=command.delay)
-                decision.timers.append(
-                    Timer(run_id, "retry", due, step=command.step, attempt=command.attempt)
-                )
-            elif isinstance(command, m.Abort):
-                decision.revokes.append(attempt_id(run_id, command.step, command.attempt))
-                if _has_record(decision, command.step, command.attempt):
-                    decision.changes.append(
-                        AttemptFinished(
-                            run_id,
-                            command.step,
-                            command.attempt,
-                            "aborted",
-                            now,
-                            0.0,
-                            error_type="Aborted",
-                            error_message=state.reason,
-                        )
-                    )
-            else:
-                results = (
-                    pipeline_outputs(snapshot.spec, snapshot.inputs, outputs)
-                    if command.status == "succeeded"
-                    else {}
-                )
-                decision.changes.append(
-                    RunChanged(run_id, command.status, now, command.reason, results)
-                )
-                if snapshot.started_at is not None:
-                    took = (now - snapshot.started_at).total_seconds()
-                    histogram = prom.RUN_DURATION.labels(snapshot.spec.name, command.status)
-                    decision.observe(functools.partial(histogram.observe, took))
-
-    def _task_message(
-        self,
-        snapshot: Snapshot,
-        command: m.Dispatch,
-        outputs: Mapping[str, Mapping[str, Any] | None],
-    ) -> OutboxMessage:
-        step = snapshot.spec.step(command.step)
-        deadline = snapshot.deadline_at or self.clock() + timedelta(seconds=snapshot.spec.timeout)
-        task = Task(
-            run_id=snapshot.run_id,
-            step=step.id,
-            attempt=command.attempt,
-            module=step.module,
-            version=step.version,
-            inputs=resolve(step, snapshot.inputs, outputs),
-            timeout=step.timeout,
-            deadline=deadline.timestamp(),
-            queued_at=self.clock().timestamp(),
+        now = decision.now
+        run = effects.Run(
+            snapshot.run_id,
+            snapshot.spec,
+            snapshot.inputs,
+            snapshot.started_at,
+            (snapshot.deadline_at or now + timedelta(seconds=snapshot.spec.timeout)).timestamp(),
         )
-        return OutboxMessage(queue_name(step.module, step.version), dict(task), self.clock())
+        done = effects.translate(run, before, state, commands, now, queued_at=now.timestamp())
+        decision.changes.extend(done.changes)
+        decision.facts.extend(done.facts)
+        for task in done.tasks:
+            queue = queue_name(task["module"], task["version"])
+            decision.messages.append(OutboxMessage(queue, wire.encode_task(task), now))
+        for retry in done.retries:
+            due = now + timedelta(seconds=retry.delay)
+            decision.timers.append(
+                Timer(snapshot.run_id, "retry", due, step=retry.step, attempt=retry.attempt)
+            )
+        for abort in done.aborts:
+            decision.revokes.append(attempt_id(snapshot.run_id, abort.step, abort.attempt))
+            if _has_record(decision, abort.step, abort.attempt):
+                decision.changes.append(
+                    effects.aborted(snapshot.run_id, abort, now, 0.0, state.reason)
+                )
 
-    def _record_instance(self, event: Mapping[str, Any]) -> None:
+    def _record_instance(self, event: wire.InstanceSeen) -> None:
         self.ledger.record_instance(
             Instance(
-                module=str(event["module"]),
-                version=str(event["version"]),
-                worker=str(event["worker"]),
+                module=event.module,
+                version=event.version,
+                worker=event.worker,
                 seen_at=self.clock(),
-                commit=str(event.get("commit") or ""),
-                interface=event.get("interface") or {},
+                commit=event.commit,
+                interface=event.interface,
             )
         )
-
-
-_HANDLERS: dict[str, Callable[..., None]] = {
-    "start": lambda conductor, decision, event: conductor._start(decision),
-    "retry": lambda conductor, decision, event: conductor._resume(decision),
-    "started": Conductor._started,
-    "result": Conductor._result,
-    "lost": Conductor._lost,
-    "worker_lost": Conductor._worker_lost,
-    "cancel": Conductor._cancel,
-}
-
-
-_ATTEMPT_KEYS = {"run_id": str, "step": str, "attempt": int}
-_SHAPES: dict[str, dict[str, dict[str, type]]] = {
-    # type -> {where in the event ("" = the event itself) -> {key: type}}
-    "start": {"": {"run_id": str}},
-    "retry": {"": {"run_id": str}},
-    "cancel": {"": {"run_id": str}},
-    "started": {"": _ATTEMPT_KEYS},
-    "worker_lost": {"": _ATTEMPT_KEYS},
-    "lost": {"task": _ATTEMPT_KEYS},
-    "result": {
-        "result": {
-            **_ATTEMPT_KEYS,
-            "status": str,
-            "metrics": list,
-            "timings": dict,
-            "duration_s": float,
-        }
-    },
-    "instance": {"": {"module": str, "version": str, "worker": str}},
-}
-
-
-def malformed(event: Mapping[str, Any]) -> str | None:
-    """What is wrong with an event's shape, or None: a bad event is dropped, not crash-looped."""
-    shape = _SHAPES.get(event.get("type"))  # type: ignore[arg-type]
-    if shape is None:
-        return f"unknown type {event.get('type')!r}"
-    for where, keys in shape.items():
-        holder = event.get(where) if where else event
-        if not isinstance(holder, Mapping):
-            return f"{where} is not an object"
-        for key, kind in keys.items():
-            value = holder.get(key)
-            ok = isinstance(value, int | float) if kind is float else isinstance(value, kind)
-            if not ok or (kind is int and isinstance(value, bool)):
-                return f"{where or 'event'}.{key} is not a {kind.__name__}"
-    result = event.get("result")
-    if isinstance(result, Mapping) and not isinstance(result.get("error"), Mapping | None):
-        return "result.error is not an object"
-    return None
-
-
-def _run_of(event: Mapping[str, Any]) -> str | None:
-    for holder in (event, event.get("result") or {}, event.get("task") or {}):
-        run_id = holder.get("run_id") if isinstance(holder, Mapping) else None
-        if isinstance(run_id, str):
-            return run_id
-    return None
 
 
 def _moment(epoch_s: object) -> datetime | None:
@@ -632,14 +511,6 @@ def _moment(epoch_s: object) -> datetime | None:
 def _store_away(exc: Exception) -> bool:
     """Whether the store itself failed (the conductor must stop), not one run's decision."""
     return isinstance(exc, PlatformError) and not isinstance(exc, StoreRefused)
-
-
-def _delivery(event: Mapping[str, Any]) -> int:
-    """Which delivery of its task the worker ran (workers before this field count as 1)."""
-    delivery = event.get("delivery")
-    if isinstance(delivery, int) and not isinstance(delivery, bool) and 1 <= delivery <= 10_000:
-        return delivery
-    return 1
 
 
 def _note_redelivery(decision: _Decision, step: str, attempt: int, delivery: int) -> None:

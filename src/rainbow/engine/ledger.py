@@ -150,6 +150,12 @@ class Ledger(Store, Protocol):
         """Drop a connection the store broke, so the next call opens a new one."""
 
 
+def known_spec(spec_hash: str) -> PipelineSpec | None:
+    """The spec of ``spec_hash`` if this process parsed it already: a ledger then need not
+    even read the stored JSON again."""
+    return _SPECS.get(spec_hash)
+
+
 def parsed_spec(spec_hash: str, data: Mapping[str, Any]) -> PipelineSpec:
     """The spec model for a stored spec, parsed once per pipeline version, not once per event."""
     cached = _SPECS.get(spec_hash)

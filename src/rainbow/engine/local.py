@@ -21,8 +21,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from rainbow.engine import effects
 from rainbow.engine import machine as m
-from rainbow.engine.inputs import pipeline_outputs, resolve
 from rainbow.engine.intake import checked_result
 from rainbow.engine.interrupted import close_abandoned_runs, this_process
 from rainbow.engine.pool import Finished, Lost, PoolEvent, Started, WorkerPool, key_of
@@ -31,16 +31,14 @@ from rainbow.engine.records import (
     AttemptStarted,
     AttemptStatus,
     Change,
-    MetricValue,
     RunChanged,
     RunCreated,
-    StepChanged,
 )
 from rainbow.engine.store import Store
 from rainbow.engine.submission import new_runs
 from rainbow.engine.workunits import WorkUnit
 from rainbow.errors import StoreRefused
-from rainbow.observe import metrics
+from rainbow.observe.facts import Fact, Observer, ignore
 from rainbow.sdk.catalog import AnyModule
 from rainbow.sdk.messages import Result, Task
 from rainbow.settings import DEFAULT_LOCAL_LEASE_S, DEFAULT_MAX_OUTPUT_BYTES
@@ -91,6 +89,8 @@ class _Run:
     plan: m.Plan
     state: m.RunState
     started: float = 0.0
+    """When the run was admitted (monotonic), for its outcome's duration."""
+    started_at: datetime | None = None
     deadline: float = 0.0
     finished: float | None = None
 
@@ -113,12 +113,16 @@ class LocalEngine:
         options: LocalOptions = LocalOptions(),
         *,
         on_finish: Callable[[RunOutcome], None] | None = None,
+        observe: Observer = ignore,
     ) -> None:
         self.store = store
         self.modules = modules
         self.options = options
         self.on_finish = on_finish
+        self.observe = observe
+        self.plans = effects.Plans(options.retry)
         self._changes: list[Change] = []
+        self._facts: list[Fact] = []
         self._last_flush = 0.0
         self.owner = this_process()
 
@@ -160,8 +164,10 @@ class LocalEngine:
         finally:
             pool.close()
 
-    def record(self, changes: Iterable[Change]) -> None:
+    def record(self, changes: Iterable[Change], facts: Iterable[Fact] = ()) -> None:
+        """Buffer changes for the next flush, and the facts to tell once they are written."""
         self._changes.extend(changes)
+        self._facts.extend(facts)
 
     def forget(self, run_id: str) -> None:
         """Drop what is buffered for a run another process has closed."""
@@ -178,8 +184,10 @@ class LocalEngine:
             refused = {}
         except StoreRefused:
             refused = self._write_run_by_run(self._changes)
-        self._changes = []
+        facts, self._changes, self._facts = self._facts, [], []
         self._last_flush = now
+        if facts:
+            self.observe(facts)
         return refused
 
     def _write_run_by_run(self, changes: Sequence[Change]) -> dict[str, str]:
@@ -238,7 +246,7 @@ class _Loop:
 
     def run(self, records: Sequence[RunCreated], unrecorded: bool) -> list[RunOutcome]:
         for seq, record in enumerate(records):
-            plan = m.Plan.from_spec(record.run_id, self.spec, self.engine.options.retry)
+            plan = self.engine.plans.of(record.run_id, self.spec)
             unit = WorkUnit(record.unit, dict(record.inputs))
             self.runs[record.run_id] = _Run(
                 record.run_id, seq, unit, plan, m.RunState.initial(plan)
@@ -279,7 +287,7 @@ class _Loop:
             run = self.waiting.popleft()
             if run.run_id in self.outcomes:
                 continue  # failed before it could start: the store refused to record it
-            run.started = time.monotonic()
+            run.started, run.started_at = time.monotonic(), _now()
             run.deadline = time.time() + self.spec.timeout
             self._push_timer(run.started + self.spec.timeout, run.run_id, m.DeadlineExceeded())
             self._apply(run, m.Start())
@@ -336,54 +344,22 @@ class _Loop:
     # Carrying out commands -------------------------------------------------------------------
 
     def _apply(self, run: _Run, event: m.Event) -> None:
-        state, commands = m.advance(run.plan, run.state, event)
-        changed = [sid for sid, step in state.steps.items() if run.state.steps.get(sid) is not step]
+        before = run.state
+        state, commands = m.advance(run.plan, before, event)
         run.state = state
         now = _now()
-        if isinstance(event, m.Start):
-            self.engine.record([RunChanged(run.run_id, "running", now)])
-        for sid in changed:
-            step = state.steps[sid]
-            self.engine.record(
-                [
-                    StepChanged(
-                        run.run_id, sid, step.status, step.attempt, step.outputs, step.first_attempt
-                    )
-                ]
-            )
-        aborts = []
-        for command in commands:
-            if isinstance(command, m.Dispatch):
-                self._dispatch_step(run, command, now)
-            elif isinstance(command, m.ScheduleRetry):
-                module = self.steps[command.step].module
-                metrics.RETRIES.labels(module, self.steps[command.step].version).inc()
-                self._push_timer(
-                    time.monotonic() + command.delay,
-                    run.run_id,
-                    m.RetryDue(command.step, command.attempt),
-                )
-            elif isinstance(command, m.Abort):
-                aborts.append((run.run_id, command.step, command.attempt))
-            else:
-                self._finish(run, command, now)
-        if aborts:
-            self._abort(aborts, now)
-
-    def _dispatch_step(self, run: _Run, command: m.Dispatch, now: datetime) -> None:
-        step = self.steps[command.step]
-        outputs = {sid: s.outputs for sid, s in run.state.steps.items()}
-        task = Task(
-            run_id=run.run_id,
-            step=step.id,
-            attempt=command.attempt,
-            module=step.module,
-            version=step.version,
-            inputs=resolve(step, run.unit.inputs, outputs),
-            timeout=step.timeout,
-            deadline=run.deadline,
-        )
-        self._enqueue(task)
+        about = effects.Run(run.run_id, self.spec, run.unit.inputs, run.started_at, run.deadline)
+        done = effects.translate(about, before, state, commands, now)
+        self.engine.record(done.changes, done.facts)
+        for task in done.tasks:
+            self._enqueue(task)
+        for retry in done.retries:
+            due = time.monotonic() + retry.delay
+            self._push_timer(due, run.run_id, m.RetryDue(retry.step, retry.attempt))
+        if done.aborts:
+            self._abort(run, done.aborts, now)
+        if done.finish is not None:
+            self._finish(run, done.finish, done.outputs)
 
     def _enqueue(self, task: Task) -> None:
         seq = self.runs[task["run_id"]].seq
@@ -395,44 +371,21 @@ class _Loop:
             if self.runs[task["run_id"]].state.status == "running":
                 self.pool.submit(task)
 
-    def _abort(self, keys: list[tuple[str, str, int]], now: datetime) -> None:
-        wanted = set(keys)
+    def _abort(self, run: _Run, aborts: Sequence[m.Abort], now: datetime) -> None:
+        run_id = run.run_id
+        wanted = {(run_id, a.step, a.attempt) for a in aborts}
         self.ready = [item for item in self.ready if key_of(item[2]) not in wanted]
         heapq.heapify(self.ready)
         self.pool.abort(wanted)
-        for run_id, step, attempt in keys:
-            began = self.started_attempts.get((run_id, step, attempt))
-            if began is None:
-                continue
-            self.engine.record(
-                [
-                    AttemptFinished(
-                        run_id,
-                        step,
-                        attempt,
-                        "aborted",
-                        now,
-                        time.monotonic() - began,
-                        error_type="Aborted",
-                        error_message=self.runs[run_id].state.reason,
-                    )
-                ]
-            )
+        reason = run.state.reason
+        for abort in aborts:
+            began = self.started_attempts.get((run_id, abort.step, abort.attempt))
+            if began is not None:
+                took = time.monotonic() - began
+                self.engine.record([effects.aborted(run_id, abort, now, took, reason)])
 
-    def _finish(self, run: _Run, command: m.Finish, now: datetime) -> None:
+    def _finish(self, run: _Run, command: m.Finish, outputs: dict[str, Any]) -> None:
         run.finished = time.monotonic()
-        step_outputs = {sid: s.outputs for sid, s in run.state.steps.items()}
-        outputs = (
-            pipeline_outputs(self.spec, run.unit.inputs, step_outputs)
-            if command.status == "succeeded"
-            else {}
-        )
-        self.engine.record(
-            [RunChanged(run.run_id, command.status, now, reason=command.reason, outputs=outputs)]
-        )
-        duration = run.finished - run.started if run.started else 0.0
-        if run.started:
-            metrics.RUN_DURATION.labels(self.spec.name, command.status).observe(duration)
         # Attempt workdirs are removed as attempts end; this takes the run's empty folders.
         shutil.rmtree(self.engine.options.work_root / run.run_id, ignore_errors=True)
         outcome = RunOutcome(
@@ -442,7 +395,7 @@ class _Loop:
             reason=command.reason,
             outputs=outputs,
             steps=[StepOutcome(sid, s.status, s.attempt) for sid, s in run.state.steps.items()],
-            duration_s=duration,
+            duration_s=run.finished - run.started if run.started else 0.0,
         )
         self.outcomes[run.run_id] = outcome
         if self.engine.on_finish is not None:
@@ -492,15 +445,18 @@ class _Loop:
             )
             failure = m.Failed(task["step"], task["attempt"], "timeout", message)
             error_type, signal_number = "StepTimeout", signal.SIGKILL.value
+        error = {"type": error_type, "message": failure.message}
         self._record_attempt_end(
-            run,
-            task["step"],
-            task["attempt"],
-            status,
-            duration_s=event.after_s,
-            error_type=error_type,
-            error_message=failure.message,
-            exit_signal=signal_number,
+            effects.attempt_end(
+                run.run_id,
+                task["step"],
+                task["attempt"],
+                status,
+                _now(),
+                duration_s=event.after_s,
+                error=error,
+                exit_signal=signal_number,
+            )
         )
         self._apply(run, failure)
 
@@ -510,74 +466,12 @@ class _Loop:
             result, module, max_output_bytes=self.engine.options.max_output_bytes
         )
         run = self.runs[result["run_id"]]
-        error = result["error"]
-        status: AttemptStatus = result["status"]
-        self._record_attempt_end(
-            run,
-            result["step"],
-            result["attempt"],
-            status,
-            duration_s=result["duration_s"],
-            metric_values=[MetricValue(**mv) for mv in result["metrics"]],
-            timings=result["timings"],
-            error_type=error["type"] if error else None,
-            error_message=error["message"] if error else None,
-            traceback=error["traceback"] if error else None,
-        )
-        if error is None:
-            event: m.Event = m.Succeeded(result["step"], result["attempt"], result["outputs"] or {})
-        else:
-            event = m.Failed(
-                result["step"],
-                result["attempt"],
-                "timeout" if status == "timed_out" else "error",
-                f"{error['type']}: {error['message']}",
-                retryable=error["retryable"],
-                delay=error["delay"],
-            )
-        self._apply(run, event)
+        self._record_attempt_end(effects.result_end(run.run_id, result, _now()))
+        self._apply(run, effects.machine_event(result))
 
-    def _record_attempt_end(
-        self,
-        run: _Run,
-        step: str,
-        attempt: int,
-        status: AttemptStatus,
-        *,
-        duration_s: float,
-        metric_values: Sequence[MetricValue] = (),
-        timings: Mapping[str, float] | None = None,
-        error_type: str | None = None,
-        error_message: str | None = None,
-        traceback: str | None = None,
-        exit_signal: int | None = None,
-    ) -> None:
-        spec = self.steps[step]
-        metrics.record_attempt(
-            module=spec.module,
-            version=spec.version,
-            status=status,
-            duration_s=duration_s,
-            timings=timings or {},
-        )
-        self.engine.record(
-            [
-                AttemptFinished(
-                    run.run_id,
-                    step,
-                    attempt,
-                    status,
-                    _now(),
-                    duration_s,
-                    metrics=tuple(metric_values),
-                    timings=dict(timings or {}),
-                    error_type=error_type,
-                    error_message=error_message,
-                    traceback=traceback,
-                    exit_signal=exit_signal,
-                )
-            ]
-        )
+    def _record_attempt_end(self, record: AttemptFinished) -> None:
+        """The pool's children tell nothing: this engine tells every attempt's end."""
+        self.engine.record([record], [effects.ended(self.spec, record)])
 
     def _push_timer(self, due: float, run_id: str, event: m.Event) -> None:
         heapq.heappush(self.timers, _Timer(due, next(self.counter), run_id, event))

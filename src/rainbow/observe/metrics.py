@@ -1,5 +1,8 @@
 """Prometheus metrics. Every timeout has a histogram: step, run and ``ctx.timeout`` blocks.
 
+The engine does not know them: :func:`observe` is the observer a process hands its executor
+or worker, and turns the facts they tell (:mod:`rainbow.observe.facts`) into updates.
+
 Processes expose them with :func:`serve`. A Celery worker forks children that record attempts,
 so it runs in prometheus_client's multiprocess mode: ``PROMETHEUS_MULTIPROC_DIR`` must be set
 before this module is first imported (the ``rainbow worker`` command does that).
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 from wsgiref.simple_server import WSGIServer
 
@@ -24,6 +27,16 @@ from prometheus_client import (
 )
 
 from rainbow.errors import UserError
+from rainbow.observe.facts import (
+    AttemptEnded,
+    AttemptWaited,
+    Fact,
+    MessageRejected,
+    ParkedMeasured,
+    QueueMeasured,
+    RetryScheduled,
+    RunEnded,
+)
 
 LOOPBACK = "127.0.0.1"
 
@@ -87,16 +100,35 @@ def _block_histogram(module: str, block: str) -> Any:
     return BLOCK_DURATION.labels(module, block)
 
 
-def record_attempt(
-    *, module: str, version: str, status: str, duration_s: float, timings: Mapping[str, float]
-) -> None:
-    _step_histogram(module, version, status).observe(duration_s)
-    for block, seconds in timings.items():
-        _block_histogram(module, block).observe(seconds)
-    if status == "timed_out":
-        TIMEOUTS.labels(module, version).inc()
-    elif status == "worker_lost":
-        WORKER_LOST.labels(module, version).inc()
+def observe(facts: Sequence[Fact]) -> None:
+    """The Prometheus observer: what the engine tells, as metric updates."""
+    for fact in facts:
+        match fact:
+            case AttemptEnded():
+                _attempt_ended(fact)
+            case AttemptWaited(module, version, waited_s):
+                QUEUE_WAIT.labels(module, version).observe(waited_s)
+            case RetryScheduled(module, version):
+                RETRIES.labels(module, version).inc()
+            case RunEnded(pipeline, status, duration_s):
+                RUN_DURATION.labels(pipeline, status).observe(duration_s)
+            case MessageRejected(where):
+                REJECTED.labels(where).inc()
+            case QueueMeasured(module, version, depth):
+                QUEUE_DEPTH.labels(module, version).set(depth)
+            case ParkedMeasured(count):
+                PARKED_EVENTS.set(count)
+
+
+def _attempt_ended(fact: AttemptEnded) -> None:
+    if fact.duration_s is not None:
+        _step_histogram(fact.module, fact.version, fact.status).observe(fact.duration_s)
+    for block, seconds in fact.timings.items():
+        _block_histogram(fact.module, block).observe(seconds)
+    if fact.status == "timed_out":
+        TIMEOUTS.labels(fact.module, fact.version).inc()
+    elif fact.status == "worker_lost":
+        WORKER_LOST.labels(fact.module, fact.version).inc()
 
 
 def serve(port: int, host: str = LOOPBACK) -> WSGIServer:

@@ -1,7 +1,8 @@
 """Call one module for one attempt: the worker skeleton shared by every executor.
 
 The call goes through ordered middleware, each one cross-cutting concern around the next:
-log context → asset sync → output check → step timeout → the module. Whatever the module does,
+queue wait observed → log context → asset sync → output check → step timeout → the module;
+how the attempt ended is told to the worker's observer last. Whatever the module does,
 ``invoke`` returns a :class:`~rainbow.sdk.messages.Result`; it never raises for a module's
 failure, and every text in it is one the run store can hold.
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rainbow.errors import PermanentError, Retry, StepTimeout
+from rainbow.observe.facts import AttemptEnded, AttemptWaited, Observer, ignore
 from rainbow.observe.logging import bound
 from rainbow.sdk.assets_sync import AssetStore, AssetStoreError, UnreadableAsset
 from rainbow.sdk.catalog import AnyModule
@@ -44,6 +46,18 @@ class Invocation:
 
 Call = Callable[[Invocation], dict[str, Any]]
 Middleware = Callable[[Invocation, Call], dict[str, Any]]
+
+
+def make_queue_wait_observer(observe: Observer) -> Middleware:
+    def observe_queue_wait(invocation: Invocation, call_next: Call) -> dict[str, Any]:
+        task = invocation.task
+        queued_at = task.get("queued_at")
+        if queued_at is not None:
+            waited = max(0.0, time.time() - queued_at)
+            observe([AttemptWaited(task["module"], task["version"], waited)])
+        return call_next(invocation)
+
+    return observe_queue_wait
 
 
 def bind_log_context(invocation: Invocation, call_next: Call) -> dict[str, Any]:
@@ -117,6 +131,9 @@ class WorkerEnv:
     assets_url: str
     work_root: Path
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
+    observe: Observer = ignore
+    """Told how long each attempt waited and how it ended; a local pool's children tell
+    nothing (their parent engine does)."""
 
 
 def invoke(module: AnyModule, task: Task, env: WorkerEnv) -> Result:
@@ -132,6 +149,7 @@ def invoke(module: AnyModule, task: Task, env: WorkerEnv) -> Result:
         workdir=workdir,
     )
     chain: list[Middleware] = [
+        make_queue_wait_observer(env.observe),
         bind_log_context,
         make_asset_sync(AssetStore(env.assets_url)),
         make_output_check(env.max_output_bytes),
@@ -163,7 +181,7 @@ def invoke(module: AnyModule, task: Task, env: WorkerEnv) -> Result:
     finally:
         if ctx.workdir_used:
             shutil.rmtree(workdir, ignore_errors=True)
-    return Result(
+    result = Result(
         run_id=task["run_id"],
         step=task["step"],
         attempt=task["attempt"],
@@ -177,6 +195,14 @@ def invoke(module: AnyModule, task: Task, env: WorkerEnv) -> Result:
         duration_s=time.perf_counter() - started,
         error=error,
         finished_at=time.time(),
+    )
+    env.observe([attempt_ended(task, result)])
+    return result
+
+
+def attempt_ended(task: Task, result: Result) -> AttemptEnded:
+    return AttemptEnded(
+        task["module"], task["version"], result["status"], result["duration_s"], result["timings"]
     )
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rainbow.diagnostics import Diagnostic, Location
-from rainbow.settings import DEFAULT_MAX_SPEC_BYTES, DEFAULT_MAX_SPEC_STEPS, Settings
+from rainbow.settings import DEFAULT_MAX_SPEC_BYTES, DEFAULT_MAX_SPEC_STEPS, SpecSettings
 from rainbow.storable import json_size, unstorable
 
 
@@ -23,8 +23,8 @@ class SpecLimits:
     max_bytes: int = DEFAULT_MAX_SPEC_BYTES
 
     @classmethod
-    def of(cls, settings: Settings) -> SpecLimits:
-        return cls(settings.max_spec_steps, settings.max_spec_bytes)
+    def of(cls, settings: SpecSettings) -> SpecLimits:
+        return cls(settings.max_steps, settings.max_bytes)
 
 
 DEFAULT_LIMITS = SpecLimits()

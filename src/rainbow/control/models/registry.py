@@ -3,7 +3,7 @@
 A module version records the interface it was registered with; a pipeline version records its
 compiled spec, checked against the interfaces of the exact module versions it pins. Which
 pipeline version users get in an environment is a :class:`DefaultPointer`, moved only through
-the gates in :mod:`rainbow.control.release`; every move, approval and retirement is also an
+the gates in :mod:`rainbow.control.services.release`; every move, approval and retirement is also an
 :class:`AuditEntry`.
 """
 

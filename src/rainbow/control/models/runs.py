@@ -1,8 +1,9 @@
 """Runs as the control plane stores them: a run, its step runs, their attempts and metrics, and
 what the conductor keeps beside them (timers, outbox, instances).
 
-The engine writes these rows through :class:`rainbow.control.store.DjangoStore`; the admin and the
-REST API read them. Statuses are plain strings (the engine's state machine owns their meaning).
+The engine writes these rows through :class:`rainbow.control.persistence.store.DjangoStore`;
+the admin and the REST API read them. Statuses are plain strings (the engine's state machine owns
+their meaning).
 """
 
 from __future__ import annotations

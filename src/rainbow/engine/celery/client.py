@@ -8,6 +8,7 @@ from datetime import datetime
 
 from celery import Celery
 
+from rainbow.engine import wire
 from rainbow.engine.celery.events import publish_event
 from rainbow.engine.machine import FINISHED_RUN
 from rainbow.engine.records import RunSummary
@@ -38,7 +39,7 @@ def submit(
     )
     store.write(records)
     for record in records:
-        publish_event(app, {"type": "start", "run_id": record.run_id})
+        publish_event(app, wire.StartRun(record.run_id))
     return [record.run_id for record in records]
 
 
@@ -90,3 +91,12 @@ def wait_for_resumed(
             if run.status in FINISHED and run.finished_at != ended_at:
                 return run.status
         time.sleep(poll_s)
+
+
+def ask_retry(app: Celery, run_id: str) -> None:
+    """Ask the conductor to run a finished, unsuccessful run again from its failed steps."""
+    publish_event(app, wire.RetryRun(run_id))
+
+
+def ask_cancel(app: Celery, run_id: str, reason: str) -> None:
+    publish_event(app, wire.CancelRun(run_id, reason))

@@ -14,9 +14,18 @@ from typing import Any, ClassVar
 
 from celery.worker.consumer import Consumer
 
-from rainbow.observe.metrics import REJECTED
+from rainbow.observe.facts import MessageRejected, Observer, ignore
 
 log = logging.getLogger("rainbow.worker")
+
+
+_observe: Observer = ignore
+
+
+def tell_rejections_to(observe: Observer) -> None:
+    """Set by the worker before it starts: Celery builds the consumer itself."""
+    global _observe  # noqa: PLW0603 - one consumer per worker process
+    _observe = observe
 
 
 class RainbowConsumer(Consumer):
@@ -34,5 +43,5 @@ class RainbowConsumer(Consumer):
             exc,
             message.body[:200],
         )
-        REJECTED.labels("worker").inc()
+        _observe([MessageRejected("worker")])
         message.reject(requeue=False)

@@ -9,6 +9,8 @@ guard, parking what it sets aside in ``rainbow.parked`` for an operator to read.
 
 from __future__ import annotations
 
+import functools
+
 from kombu import Exchange, Queue
 
 from rainbow.engine.naming import queue_name
@@ -51,7 +53,10 @@ PARKED = Queue(
 them in ``rainbow_parked_events`` and logs each one it parks itself)."""
 
 
+@functools.lru_cache(maxsize=1024)
 def instance_queue(module: str, version: str) -> Queue:
+    """The queue of one module version (the same object each time: a conductor publishes to
+    it thousands of times a second)."""
     name = queue_name(module, version)
     return Queue(
         name,

@@ -4,7 +4,8 @@ Each message is one attempt. The worker runs the module through the SDK's ``invo
 context, asset sync, timeouts), telling the conductor it started if it runs long, publishes the
 result and only then acks (``acks_late``). If its process dies first, the message goes back to
 the queue; after ``DELIVERY_LIMIT`` redeliveries RabbitMQ dead-letters it and the conductor fails
-the step.
+the step. How each attempt waited and ended is told to the worker's observer (its metrics), here
+where it ran, and only here.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,12 +25,14 @@ from billiard.exceptions import WorkerLostError
 from celery import Celery, signals
 from celery.worker.request import Request
 
+from rainbow.engine import wire
 from rainbow.engine.celery.app import STEP_TASK
+from rainbow.engine.celery.consumer import tell_rejections_to
 from rainbow.engine.celery.events import publish_event
 from rainbow.engine.celery.topology import instance_queue
-from rainbow.observe import metrics
+from rainbow.observe.facts import Observer, ignore
 from rainbow.sdk.catalog import AnyModule
-from rainbow.sdk.invoke import WorkerEnv, invoke
+from rainbow.sdk.invoke import WorkerEnv, attempt_ended, invoke
 from rainbow.sdk.messages import Result, Task
 
 log = logging.getLogger("rainbow.worker")
@@ -40,49 +44,42 @@ watchdog); a shorter one sends just its result, which says when and where it sta
 message costs the broker a quorum write: one message per step instead of two is most of the
 engine's throughput. A worker dying before then loses nothing: the broker delivers the message
 again."""
-_TASK_KEYS = ("run_id", "step", "attempt", "module", "version", "inputs", "timeout", "deadline")
 
 
 def register_step_task(app: Celery, module: AnyModule, env: WorkerEnv) -> None:
     """The one task this worker runs: an attempt of ``module``."""
 
     @app.task(name=STEP_TASK, bind=True, acks_late=True, ignore_result=True, Request=StepRequest)
-    def step(self: Any, task: dict[str, Any]) -> None:
-        problem = _malformed(task, module)
-        if problem is not None:
-            log.error("rejected malformed task message %r: %s", task, problem)
-            if all(isinstance(task.get(k), str) for k in ("run_id", "step")):
-                refusal = _failure(
-                    task, "MalformedTask", f"the worker could not read it: {problem}"
-                )
-                publish_event(app, {"type": "result", "result": refusal})
+    def step(self: Any, raw: object) -> None:
+        try:
+            task = _task_for(raw, module)
+        except wire.Malformed as exc:
+            log.error("rejected malformed task message %.300r: %s", raw, exc)
+            ids = raw if isinstance(raw, dict) else {}
+            if all(isinstance(ids.get(k), str) for k in ("run_id", "step")):
+                refusal = _failure(ids, "MalformedTask", f"the worker could not read it: {exc}")
+                publish_event(app, wire.AttemptReported(refusal))
             return
-        started = {k: task[k] for k in ("run_id", "step", "attempt")}
-        if isinstance(task.get("queued_at"), int | float):
-            waited = max(0.0, time.time() - task["queued_at"])
-            metrics.QUEUE_WAIT.labels(module.name, task["version"]).observe(waited)
-        began = {
-            "started_at": time.time(),
-            "worker": worker_name(),
-            "delivery": delivery_of(self.request),
-        }
-        announce = threading.Timer(
-            STARTED_AFTER_S, _announce, args=(app, {"type": "started", **started, **began})
+        started_at, worker, delivery = time.time(), worker_name(), delivery_of(self.request)
+        began = wire.AttemptBegan(
+            task["run_id"], task["step"], task["attempt"], started_at, worker, delivery
         )
+        announce = threading.Timer(STARTED_AFTER_S, _announce, args=(app, began))
         announce.daemon = True
         announce.start()
         try:
-            result = invoke(module, Task(**task), env)  # type: ignore[typeddict-item]
+            result = invoke(module, task, env)
         finally:
             announce.cancel()
-        metrics.record_attempt(
-            module=module.name,
-            version=task["version"],
-            status=result["status"],
-            duration_s=result["duration_s"],
-            timings=result["timings"],
-        )
-        publish_event(app, {"type": "result", "result": result, **began})
+        publish_event(app, wire.AttemptReported(result, started_at, worker, delivery))
+
+
+def _task_for(raw: object, module: AnyModule) -> Task:
+    task = wire.parse_task(raw)
+    if task["module"] != module.name:
+        serves = f"this worker serves {module.name!r}, not {task['module']!r}"
+        raise wire.Malformed("task.module", serves)
+    return task
 
 
 def delivery_of(request: Any) -> int:
@@ -94,7 +91,7 @@ def delivery_of(request: Any) -> int:
     return 2 if (request.delivery_info or {}).get("redelivered") else 1
 
 
-def _announce(app: Celery, event: dict[str, Any]) -> None:
+def _announce(app: Celery, event: wire.AttemptBegan) -> None:
     try:
         publish_event(app, event)
     except Exception:  # the result still records the attempt; only its watchdog starts later
@@ -114,16 +111,16 @@ class StepRequest(Request):
         error = getattr(exc_info, "exception", None)
         error = getattr(error, "exc", error)  # unwrap billiard's ExceptionWithTraceback
         task = self.args[0] if self.args else None
-        if isinstance(error, WorkerLostError) and isinstance(task, dict):
+        died = _readable(task) if isinstance(error, WorkerLostError) else None
+        if died is not None:
             found = re.search(r"signal (\d+)", str(error))
-            event = {
-                "type": "worker_lost",
-                "run_id": task.get("run_id"),
-                "step": task.get("step"),
-                "attempt": task.get("attempt"),
-                "signal": int(found.group(1)) if found else None,
-                "message": str(error),
-            }
+            event = wire.AttemptWorkerDied(
+                died["run_id"],
+                died["step"],
+                died["attempt"],
+                int(found.group(1)) if found else None,
+                str(error),
+            )
             try:
                 publish_event(self.task.app, event)
             except Exception:  # the redelivery still happens; the record is only less precise
@@ -131,32 +128,29 @@ class StepRequest(Request):
         super().on_failure(exc_info, send_failed_event=send_failed_event, return_ok=return_ok)
 
     def on_timeout(self, soft: bool, timeout: float) -> None:
-        task = self.args[0] if self.args else None
-        if not soft and isinstance(task, dict) and isinstance(task.get("run_id"), str):
+        task = _readable(self.args[0] if self.args else None)
+        if not soft and task is not None:
             message = (
                 f"killed after {timeout:g}s: past its timeout and deaf to it (SIGALRM blocked?)"
             )
             result = _failure(task, "StepTimeout", message, retryable=True, status="timed_out")
+            _observe([attempt_ended(task, result)])
             try:
-                publish_event(self.task.app, {"type": "result", "result": result})
+                publish_event(self.task.app, wire.AttemptReported(result))
             except Exception:  # the watchdog fails the attempt later instead
                 log.warning("could not report a hard time limit", exc_info=True)
         super().on_timeout(soft, timeout)
 
 
-def _malformed(task: Any, module: AnyModule) -> str | None:
-    if not isinstance(task, dict):
-        return f"expected a JSON object, got {type(task).__name__}"
-    missing = [k for k in _TASK_KEYS if k not in task]
-    if missing:
-        return f"missing {', '.join(missing)}"
-    if task["module"] != module.name:
-        return f"this worker serves {module.name!r}, not {task['module']!r}"
-    return None
+def _readable(raw: object) -> Task | None:
+    try:
+        return wire.parse_task(raw)
+    except wire.Malformed:
+        return None
 
 
 def _failure(
-    task: dict[str, Any],
+    task: Mapping[str, Any],
     error_type: str,
     message: str,
     *,
@@ -183,6 +177,9 @@ def _failure(
 
 
 _identity: str | None = None
+_observe: Observer = ignore
+"""The worker's observer, for the hard time limits its main process reports (a lost child is
+the conductor's to tell: it decides that attempt's end)."""
 
 
 def worker_name() -> str:
@@ -211,14 +208,13 @@ class Announcer:
     """Tells the conductor, now and every ``HEARTBEAT_S``, which module version this serves."""
 
     def __init__(self, app: Celery, module: AnyModule, version: str) -> None:
-        self._event = {
-            "type": "instance",
-            "module": module.name,
-            "version": version,
-            "worker": worker_name(),
-            "commit": code_commit(module),
-            "interface": module.rainbow_interface.model_dump(mode="json"),
-        }
+        self._event = wire.InstanceSeen(
+            module.name,
+            version,
+            worker_name(),
+            code_commit(module),
+            module.rainbow_interface.model_dump(mode="json"),
+        )
         self._app = app
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="rainbow-announcer", daemon=True)
@@ -242,8 +238,10 @@ def serve(
     app: Celery, module: AnyModule, version: str, env: WorkerEnv, *, concurrency: int
 ) -> None:
     """Run a Celery worker for ``module@version`` until it is told to stop (SIGTERM: warm)."""
-    global _identity  # noqa: PLW0603 - set once, before the pool forks, so children report it
+    global _identity, _observe  # noqa: PLW0603 - set once, before the pool forks
     _identity = f"{socket.gethostname()}:{os.getpid()}"
+    _observe = env.observe
+    tell_rejections_to(env.observe)
     queue = instance_queue(module.name, version)
     app.conf.task_queues = [queue]
     register_step_task(app, module, env)

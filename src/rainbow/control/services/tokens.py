@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.utils import timezone
 
-from rainbow.control import audit
 from rainbow.control.models import ApiToken
-from rainbow.control.problems import Forbidden, NotFound
+from rainbow.control.persistence import audit
+from rainbow.control.services.refusals import Forbidden, NotFound
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, User
@@ -56,7 +56,7 @@ def user_for(token: str) -> User | None:
 
 def revoke(token_id: int, by: AbstractBaseUser) -> ApiToken:
     """Revoke one of ``by``'s tokens (an admin may revoke anyone's)."""
-    from rainbow.control.roles import ADMIN, has_role
+    from rainbow.control.services.roles import ADMIN, has_role
 
     row = ApiToken.objects.select_related("user").filter(pk=token_id).first()
     if row is None:

@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.urls import path
 from django.views.generic import RedirectView
 
-from rainbow.control.api import api
+from rainbow.control.web.api import api
 
 admin.site.site_header = "Rainbow control plane"
 admin.site.site_title = "Rainbow"

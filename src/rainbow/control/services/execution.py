@@ -20,14 +20,15 @@ from typing import Protocol
 from django.db import transaction
 
 from rainbow.control.models import Attempt, Run
-from rainbow.control.problems import Conflict
-from rainbow.control.store import DjangoStore
+from rainbow.control.persistence.store import DjangoStore
+from rainbow.control.services.refusals import Conflict
 from rainbow.engine.interrupted import close_abandoned_runs, this_process
 from rainbow.engine.local import LocalEngine, LocalOptions, lease_end
 from rainbow.engine.machine import FINISHED_RUN
 from rainbow.engine.records import RunChanged, RunCreated
 from rainbow.engine.submission import new_runs
 from rainbow.engine.workunits import WorkUnit
+from rainbow.observe import metrics
 from rainbow.sdk.catalog import AnyModule
 from rainbow.spec.models import PipelineSpec
 
@@ -84,14 +85,14 @@ class CeleryExecutor:
         )
 
     def cancel(self, run_id: str, reason: str) -> None:
-        from rainbow.engine.celery.events import publish_event
+        from rainbow.engine.celery.client import ask_cancel
 
-        publish_event(self.app, {"type": "cancel", "run_id": run_id, "reason": reason})
+        ask_cancel(self.app, run_id, reason)
 
     def retry(self, run_id: str) -> None:
-        from rainbow.engine.celery.events import publish_event
+        from rainbow.engine.celery.client import ask_retry
 
-        publish_event(self.app, {"type": "retry", "run_id": run_id})
+        ask_retry(self.app, run_id)
 
 
 class LocalExecutor:
@@ -209,7 +210,8 @@ class LocalRunner:
             self.store.write([RunChanged(r.run_id, "failed", now, reason) for r in records])
             return len(records)
         try:
-            LocalEngine(self.store, self.modules, self.options).run_recorded(spec, records)
+            engine = LocalEngine(self.store, self.modules, self.options, observe=metrics.observe)
+            engine.run_recorded(spec, records)
             self._pause_s = 0.0
         except Exception as exc:
             log.exception("local runs of %s failed to run", spec.name)
@@ -271,8 +273,8 @@ def current_executor() -> Executor:
         from rainbow import settings as rb_settings
 
         settings = rb_settings.from_env()
-        if settings.engine == "celery":
-            _executor = CeleryExecutor(settings.broker_url)
+        if settings.web.engine == "celery":
+            _executor = CeleryExecutor(settings.broker.url)
         else:
             _executor = LocalExecutor()
     return _executor

@@ -23,8 +23,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from rainbow.control import audit
-from rainbow.control.execution import Executor
 from rainbow.control.models import (
     Approval,
     DefaultPointer,
@@ -34,10 +32,12 @@ from rainbow.control.models import (
     Promotion,
     Run,
 )
-from rainbow.control.problems import Conflict, Invalid, NotFound
-from rainbow.control.registry import forbid_author, require_runnable
-from rainbow.control.roles import APPROVER, holders, require
-from rainbow.control.units import bind_units
+from rainbow.control.persistence import audit
+from rainbow.control.services.execution import Executor
+from rainbow.control.services.refusals import Conflict, Invalid, NotFound
+from rainbow.control.services.registry import forbid_author, require_runnable
+from rainbow.control.services.roles import APPROVER, holders, require
+from rainbow.control.services.units import bind_units
 from rainbow.engine.machine import FINISHED_RUN
 from rainbow.errors import PlatformError
 from rainbow.spec.models import PipelineSpec
@@ -51,7 +51,8 @@ SMOKE_GRACE = timedelta(minutes=10)
 
 
 def required_approvals() -> int:
-    return int(getattr(settings, "RAINBOW_REQUIRED_APPROVALS", 2))
+    # Set with the web options, whose default is rainbow.settings.DEFAULT_REQUIRED_APPROVALS.
+    return int(settings.RAINBOW_REQUIRED_APPROVALS)
 
 
 def counting(path: str = "") -> Q:

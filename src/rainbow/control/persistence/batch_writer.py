@@ -2,7 +2,8 @@
 
 Whatever the batch's size, it costs one query for the ids of the step runs it touches, at most two
 for the ids of attempts, and one statement per table and kind of write (see
-:mod:`rainbow.control.statements` for why these are prepared statements, not ``bulk_create``).
+:mod:`rainbow.control.persistence.statements` for why these are prepared statements, not
+``bulk_create``).
 Rare cases (a restarted or re-finished attempt, an unknown run) cost a query or two more.
 """
 
@@ -11,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from rainbow.control.batch import AttemptKey, Batch, StepKey
 from rainbow.control.models import Attempt, Metric, Run, StepRun
-from rainbow.control.statements import insert_each, select_in, update_each
+from rainbow.control.persistence.batch import AttemptKey, Batch, StepKey
+from rainbow.control.persistence.statements import insert_each, select_in, update_each
 from rainbow.engine.records import AttemptFinished, AttemptStarted
 from rainbow.errors import StoreRefused
 

@@ -14,8 +14,8 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from rainbow.control.models import Run, StepRun
-from rainbow.control.problems import NotFound
-from rainbow.control.run_service import get_run
+from rainbow.control.services.refusals import NotFound
+from rainbow.control.services.run_service import get_run
 from rainbow.storable import json_size
 
 ELIDED = "$elided"

@@ -3,9 +3,9 @@
 Import this module only after :func:`rainbow.control.django_setup.configure`;
 :func:`rainbow.control.django_setup.open_store` does both.
 
-Each ``write`` is one transaction: the batch is folded (:mod:`rainbow.control.batch`) and written
-with a few bulk statements (:mod:`rainbow.control.batch_writer`). Reads cost a constant number of
-queries: four for ``get_run``, two for a page of ``list_runs``.
+Each ``write`` is one transaction: the batch is folded (:mod:`rainbow.control.persistence.batch`)
+and written with a few bulk statements (:mod:`rainbow.control.persistence.batch_writer`). Reads
+cost a constant number of queries: four for ``get_run``, two for a page of ``list_runs``.
 """
 
 from __future__ import annotations
@@ -13,15 +13,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import fields
 from datetime import datetime
 from typing import Literal
 
 from django.db import DatabaseError, DataError, IntegrityError, transaction
 from django.db.models import F, Q
 
-from rainbow.control.batch import fold
-from rainbow.control.batch_writer import BatchWriter
 from rainbow.control.models import Attempt, Metric, Run, StepRun
+from rainbow.control.persistence.batch import fold
+from rainbow.control.persistence.batch_writer import BatchWriter
 from rainbow.engine.records import (
     AttemptView,
     Change,
@@ -35,6 +36,8 @@ from rainbow.errors import PlatformError, StoreRefused
 
 # A run list shows summaries: leave the (possibly large) JSON columns in the database.
 _SUMMARY_FIELDS = [f.name for f in Run._meta.fields if f.name not in ("spec", "inputs", "outputs")]
+# An attempt's view is its row's columns of the same names, and its metrics.
+_ATTEMPT_COLUMNS = [field.name for field in fields(AttemptView) if field.name != "metrics"]
 
 
 @contextmanager
@@ -175,23 +178,8 @@ def _run_summary(run: Run, metrics: Sequence[MetricValue]) -> RunSummary:
 
 
 def _attempt_view(attempt: Attempt, metrics: Sequence[MetricValue]) -> AttemptView:
-    return AttemptView(
-        attempt=attempt.attempt,
-        status=attempt.status,
-        module=attempt.module,
-        version=attempt.version,
-        started_at=attempt.started_at,
-        finished_at=attempt.finished_at,
-        duration_s=attempt.duration_s,
-        error_type=attempt.error_type,
-        error_message=attempt.error_message,
-        traceback=attempt.traceback,
-        exit_signal=attempt.exit_signal,
-        metrics=tuple(metrics),
-        timings=attempt.timings,
-        worker=attempt.worker,
-        deliveries=attempt.deliveries,
-    )
+    columns = {name: getattr(attempt, name) for name in _ATTEMPT_COLUMNS}
+    return AttemptView(**columns, metrics=tuple(metrics))
 
 
 def _metric_value(metric: Metric) -> MetricValue:

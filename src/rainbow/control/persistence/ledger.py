@@ -15,6 +15,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -22,17 +23,20 @@ from django.db import transaction
 from django.db.models import Count
 from pydantic import ValidationError
 
-from rainbow.control import audit, models
-from rainbow.control.store import DjangoStore, store_errors
+from rainbow.control import models
+from rainbow.control.persistence import audit
+from rainbow.control.persistence.statements import insert_each, insert_each_returning_ids
+from rainbow.control.persistence.store import DjangoStore, store_errors
 from rainbow.engine.ledger import (
     Instance,
     OutboxMessage,
     Snapshot,
     Timer,
+    known_spec,
     parsed_spec,
 )
 from rainbow.engine.machine import RunState, StepState
-from rainbow.spec.models import ModuleInterface
+from rainbow.spec.models import ModuleInterface, PipelineSpec
 
 log = logging.getLogger("rainbow.conductor")
 T = TypeVar("T")
@@ -65,73 +69,84 @@ class DjangoLedger(DjangoStore):
         ):
             yield snapshots
 
+    def _specs_of(self, runs: Sequence[tuple[Any, ...]]) -> dict[str, PipelineSpec]:
+        """Each run's spec, read from the store only for a pipeline version new to this process."""
+        specs: dict[str, PipelineSpec] = {}
+        for run_id, spec_hash, *_ in runs:
+            if spec_hash in specs:
+                continue
+            known = known_spec(spec_hash)
+            if known is None:
+                rows = models.Run.objects.using(self._using).filter(run_id=run_id)
+                known = parsed_spec(spec_hash, rows.values_list("spec", flat=True).get())
+            specs[spec_hash] = known
+        return specs
+
     @contextmanager
     def _locked(self, ids: list[str]) -> Iterator[dict[str, Snapshot]]:
-        with transaction.atomic(using=self._using):
+        # Rows as tuples, not model instances: building those cost more than the queries.
+        using = self._using
+        with transaction.atomic(using=using):
             runs = list(
-                models.Run.objects.using(self._using)
+                models.Run.objects.using(using)
                 .select_for_update()
                 .filter(run_id__in=ids)
                 .order_by("run_id")
+                .values_list("run_id", "spec_hash", "inputs", "status", "reason", "started_at")
             )
+            specs = self._specs_of(runs)
             steps: dict[str, dict[str, StepState]] = defaultdict(dict)
-            step_rows = models.StepRun.objects.using(self._using).filter(run_id__in=ids)
-            for row in step_rows.order_by("run_id", "position"):
-                steps[row.run_id][row.step] = StepState(
-                    row.status,  # type: ignore[arg-type]
-                    row.attempts,
-                    row.outputs,
-                    row.first_attempt,
-                )
-            recorded: dict[str, set[tuple[str, int]]] = defaultdict(set)
-            attempt_rows = models.Attempt.objects.using(self._using).filter(
-                step_run__run_id__in=ids
+            step_rows = (
+                models.StepRun.objects.using(using)
+                .filter(run_id__in=ids)
+                .order_by("run_id", "position")
+                .values_list("run_id", "step", "status", "attempts", "outputs", "first_attempt")
             )
+            for run_id, step, status, attempts, outputs, first_attempt in step_rows:
+                steps[run_id][step] = StepState(status, attempts, outputs, first_attempt)
+            recorded: dict[str, set[tuple[str, int]]] = defaultdict(set)
+            attempt_rows = models.Attempt.objects.using(using).filter(step_run__run_id__in=ids)
             for run_id, step, number in attempt_rows.values_list(
                 "step_run__run_id", "step_run__step", "attempt"
             ):
                 recorded[run_id].add((step, number))
-            timer_rows = models.Timer.objects.using(self._using).filter(run_id__in=ids)
+            timer_rows = (
+                models.Timer.objects.using(using)
+                .filter(run_id__in=ids)
+                .values_list("run_id", "kind", "due_at", "step", "attempt", "pk")
+            )
             deadlines: dict[str, datetime] = {}
             timers: dict[str, list[Timer]] = defaultdict(list)
-            for stored in timer_rows:
-                timers[stored.run_id].append(
-                    Timer(
-                        stored.run_id,
-                        stored.kind,  # type: ignore[arg-type]
-                        stored.due_at,
-                        stored.step,
-                        stored.attempt,
-                        stored.pk,
-                    )
-                )
-                if stored.kind == "deadline":
-                    deadlines[stored.run_id] = min(
-                        stored.due_at, deadlines.get(stored.run_id, stored.due_at)
-                    )
+            for run_id, kind, due_at, step, attempt, pk in timer_rows:
+                timers[run_id].append(Timer(run_id, kind, due_at, step, attempt, pk))
+                if kind == "deadline":
+                    deadlines[run_id] = min(due_at, deadlines.get(run_id, due_at))
             yield {
-                run.run_id: Snapshot(
-                    run_id=run.run_id,
-                    spec=parsed_spec(run.spec_hash, run.spec),
-                    inputs=run.inputs,
-                    state=RunState(run.status, steps[run.run_id], run.reason),  # type: ignore[arg-type]
-                    started_at=run.started_at,
-                    recorded_attempts=frozenset(recorded[run.run_id]),
-                    deadline_at=deadlines.get(run.run_id),
-                    timers=tuple(timers[run.run_id]),
+                run_id: Snapshot(
+                    run_id=run_id,
+                    spec=specs[spec_hash],
+                    inputs=inputs,
+                    state=RunState(status, steps[run_id], reason),
+                    started_at=started_at,
+                    recorded_attempts=frozenset(recorded[run_id]),
+                    deadline_at=deadlines.get(run_id),
+                    timers=tuple(timers[run_id]),
                 )
-                for run in runs
+                for run_id, spec_hash, inputs, status, reason, started_at in runs
             }
 
     def add_timers(self, timers: Sequence[Timer]) -> None:
-        models.Timer.objects.using(self._using).bulk_create(
-            [
-                models.Timer(
-                    run_id=t.run_id, kind=t.kind, step=t.step, attempt=t.attempt, due_at=t.due_at
-                )
-                for t in timers
-            ]
-        )
+        rows = [
+            {
+                "run": t.run_id,
+                "kind": t.kind,
+                "step": t.step,
+                "attempt": t.attempt,
+                "due_at": t.due_at,
+            }
+            for t in timers
+        ]
+        insert_each(self._using, models.Timer, rows)
 
     def delete_timers(self, ids: Sequence[int]) -> None:
         if ids:
@@ -147,12 +162,10 @@ class DjangoLedger(DjangoStore):
 
     def add_outbox(self, messages: Sequence[OutboxMessage]) -> list[OutboxMessage]:
         rows = [
-            models.OutboxMessage(queue=m.queue, body=dict(m.body), created_at=m.created_at)
-            for m in messages
+            {"queue": m.queue, "body": dict(m.body), "created_at": m.created_at} for m in messages
         ]
-        # Ids come back from bulk_create on PostgreSQL and SQLite (RETURNING).
-        created = models.OutboxMessage.objects.using(self._using).bulk_create(rows)
-        return [OutboxMessage(r.queue, r.body, r.created_at, r.pk) for r in created]
+        ids = insert_each_returning_ids(self._using, models.OutboxMessage, rows)
+        return [replace(m, id=id_) for m, id_ in zip(messages, ids, strict=True)]
 
     @_store_errors
     def republish_stranded(

@@ -3,8 +3,8 @@
 ``rainbow web`` configures Django (secret key from ``RAINBOW_SECRET_KEY``, or one generated once
 and kept in ``<RAINBOW_HOME>/secret-key``, owner-only like the home), migrates, collects static
 files and starts gunicorn.
-With the embedded engine a :class:`~rainbow.control.execution.LocalRunner` thread in the main
-process runs what is submitted; the gunicorn workers only answer requests.
+With the embedded engine a :class:`~rainbow.control.services.execution.LocalRunner` thread in
+the main process runs what is submitted; the gunicorn workers only answer requests.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ log = logging.getLogger("rainbow.control")
 
 
 def secret_key(settings: rb_settings.Settings) -> str:
-    if settings.secret_key:
-        return settings.secret_key
-    path = settings.home / "secret-key"
+    if settings.web.secret_key:
+        return settings.web.secret_key
+    path = settings.store.home / "secret-key"
     if path.exists():
         tighten(path)
         return path.read_text().strip()
@@ -43,21 +43,21 @@ def secret_key(settings: rb_settings.Settings) -> str:
 def web_options(settings: rb_settings.Settings) -> WebOptions:
     return WebOptions(
         secret_key=secret_key(settings),
-        debug=settings.debug,
-        allowed_hosts=settings.allowed_hosts,
-        trusted_origins=settings.trusted_origins,
-        static_root=settings.home / "static",
-        logs_url=settings.logs_url,
-        required_approvals=settings.required_approvals,
-        input_roots=settings.input_roots,
-        input_protocols=settings.input_protocols,
-        home=settings.home,
-        assets_url=settings.assets_url,
-        login_failure_limit=settings.login_failure_limit,
-        login_cooloff_s=settings.login_cooloff_s,
-        max_request_bytes=settings.max_request_bytes,
-        max_spec_steps=settings.max_spec_steps,
-        max_spec_bytes=settings.max_spec_bytes,
+        debug=settings.web.debug,
+        allowed_hosts=settings.web.allowed_hosts,
+        trusted_origins=settings.web.trusted_origins,
+        static_root=settings.store.home / "static",
+        logs_url=settings.web.logs_url,
+        required_approvals=settings.web.required_approvals,
+        input_roots=settings.web.input_roots,
+        input_protocols=settings.web.input_protocols,
+        home=settings.store.home,
+        assets_url=settings.execution.assets_url,
+        login_failure_limit=settings.web.login_failure_limit,
+        login_cooloff_s=settings.web.login_cooloff_s,
+        max_request_bytes=settings.web.max_request_bytes,
+        max_spec_steps=settings.spec.max_steps,
+        max_spec_bytes=settings.spec.max_bytes,
     )
 
 
@@ -66,9 +66,9 @@ def set_up(settings: rb_settings.Settings) -> None:
     from django.core.management import call_command
     from django.db import connections
 
-    configure(settings.database_url, web=web_options(settings))
+    configure(settings.store.database_url, web=web_options(settings))
     ensure_migrated()
-    _warn_if_shared(settings.home)
+    _warn_if_shared(settings.store.home)
     call_command("collectstatic", interactive=False, verbosity=0)
     # Gunicorn forks its workers from this process: they must open their own connections.
     connections.close_all()
@@ -136,7 +136,7 @@ class Settler:
     def _loop(self) -> None:
         from django.db import close_old_connections
 
-        from rainbow.control.release import settle_all
+        from rainbow.control.services.release import settle_all
 
         while not self._stop.wait(self.every_s):
             try:
@@ -148,20 +148,20 @@ class Settler:
 
 
 def _start_local_runner(settings: rb_settings.Settings) -> Any:
-    if settings.engine != "local":
+    if settings.web.engine != "local":
         return None
-    from rainbow.control.execution import LocalRunner
+    from rainbow.control.services.execution import LocalRunner
     from rainbow.engine.local import LocalOptions
     from rainbow.sdk.catalog import load_modules
 
-    modules = load_modules(settings.modules) if settings.modules else {}
+    modules = load_modules(settings.web.modules) if settings.web.modules else {}
     options = LocalOptions(
         workers=2,
-        assets_url=settings.assets_url,
-        work_root=settings.home / "work",
-        log_file=settings.logs_dir / "rainbow.log",
-        max_output_bytes=settings.max_output_bytes,
-        lease_s=settings.local_lease_s,
+        assets_url=settings.execution.assets_url,
+        work_root=settings.store.work_root,
+        log_file=settings.store.logs_dir / "rainbow.log",
+        max_output_bytes=settings.execution.max_output_bytes,
+        lease_s=settings.execution.local_lease_s,
     )
     runner = LocalRunner(modules, options)
     runner.start()

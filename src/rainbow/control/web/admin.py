@@ -21,15 +21,12 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from rainbow.control import audit, charts, release, run_service
-from rainbow.control.execution import current_executor
 from rainbow.control.models import (
     ApiToken,
     Attempt,
     AuditEntry,
     DefaultPointer,
     Instance,
-    Metric,
     Module,
     ModuleVersion,
     Pipeline,
@@ -37,15 +34,18 @@ from rainbow.control.models import (
     Promotion,
     Run,
 )
-from rainbow.control.problems import Refused
-from rainbow.control.registry import (
+from rainbow.control.persistence import audit
+from rainbow.control.services import queries, release, run_service
+from rainbow.control.services.execution import current_executor
+from rainbow.control.services.refusals import Refused
+from rainbow.control.services.registry import (
     check_spec,
     register_pipeline_version,
     served_limits,
     set_module_status,
 )
-from rainbow.control.roles import ADMIN, RESEARCHER, has_role
-from rainbow.engine.waiting import LIVE_WITHIN
+from rainbow.control.services.roles import ADMIN, RESEARCHER, has_role
+from rainbow.control.web import charts
 from rainbow.spec.canonical import dumps_data
 from rainbow.spec.validate import read_json
 
@@ -208,12 +208,9 @@ class ModuleVersionAdmin(ReadOnly):
 
     @admin.display(description="instances (last heartbeat)")
     def instances(self, obj: ModuleVersion) -> SafeString:
-        live_after = timezone.now() - LIVE_WITHIN
-        seen = Instance.objects.filter(module=obj.module.name, version=obj.version)
-        rows = [
-            (i.worker, "live" if i.seen_at >= live_after else "gone", i.seen_at, i.commit)
-            for i in seen.order_by("-seen_at")
-        ]
+        key = (obj.module.name, obj.version)
+        seen = queries.instances_by_version(*key).get(key, [])
+        rows = [(i.worker, "live" if i.live else "gone", i.seen_at, i.commit) for i in seen]
         if not rows:
             return format_html("{}", "no worker has announced it")
         return format_html_join(mark_safe("<br>"), "{} ({}, last seen {}, commit {})", rows)
@@ -255,29 +252,14 @@ class PipelineAdmin(ReadOnly):
 
     @admin.display(description="defaults")
     def defaults(self, obj: Pipeline) -> SafeString:
-        pointers = DefaultPointer.objects.filter(pipeline=obj).select_related("version__pipeline")
+        pointers = queries.default_pointers([obj])
         return format_html_join(
             mark_safe("<br>"), "{}: {}", ((p.environment, p.version) for p in pointers)
         ) or format_html("{}", "none yet")
 
-    @admin.display(description="metric trends (last 50 runs)")
+    @admin.display(description=f"metric trends (last {queries.TREND_RUNS} runs)")
     def metric_trends(self, obj: Pipeline) -> SafeString:
-        runs = list(
-            Run.objects.filter(pipeline=obj.name, status="succeeded")
-            .order_by("-created_at")
-            .values_list("run_id", flat=True)[:50]
-        )
-        order = {run_id: index for index, run_id in enumerate(reversed(runs))}
-        series: dict[str, list[tuple[int, str, float]]] = {}
-        for run_id, step, name, value in Metric.objects.filter(run_id__in=runs).values_list(
-            "run_id", "step", "name", "value"
-        ):
-            series.setdefault(f"{step}/{name}", []).append((order[run_id], run_id, value))
-        points = {
-            name: [(run_id, value) for _, run_id, value in sorted(values)]
-            for name, values in sorted(series.items())
-        }
-        return mark_safe(charts.trends(points))
+        return mark_safe(charts.trends(queries.metric_trends(obj.name)))
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

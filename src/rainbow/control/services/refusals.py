@@ -1,32 +1,29 @@
 """Why the control plane refuses a request: each refusal carries the HTTP status it maps to.
 
 They are :class:`UserError` s, so the CLI shows them like any other mistake; the REST API answers
-them with their status and ``{"detail", "hint", "diagnostics"}``.
+them with their status and a problem body (:func:`rainbow.control.web.problems.problem_body`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from rainbow.diagnostics import Diagnostic
 from rainbow.errors import UserError
-
-
-def problem_body(
-    detail: str, hint: str | None = None, diagnostics: Sequence[dict[str, Any]] = ()
-) -> dict[str, Any]:
-    """The one shape of every refusal the API answers, whichever layer answers it."""
-    return {"detail": detail, "hint": hint, "diagnostics": list(diagnostics)}
 
 
 class Refused(UserError):
     status = 400
 
     def __init__(
-        self, message: str, *, hint: str | None = None, diagnostics: Sequence[Diagnostic] = ()
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        code: str | None = None,
+        diagnostics: Sequence[Diagnostic] = (),
     ) -> None:
-        super().__init__(message, hint=hint)
+        super().__init__(message, hint=hint, code=code)
         self.diagnostics = list(diagnostics)
 
 

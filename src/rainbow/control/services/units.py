@@ -8,8 +8,8 @@ from typing import Any
 
 from django.conf import settings
 
-from rainbow.control.containment import InputPolicy
-from rainbow.control.problems import Forbidden, Invalid
+from rainbow.control.services.containment import InputPolicy
+from rainbow.control.services.refusals import Forbidden, Invalid
 from rainbow.diagnostics import Diagnostic, Location
 from rainbow.engine.workunits import WorkUnit, bind_inputs
 from rainbow.errors import DiagnosticError

@@ -11,7 +11,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.utils.cache import patch_cache_control
 
-from rainbow.control.problems import problem_body
+from rainbow.control.web.problems import problem_body
 
 API = "/api/"
 

@@ -15,10 +15,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from pydantic import ValidationError
 
-from rainbow.control import audit
 from rainbow.control.models import Module, ModuleVersion, Pipeline, PipelineVersion
-from rainbow.control.problems import Conflict, Forbidden, Invalid, NotFound
-from rainbow.control.roles import ADMIN, RESEARCHER, require
+from rainbow.control.persistence import audit
+from rainbow.control.services.refusals import Conflict, Forbidden, Invalid, NotFound
+from rainbow.control.services.roles import ADMIN, RESEARCHER, require
+from rainbow.control.services.versions import VERSION_RULE, is_module_version
 from rainbow.diagnostics import Diagnostic, Location
 from rainbow.spec.canonical import spec_to_dict
 from rainbow.spec.limits import SpecLimits
@@ -60,6 +61,8 @@ def register_module_version(
     """
     if by is not None:
         require(by, RESEARCHER, "register module versions")
+    if not is_module_version(version):
+        raise Invalid(f"{version!r} is not a module version: {VERSION_RULE}")
     parsed = parse_interface(interface)
     if parsed.name != name:
         raise Invalid(

@@ -1,4 +1,6 @@
-"""What the REST API accepts and returns (django-ninja schemas: pydantic, in the OpenAPI schema)."""
+"""What the REST API accepts, and what it answers beyond runs and modules (django-ninja schemas:
+pydantic, in the OpenAPI schema). Runs and modules are answered with
+:mod:`rainbow.control.web.answers`, which the CLI parses too."""
 
 from __future__ import annotations
 
@@ -6,19 +8,28 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from ninja import Path, Schema
-from pydantic import Field, field_validator
+from pydantic import BeforeValidator, Field, field_validator
+
+from rainbow.control.services.versions import VERSION_RULE, is_module_version
+from rainbow.spec.models import VERSION_MAX_LENGTH, VERSION_PATTERN, Version
+
+
+def _spec_version(value: object) -> object:
+    # Before the pattern's own check, so the refusal says what a version is.
+    if isinstance(value, str) and not is_module_version(value):
+        raise ValueError(f"{value!r} is not a module version: {VERSION_RULE}")
+    return value
+
 
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
-VersionName = Annotated[
-    str, Field(min_length=1, max_length=64, pattern=r"^(latest|[0-9]+(\.[0-9]+)*)$")
-]
+VersionName = Annotated[Version, BeforeValidator(_spec_version)]
 EnvironmentName = Literal["staging", "prod"]
 
 # Path parameters, bounded like the columns they look up (an unbounded one could reach the
 # database as a value it refuses: a 500).
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 NamePath = Annotated[str, Path(pattern=NAME_PATTERN, max_length=200)]
-ModuleVersionPath = Annotated[str, Path(pattern=r"^(latest|[0-9]+(\.[0-9]+)*)$", max_length=64)]
+ModuleVersionPath = Annotated[str, Path(pattern=VERSION_PATTERN, max_length=VERSION_MAX_LENGTH)]
 PipelineVersionPath = Annotated[str, Path(pattern=r"^(sha256:)?[0-9a-f]{6,64}$")]
 RunIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 IdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
@@ -29,6 +40,12 @@ class Problem(Schema):
     detail: str
     hint: str | None = None
     diagnostics: list[dict[str, Any]] = Field(default_factory=list)
+    code: str | None = None
+    """The diagnostic id (``RB-E050``), when the refusal has one in docs/diagnostics.md."""
+
+
+PROBLEMS = dict.fromkeys((400, 401, 403, 404, 409, 422, 503), Problem)
+"""Every refusal an endpoint may answer, for its OpenAPI responses."""
 
 
 class Me(Schema):
@@ -36,32 +53,10 @@ class Me(Schema):
     role: str | None
 
 
-class InstanceOut(Schema):
-    worker: str
-    commit: str
-    seen_at: datetime
-    live: bool
-
-
 class ModuleVersionIn(Schema):
     version: VersionName
     commit: Annotated[str, Field(max_length=64)] = ""
     interface: dict[str, Any]
-
-
-class ModuleVersionOut(Schema):
-    module: str
-    version: str
-    commit: str
-    status: str
-    registered_at: datetime
-    interface: dict[str, Any]
-    instances: list[InstanceOut]
-
-
-class ModuleOut(Schema):
-    name: str
-    versions: list[ModuleVersionOut]
 
 
 class ModuleStatusIn(Schema):
@@ -193,67 +188,6 @@ class Submitted(Schema):
     spec_hash: str
     environment: str
     run_ids: list[str]
-
-
-class MetricOut(Schema):
-    name: str
-    value: float
-    better: str
-    step: str = ""
-
-
-class RunOut(Schema):
-    run_id: str
-    pipeline: str
-    spec_hash: str
-    unit: str
-    engine: str
-    environment: str
-    submitted_by: str
-    status: str
-    reason: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    metrics: list[MetricOut] = Field(default_factory=list)
-    """In lists: each step's last attempt's metrics."""
-
-
-class AttemptOut(Schema):
-    attempt: int
-    status: str
-    module: str
-    version: str
-    worker: str
-    started_at: datetime
-    finished_at: datetime | None
-    duration_s: float | None
-    error_type: str | None
-    error_message: str | None
-    traceback: str | None
-    exit_signal: int | None
-    deliveries: int = 1
-    """How many times the broker delivered its task: more than 1 means it ran more than once."""
-    metrics: list[MetricOut]
-    timings: dict[str, float]
-
-
-class StepOut(Schema):
-    step: str
-    status: str
-    outputs: dict[str, Any] | None
-    attempts: list[AttemptOut]
-
-
-class RunDetailOut(RunOut):
-    """Values too large to show (inputs, outputs, step outputs) are markers
-    ``{"$elided": {"bytes": N, "url": "/api/runs/…"}}``: the URL answers the value whole."""
-
-    inputs: dict[str, Any]
-    outputs: dict[str, Any] | None
-    spec: dict[str, Any]
-    steps: list[StepOut]
-    logs_url: str | None
 
 
 # Port names are free text (a command module's keys, dots, spaces): any but "/", which routes.

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.db.models import QuerySet
 
-from rainbow.control.execution import Executor
 from rainbow.control.models import Environment, PipelineVersion, Promotion, Run
-from rainbow.control.problems import Conflict, Forbidden, Invalid, NotFound
-from rainbow.control.registry import pipeline_version, require_runnable
-from rainbow.control.release import default_version, environment_of
-from rainbow.control.roles import RESEARCHER, require
-from rainbow.control.units import bind_units
+from rainbow.control.services.execution import Executor
+from rainbow.control.services.refusals import Conflict, Forbidden, Invalid, NotFound
+from rainbow.control.services.registry import pipeline_version, require_runnable
+from rainbow.control.services.release import default_version, environment_of
+from rainbow.control.services.roles import RESEARCHER, require
+from rainbow.control.services.units import bind_units
 from rainbow.engine.machine import FINISHED_RUN, RESUMABLE
 from rainbow.spec.models import PipelineSpec
 
@@ -102,14 +102,14 @@ def list_runs(filters: RunFilter) -> QuerySet[Run]:
 
 def logs_url(run_id: str) -> str | None:
     """Where the run's logs are (``RAINBOW_LOGS_URL`` with the run id), if configured."""
-    template = getattr(settings, "RAINBOW_LOGS_URL", None)
+    template: str | None = settings.RAINBOW_LOGS_URL
     return template.replace("{run_id}", run_id) if template else None
 
 
 def get_run(run_id: str) -> Run:
     run = Run.objects.filter(run_id=run_id).first()
     if run is None:
-        raise NotFound(f"RB-E050: no run {run_id}", hint="list runs: GET /api/runs")
+        raise NotFound(f"no run {run_id}", hint="list runs: GET /api/runs", code="RB-E050")
     return run
 
 
