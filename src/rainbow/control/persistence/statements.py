@@ -1,9 +1,10 @@
-"""Bulk INSERT and UPDATE as one prepared statement run once per row, and id lookups.
+"""Bulk INSERT and UPDATE of a batch's rows, and id lookups.
 
 Django's ``bulk_create`` compiles every value of every row into one big statement and
 ``bulk_update`` builds a CASE expression per field and row: for the engine's batches that costs
-more than the database work itself. These helpers take table, column names and value
-conversion from the model, so the SQL stays as portable as the ORM's (SQLite and PostgreSQL).
+more than the database work itself. On PostgreSQL a batch is one statement over binary arrays
+(``unnest``); on SQLite one prepared statement run once per row. These helpers take table,
+column names and value conversion from the model, so the SQL stays as portable as the ORM's.
 """
 
 from __future__ import annotations
@@ -23,18 +24,13 @@ def insert_each(using: str, model: type[Model], rows: Sequence[Mapping[str, Any]
         return
     connection = connections[using]
     fields = _fields(model, rows[0].keys())
-    columns = ", ".join(_quoted(connection, field) for field in fields)
     params = _params(connection, fields, rows)
-    if connection.vendor == "postgresql":
-        rows_of = _unnest(connection, fields)
-        sql = f"INSERT INTO {_table(connection, model)} ({columns}) SELECT * FROM {rows_of}"
-        with connection.cursor() as cursor:
-            cursor.execute(sql, _columns(params))
-        return
-    values = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {_table(connection, model)} ({columns}) VALUES ({values})"
+    into = _insert_into(connection, model, fields)
     with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+        if connection.vendor == "postgresql":
+            cursor.execute(f"{into} SELECT * FROM {_unnest(connection, fields)}", _columns(params))
+        else:
+            cursor.executemany(f"{into} {_values(fields)}", params)
 
 
 def insert_each_returning_ids(
@@ -42,17 +38,14 @@ def insert_each_returning_ids(
 ) -> list[int]:
     """``insert_each``, returning the new rows' ids in order.
 
-    Django's ``bulk_create`` would do it in one statement, but on PostgreSQL it sends every
-    column as an array, and psycopg escapes each element of a text array with a regex: for an
-    outbox of JSON task bodies that cost more than the insert.
+    One row per statement, as ``executemany`` with RETURNING: the order of the ids a single
+    ``INSERT … SELECT`` returns is not guaranteed to be the order of its rows.
     """
     if not rows:
         return []
     connection = connections[using]
     fields = _fields(model, rows[0].keys())
-    columns = ", ".join(_quoted(connection, field) for field in fields)
-    values = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {_table(connection, model)} ({columns}) VALUES ({values})"
+    sql = f"{_insert_into(connection, model, fields)} {_values(fields)}"
     params = _params(connection, fields, rows)
     with connection.cursor() as cursor:
         if connection.vendor != "postgresql":
@@ -152,6 +145,17 @@ def select_in(
 _PASSED_THROUGH = frozenset(
     {"CharField", "TextField", "IntegerField", "PositiveIntegerField", "BigAutoField"}
 )
+
+
+def _insert_into(
+    connection: BaseDatabaseWrapper, model: type[Model], fields: Sequence[Field[Any, Any]]
+) -> str:
+    columns = ", ".join(_quoted(connection, field) for field in fields)
+    return f"INSERT INTO {_table(connection, model)} ({columns})"
+
+
+def _values(fields: Sequence[Field[Any, Any]]) -> str:
+    return f"VALUES ({', '.join(['%s'] * len(fields))})"
 
 
 def _unnest(connection: BaseDatabaseWrapper, fields: Sequence[Field[Any, Any]]) -> str:
