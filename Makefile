@@ -3,25 +3,36 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+# uv installs exactly the tested dependencies from uv.lock; it lives in its own small venv so that
+# syncing the project's environment never removes it. It never downloads a Python of its own.
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml uv.lock | sha1sum | cut -c1-12)
 EDGE_DENSITY := examples/room_scan/edge_density/edge_density
 DEMO_CORPUS := .rainbow/corpus
 
-.PHONY: demo test lint format schema system-deps clean bench
+.PHONY: demo test lint format schema system-deps clean bench lock
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[examples,postgres,dev]"
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet uv==$(UV_VERSION)
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --all-extras --python $(PYTHON) --quiet
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-# Graphviz's `dot` draws DAGs (`rainbow graph`); a C compiler builds the example command module;
-# Chromium runs the admin's browser tests.
+# Graphviz's `dot` draws DAGs (`rainbow graph`); C and C++ compilers build the command modules
+# (the example's, a new module project's); Chromium runs the admin's browser tests; exiftool
+# writes EXIF orientations in tests/helpers; git is what `rainbow release` reads.
 system-deps:
-	@command -v dot >/dev/null && command -v cc >/dev/null && test -x /usr/bin/chromium || { \
-		echo "installing graphviz, a C compiler and chromium (Debian packages)"; \
+	@command -v dot >/dev/null && command -v cc >/dev/null && command -v c++ >/dev/null \
+		&& test -x /usr/bin/chromium && command -v exiftool >/dev/null \
+		&& command -v git >/dev/null || { \
+		echo "installing graphviz, C and C++ compilers, chromium, exiftool and git (Debian packages)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-			apt-get install -y -qq graphviz gcc chromium >/dev/null; }
+			apt-get install -y -qq graphviz gcc g++ chromium libimage-exiftool-perl git >/dev/null; }
 
 $(EDGE_DENSITY): $(EDGE_DENSITY).c
 	cc -O2 -std=c99 -Wall -Wextra -Werror -o $@ $<
@@ -49,6 +60,10 @@ schema: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/local_overhead.py
+
+# After changing dependencies in pyproject.toml: resolve them again and commit uv.lock.
+lock: $(UV)
+	$(UV) lock --python $(PYTHON)
 
 clean:
 	rm -rf .rainbow $(EDGE_DENSITY) .pytest_cache .mypy_cache .ruff_cache

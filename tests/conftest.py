@@ -11,6 +11,9 @@ import pytest
 
 from tests.webserver import plane, postgres_plane  # noqa: F401  (fixtures for every package)
 
+# What module projects get with `-p rainbow.testing.plugin` (their template's pytest options).
+pytest_plugins = ["rainbow.testing.plugin"]
+
 POSTGRES_HOST = "127.0.0.1"
 POSTGRES_PORT = 5432
 POSTGRES_URL = f"postgresql://root@{POSTGRES_HOST}:{POSTGRES_PORT}/test"

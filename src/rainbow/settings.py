@@ -39,6 +39,8 @@ DEFAULT_REQUIRED_APPROVALS = 2
 DEFAULT_LOGIN_FAILURE_LIMIT = 10
 DEFAULT_LOGIN_COOLOFF_S = 15 * 60
 DEFAULT_MAX_REQUEST_BYTES = 10 * 1024 * 1024
+DEFAULT_MAIN_BRANCH = "main"
+DEFAULT_REGISTRY_POLL_S = 5.0
 """Room for the largest spec the registry accepts, or a batch of work units; files travel as
 assets, never in a request body."""
 DEFAULT_ALLOWED_HOSTS = ("localhost", "127.0.0.1", "[::1]")
@@ -159,6 +161,23 @@ class ClientSettings:
 
 
 @dataclass(frozen=True)
+class ReleaseSettings:
+    """Where released builds live and how versioned workers keep up with the registry: what
+    ``rainbow release`` and ``rainbow worker NAME@VERSION`` use."""
+
+    artifacts_url: str
+    """``RAINBOW_ARTIFACTS_URL`` (``<RAINBOW_HOME>/artifacts``): where ``rainbow release``
+    stores artifacts; any fsspec URL."""
+    cache: Path
+    """``<RAINBOW_HOME>/builds``: artifacts fetched and environments made, by content hash."""
+    main_branch: str = DEFAULT_MAIN_BRANCH
+    """``RAINBOW_MAIN_BRANCH``: the branch whose HEAD is ``NAME@latest``."""
+    poll_s: float = DEFAULT_REGISTRY_POLL_S
+    """``RAINBOW_REGISTRY_POLL``: how often a versioned worker asks whether its version moved
+    or was retired."""
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything Rainbow reads from the environment, one group per kind of user."""
 
@@ -168,6 +187,7 @@ class Settings:
     spec: SpecSettings
     web: WebSettings
     client: ClientSettings
+    release: ReleaseSettings
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
@@ -337,6 +357,20 @@ def from_env(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> S
         ),
         client=ClientSettings(
             url=env.get("RAINBOW_URL") or None, token=env.get("RAINBOW_TOKEN") or None
+        ),
+        release=ReleaseSettings(
+            artifacts_url=_absolute_if_local(
+                env.get("RAINBOW_ARTIFACTS_URL") or str(home / "artifacts"), base
+            ),
+            cache=home / "builds",
+            main_branch=env.get("RAINBOW_MAIN_BRANCH") or DEFAULT_MAIN_BRANCH,
+            poll_s=_at_least(
+                "RAINBOW_REGISTRY_POLL",
+                _float(env, "RAINBOW_REGISTRY_POLL", DEFAULT_REGISTRY_POLL_S),
+                0.1,
+                DEFAULT_REGISTRY_POLL_S,
+                "is below 0.1 seconds",
+            ),
         ),
     )
     if read.web.max_request_bytes <= read.spec.max_bytes:

@@ -30,7 +30,7 @@ def test_a_module_version_outside_the_specs_grammar_is_refused_saying_what_a_ver
     (error,) = answer.json()["detail"]
     assert error["loc"][-1] == "version"
     assert f"{version!r} is not a module version" in error["msg"]
-    assert "`latest`, X.Y or X.Y.Z" in error["msg"]
+    assert "`latest`, X.Y, X.Y.Z or a branch build" in error["msg"]
 
 
 @pytest.mark.parametrize("version", ["latest", "1.2", "1.2.3"])

@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 import click
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from rainbow import settings as rb_settings
 from rainbow.cli import render
@@ -57,23 +58,17 @@ def user_errors(command: F) -> F:
             render.diagnostics(err, exc.diagnostics)
             raise typer.Exit(2) from None
         except ModuleLoadError as exc:
-            err.print(f"[red]error {exc.code}:[/red] {exc.message}")
+            _say(f"error {exc.code}", exc.message)
             if exc.user_traceback:
                 err.print(exc.user_traceback.rstrip(), markup=False, highlight=False)
-            if exc.hint:
-                err.print(f"    hint: {exc.hint}", style="dim")
+            _hint(exc.hint)
             raise typer.Exit(2) from None
         except UserError as exc:
-            label = f"error {exc.code}" if exc.code else "error"
-            err.print(f"[red]{label}:[/red] {exc.message}", highlight=False)
-            if exc.hint:
-                err.print(f"    hint: {exc.hint}", style="dim")
+            _say(f"error {exc.code}" if exc.code else "error", exc.message)
+            _hint(exc.hint)
             raise typer.Exit(2) from None
-        except PlatformError as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False)
-            raise typer.Exit(1) from None
-        except RainbowError as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False)
+        except RainbowError as exc:  # PlatformError and the rest: Rainbow's side, not the user's
+            _say("error", str(exc))
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err.print("interrupted")
@@ -89,6 +84,16 @@ def user_errors(command: F) -> F:
             raise typer.Exit(70) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _say(label: str, message: str) -> None:
+    # Messages quote TOML tables and paths: brackets in them are text, never rich markup.
+    err.print(Text.assemble((f"{label}:", "red"), " ", message), highlight=False)
+
+
+def _hint(hint: str | None) -> None:
+    if hint:
+        err.print(Text(f"    hint: {hint}", style="dim"), highlight=False)
 
 
 def crash_report() -> Path:

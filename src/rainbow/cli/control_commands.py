@@ -201,11 +201,11 @@ def pipeline_register(
 ) -> None:
     """Register a pipeline version: its wiring is checked against the registered interfaces
     of the exact module versions it pins."""
-    from rainbow.cli.targets import load
+    from rainbow.cli.targets import load, registry_lookup
     from rainbow.spec.canonical import spec_to_dict
 
     settings = settings_of(ctx)
-    loaded = load(target, modules or [], limits=settings.spec)
+    loaded = load(target, modules or [], limits=settings.spec, registered=registry_lookup(settings))
     spec = spec_to_dict(loaded.spec)
     if settings.client.url:
         from rainbow.cli.remote import ControlPlane

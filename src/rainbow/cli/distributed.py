@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import tempfile
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -49,32 +51,77 @@ def _serve_metrics(port: int | None, host: str) -> None:
 def worker(
     ctx: typer.Context,
     target: Annotated[
-        str, typer.Argument(help="IMPORT_OR_FILE[:MODULE]: where the module lives, and which")
+        str,
+        typer.Argument(
+            help="NAME@VERSION: a released version, from its own environment; or "
+            "IMPORT_OR_FILE[:MODULE]: local code, with --version"
+        ),
     ],
-    version: Annotated[str, typer.Option(help="The version this worker serves: X.Y or latest")],
+    version: Annotated[
+        str | None, typer.Option(help="The version local code serves: latest, or X.Y")
+    ] = None,
     concurrency: Annotated[int, typer.Option(min=1, help="Attempts run at once")] = 1,
     metrics_port: MetricsPort = None,
     metrics_host: MetricsHost = LOOPBACK,
+    build: Annotated[
+        Path | None, typer.Option(hidden=True, help="A fetched artifact this process serves")
+    ] = None,
 ) -> None:
     """Serve one module version on its instance queue rainbow.<module>.<version>."""
     _check_metrics_options(metrics_port, metrics_host)
+    settings = settings_of(ctx)
+    passed = ["--concurrency", str(concurrency)]
+    if metrics_port is not None:
+        passed += ["--metrics-port", str(metrics_port), "--metrics-host", metrics_host]
+    released = "@" in target and build is None and not Path(target).exists()
+    if released:
+        from rainbow.cli.release_commands import split_pin
+        from rainbow.deploy.serving import Supervisor, require_servable
+
+        name, pinned = split_pin(target)
+        if version is not None and version != pinned:
+            raise UserError(
+                f"{target} is version {pinned}, but --version says {version}",
+                hint="drop --version: a released version is named by NAME@VERSION",
+            )
+        registry = registry_of(settings)
+        found = require_servable(registry, name, _checked_version(pinned))
+        supervisor = Supervisor(
+            registry,
+            found,
+            settings.release.cache,
+            poll_s=settings.release.poll_s,
+            worker_args=passed,
+            say=lambda line: err.print(line, highlight=False),
+        )
+        raise typer.Exit(supervisor.run())
     if metrics_port is not None:
         # Children record metrics in files the main process aggregates; this must be set
         # before prometheus_client is imported.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="rainbow-metrics-")
     from rainbow.engine.celery.app import declare_shared_queues, make_app
-    from rainbow.engine.celery.worker import serve
+    from rainbow.engine.celery.worker import Build, serve
     from rainbow.observe import logging as rblog
     from rainbow.observe import metrics
     from rainbow.sdk.invoke import WorkerEnv
-    from rainbow.spec.models import VERSION_MAX_LENGTH, VERSION_PATTERN
 
-    if not re.fullmatch(VERSION_PATTERN, version) or len(version) > VERSION_MAX_LENGTH:
-        message = f"version {version[:40]!r} is not X.Y, X.Y.Z or latest"
-        hint = f"at most {VERSION_MAX_LENGTH} characters"
-        raise DiagnosticError([Diagnostic("RB-E019", message, Location(), hint)])
-    module = pick_module(target)
-    settings = settings_of(ctx)
+    if build is not None:
+        import signal
+
+        from rainbow.lifetime import die_with_parent
+
+        # Started by a supervisor (below): killing it, even with kill -9, stops this warmly.
+        die_with_parent(signal.SIGTERM)
+        module, version, served = _installed(target, build)
+    else:
+        if version is None:
+            raise UserError(
+                f"serving local code needs --version: rainbow worker {target} --version latest",
+                hint="or serve a released version: rainbow worker NAME@X.Y",
+            )
+        module = pick_module(target)
+        version = _checked_version(version)
+        served = _time_locked(settings, module, version)
     rblog.configure()
     celery_app = make_app(settings.broker.url)
     declare_shared_queues(celery_app)
@@ -84,9 +131,105 @@ def worker(
         max_output_bytes=settings.execution.max_output_bytes,
         observe=metrics.observe,
     )
+    _sync_files(module, env)
     _serve_metrics(metrics_port, metrics_host)
     err.print(f"serving {module.name}@{version} on rainbow.{module.name}.{version}")
-    serve(celery_app, module, version, env, concurrency=concurrency)
+    serve(celery_app, module, version, env, concurrency=concurrency, build=Build(*served))
+
+
+def _sync_files(module: AnyModule, env: Any) -> None:
+    """The module's declared files, before it takes tasks: a wrong hash or an unreachable
+    source stops the worker here, not each attempt."""
+    from rainbow.sdk.files import FileSyncError, synced
+
+    try:
+        files = synced(module, env.files_cache)
+    except FileSyncError as exc:
+        raise UserError(
+            str(exc), hint="fix the [[files]] entry in the module's config, or its source"
+        ) from None
+    if files:
+        err.print(f"synced {len(files)} file(s) for {module.name} into {env.files_cache}")
+
+
+def _checked_version(version: str) -> str:
+    from rainbow.spec.models import VERSION_MAX_LENGTH, VERSION_PATTERN
+
+    if not re.fullmatch(VERSION_PATTERN, version) or len(version) > VERSION_MAX_LENGTH:
+        message = f"version {version[:40]!r} is not X.Y, X.Y.Z, latest or branch-NAME"
+        hint = f"at most {VERSION_MAX_LENGTH} characters"
+        raise DiagnosticError([Diagnostic("RB-E019", message, Location(), hint)])
+    return version
+
+
+def registry_of(settings: rb_settings.Settings) -> Any:
+    """The registry a worker reads: the control plane with RAINBOW_URL, else the store."""
+    if settings.client.url:
+        from rainbow.cli.remote import ControlPlane, RemoteRegistry
+
+        return RemoteRegistry(ControlPlane(settings.client))
+    open_store(settings.store)
+    from rainbow.control.services.builds import StoreRegistry
+
+    return StoreRegistry()
+
+
+def _installed(target: str, build: Path) -> tuple[AnyModule, str, tuple[str, str]]:
+    """The module of a fetched artifact, from the environment this process runs in."""
+    from rainbow.cli.release_commands import split_pin
+    from rainbow.deploy.artifacts import read_manifest
+    from rainbow.sdk.catalog import installed_modules
+
+    name, version = split_pin(target)
+    manifest = read_manifest(build)
+    found = installed_modules([name]).get(name)
+    if found is None:
+        raise UserError(
+            f"module {name} is not installed in this environment ({sys.executable})",
+            hint=f"serve released versions with `rainbow worker {target}`",
+        )
+    return found, version, (manifest.commit, f"sha256:{build.name}")
+
+
+def _time_locked(
+    settings: rb_settings.Settings, module: AnyModule, version: str
+) -> tuple[str, str]:
+    """Local code may serve a released X.Y only at the commit it was released from."""
+    from rainbow.deploy.gitstate import code_state
+
+    commit, dirty = code_state(Path(module.ref.file or "."))
+    if version == "latest" or not _may_hold_releases(settings):
+        return commit, ""
+    found = registry_of(settings).released(module.name, version)
+    if found is None or not found.artifact_hash:
+        return commit, ""
+    if found.retired:
+        from rainbow.deploy.serving import retired_refusal
+
+        raise retired_refusal(found)
+    if commit != found.commit or dirty:
+        state = (
+            "has changes not committed"
+            if dirty and commit == found.commit
+            else (f"is at commit {commit[:12] or '(not in git)'}")
+        )
+        raise UserError(
+            f"{module.name}@{version} was released from commit {found.commit[:12]}; the local "
+            f"code {state}: a released version is time-locked",
+            code="RB-E081",
+            hint=f"serve the released build: `rainbow worker {module.name}@{version}`; or "
+            "develop against latest: --version latest",
+        )
+    return commit, ""
+
+
+def _may_hold_releases(settings: rb_settings.Settings) -> bool:
+    """Whether there is a registry to ask: a control plane, or a store that exists (a SQLite
+    file nobody has made holds no release, and making one would slow every worker start)."""
+    url = settings.store.database_url
+    if settings.client.url or not url.startswith("sqlite:///"):
+        return True
+    return Path(url.removeprefix("sqlite:///")).exists()
 
 
 def pick_module(target: str) -> AnyModule:

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
-from rainbow.cli import control_commands, distributed, run_commands, spec_commands
+from rainbow.cli import (
+    control_commands,
+    distributed,
+    new_commands,
+    release_commands,
+    run_commands,
+    spec_commands,
+)
 from rainbow.cli.app import app
 
 # Importing the command modules registers their commands on the app.
-COMMANDS = (spec_commands, run_commands, distributed, control_commands)
+COMMANDS = (
+    spec_commands,
+    run_commands,
+    distributed,
+    control_commands,
+    release_commands,
+    new_commands,
+)
 
 
 def main() -> None:

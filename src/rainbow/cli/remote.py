@@ -10,7 +10,8 @@ from http import HTTPStatus
 from typing import Any
 
 from rainbow import settings as rb_settings
-from rainbow.control.web.answers import ModuleOut, RunDetailOut, RunOut
+from rainbow.control.web.answers import ModuleOut, ModuleVersionOut, RunDetailOut, RunOut
+from rainbow.deploy.registry import ReleasedVersion
 from rainbow.diagnostics import CATALOG, Diagnostic, Location
 from rainbow.engine.ledger import Instance
 from rainbow.engine.records import RunDetail, RunSummary
@@ -134,3 +135,28 @@ class RemoteStore:
             for version in module.versions
             for seen in version.instances
         ]
+
+
+class RemoteRegistry:
+    """What a versioned worker asks the registry, answered by the REST API."""
+
+    def __init__(self, plane: ControlPlane) -> None:
+        self.plane = plane
+
+    def released(self, module: str, version: str) -> ReleasedVersion | None:
+        path = f"/modules/{urllib.parse.quote(module, safe='')}/versions/{version}"
+        try:
+            answer = ModuleVersionOut.model_validate(self.plane.call("GET", path))
+        except RemoteError as exc:
+            if exc.status == HTTPStatus.NOT_FOUND:
+                return None
+            raise
+        return ReleasedVersion(
+            module=answer.module,
+            version=answer.version,
+            status=answer.status,
+            reason=answer.status_reason,
+            commit=answer.commit,
+            artifact_url=answer.artifact_url,
+            artifact_hash=answer.artifact_hash,
+        )

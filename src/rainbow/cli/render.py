@@ -162,13 +162,13 @@ def run_detail(detail: RunDetail, waiting: Mapping[str, str] | None = None) -> G
     if detail.outputs:
         head.add_row("outputs", _values(detail.outputs, run.run_id))
     steps = Table(title="steps")
-    for column in ("step", "status", "attempt", "module", "duration"):
+    for column in ("step", "status", "attempt", "module", "build", "duration"):
         steps.add_column(column, no_wrap=True)
     steps.add_column("metrics / error")
     tracebacks: list[Any] = []
     for step in detail.steps:
         if not step.attempts:
-            steps.add_row(step.step, status(step.status), "-", "", "", "")
+            steps.add_row(step.step, status(step.status), "-", "", "", "", "")
         for attempt in step.attempts:
             note = metric_text(attempt.metrics)
             if attempt.error_message:
@@ -184,6 +184,7 @@ def run_detail(detail: RunDetail, waiting: Mapping[str, str] | None = None) -> G
                 status(attempt.status),
                 str(attempt.attempt),
                 f"{attempt.module}@{attempt.version}",
+                build_text(attempt.commit, attempt.artifact),
                 seconds(attempt.duration_s),
                 note,
             )
@@ -195,6 +196,14 @@ def run_detail(detail: RunDetail, waiting: Mapping[str, str] | None = None) -> G
                     shown = f"… ({cut:,} characters cut)\n{shown[-SHOWN_TRACEBACK_CHARS:]}"
                 tracebacks.append(Panel(Syntax(shown, "pytb", word_wrap=True), title=title))
     return Group(head, steps, *tracebacks)
+
+
+def build_text(commit: str, artifact: str) -> str:
+    """Which build ran an attempt: its commit, and its artifact's hash when it was released."""
+    if not commit and not artifact:
+        return "local code"
+    shown = commit[:10] or "?"
+    return f"{shown} {artifact.removeprefix('sha256:')[:12]}" if artifact else shown
 
 
 def _values(values: Mapping[str, Any], run_id: str) -> Text:
@@ -271,6 +280,8 @@ def detail_json(detail: RunDetail) -> dict[str, Any]:
                         "traceback": a.traceback,
                         "exit_signal": a.exit_signal,
                         "worker": a.worker,
+                        "commit": a.commit,
+                        "artifact": a.artifact,
                         "deliveries": a.deliveries,
                         "metrics": [
                             {"name": mv.name, "value": mv.value, "better": mv.better}

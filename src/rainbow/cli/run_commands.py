@@ -26,7 +26,7 @@ from rainbow.cli.app import (
     unknown_run,
     user_errors,
 )
-from rainbow.cli.targets import Loaded, load, require_code
+from rainbow.cli.targets import Loaded, load, refuse_retired, registry_lookup, require_code
 from rainbow.engine.workunits import WorkUnit
 from rainbow.errors import UserError
 from rainbow.spec.models import PipelineSpec
@@ -63,11 +63,12 @@ def run(
     if (input_file is None) == (corpus is None):
         raise UserError("give exactly one of --input UNIT.json or --corpus DIR")
     settings = settings_of(ctx)
-    loaded = load(target, modules or [], limits=settings.spec)
+    loaded = load(target, modules or [], limits=settings.spec, registered=registry_lookup(settings))
     render.diagnostics(err, loaded.warnings)
     spec = loaded.spec
     units = [load_unit(input_file, spec)] if input_file else load_corpus(corpus, spec)  # type: ignore[arg-type]
     store = open_store(settings.store)
+    refuse_retired(spec, store.retired_versions())
     # A SIGTERM (CI cancelling, `timeout`, an orchestrator) stops runs as cleanly as Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)
     progress = _progress(spec.name, quiet=as_json)
@@ -147,8 +148,8 @@ def _run_locally(
     stand_ins = require_code(loaded, strict_versions=strict_versions)
     if stand_ins:
         err.print(
-            f"note: running local code for {', '.join(stand_ins)} (no registry holds these "
-            "versions; --strict-versions refuses this)",
+            f"note: running local code for {', '.join(stand_ins)} (local runs use the code at "
+            "hand for pinned versions; --strict-versions refuses this)",
             style="dim",
             highlight=False,
         )

@@ -10,7 +10,7 @@ import typer
 
 from rainbow.cli import render
 from rainbow.cli.app import ModulesOption, app, err, out, settings_of, user_errors, write_file
-from rainbow.cli.targets import load
+from rainbow.cli.targets import load, registry_lookup
 from rainbow.errors import UserError
 
 
@@ -27,7 +27,12 @@ def compile_command(
     """Compile a pipeline to canonical JSON (sorted keys, stable step order, spec_hash)."""
     from rainbow.spec.canonical import dumps
 
-    loaded = load(target, modules or [], limits=settings_of(ctx).spec)
+    loaded = load(
+        target,
+        modules or [],
+        limits=settings_of(ctx).spec,
+        registered=registry_lookup(settings_of(ctx)),
+    )
     render.diagnostics(err, loaded.warnings)
     text = dumps(loaded.spec)
     if output is None:
@@ -54,7 +59,12 @@ def validate(
             f"{spec_file} is not a .json spec",
             hint="compile a pipeline file with `rainbow compile`",
         )
-    loaded = load(str(spec_file), modules or [], limits=settings_of(ctx).spec)
+    loaded = load(
+        str(spec_file),
+        modules or [],
+        limits=settings_of(ctx).spec,
+        registered=registry_lookup(settings_of(ctx)),
+    )
     render.diagnostics(err, loaded.warnings)
     spec = loaded.spec
     out.print(f"[green]ok[/green] {spec.name} ({len(spec.steps)} steps, {spec.spec_hash[:19]})")
@@ -71,6 +81,11 @@ def graph(
     """Draw the pipeline's DAG."""
     from rainbow.dsl.graph import render as draw
 
-    loaded = load(target, modules or [], limits=settings_of(ctx).spec)
+    loaded = load(
+        target,
+        modules or [],
+        limits=settings_of(ctx).spec,
+        registered=registry_lookup(settings_of(ctx)),
+    )
     write_file(output, draw(loaded.spec, output.suffix.lstrip(".").lower()))
     err.print(f"wrote {output}", highlight=False)

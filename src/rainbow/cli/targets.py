@@ -8,21 +8,23 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
+from urllib.parse import quote
 
 from rainbow.diagnostics import Diagnostic, Location
-from rainbow.dsl.compiler import compile_pipeline
+from rainbow.dsl.compiler import Lookup, compile_pipeline
 from rainbow.dsl.pipeline import PipelineDef
 from rainbow.errors import DiagnosticError, UserError
 from rainbow.loading import import_file
 from rainbow.sdk.catalog import AnyModule, load_modules, modules_in
 from rainbow.sdk.command import CommandModule
-from rainbow.settings import SpecSettings
+from rainbow.settings import Settings, SpecSettings
 from rainbow.spec.canonical import spec_to_dict
 from rainbow.spec.limits import SpecLimits, size_problems
-from rainbow.spec.models import PipelineSpec
+from rainbow.spec.models import ModuleInterface, PipelineSpec
 from rainbow.spec.validate import validate
 from rainbow.spec.wiring import WiringPolicy
 
@@ -70,9 +72,17 @@ def _no_pipeline(path: Path, message: str, pipelines: dict[str, PipelineDef]) ->
     return DiagnosticError([Diagnostic("RB-E031", message, Location(file=str(path)), hint)])
 
 
-def load(target: str, module_targets: Sequence[str], *, limits: SpecSettings) -> Loaded:
+def load(
+    target: str,
+    module_targets: Sequence[str],
+    *,
+    limits: SpecSettings,
+    registered: Lookup | None = None,
+) -> Loaded:
     """Compile or read the target's spec and gather the module code it can run, within the
-    spec limits the control plane applies (RAINBOW_MAX_SPEC_STEPS, RAINBOW_MAX_SPEC_BYTES)."""
+    spec limits the control plane applies (RAINBOW_MAX_SPEC_STEPS, RAINBOW_MAX_SPEC_BYTES).
+    Modules without code here are checked against ``registered`` (the registry's interfaces
+    of the exact versions pinned)."""
     spec_limits = SpecLimits.of(limits)
     extra = load_modules(module_targets)
     path, func = split_target(target)
@@ -84,7 +94,9 @@ def load(target: str, module_targets: Sequence[str], *, limits: SpecSettings) ->
         spec, problems = validate(
             path.read_bytes(),
             lambda name, version: (
-                lookup_modules[name].rainbow_interface if name in lookup_modules else None
+                lookup_modules[name].rainbow_interface
+                if name in lookup_modules
+                else (registered(name, version) if registered else None)
             ),
             file=str(path),
             policy=policy,
@@ -101,11 +113,44 @@ def load(target: str, module_targets: Sequence[str], *, limits: SpecSettings) ->
     pipeline, found = find_pipeline(path, func)
     modules = {**found, **extra}
     interfaces = {name: m.rainbow_interface for name, m in modules.items()}
-    spec, warnings = compile_pipeline(pipeline, interfaces)
+    spec, warnings = compile_pipeline(pipeline, interfaces, registered=registered)
     too_big = size_problems(spec_to_dict(spec), spec_limits, location=pipeline.where)
     if too_big:
         raise DiagnosticError(too_big)
     return Loaded(spec, modules, warnings)
+
+
+def registry_lookup(settings: Settings) -> Lookup:
+    """Interfaces of registered module versions, read from the registry (the control plane
+    with RAINBOW_URL, else the store) only when a pipeline pins a module without code here."""
+    from functools import cache
+
+    @cache
+    def interface(name: str, version: str) -> ModuleInterface | None:
+        if settings.client.url:
+            from rainbow.cli.remote import ControlPlane, RemoteError
+
+            try:
+                answer = ControlPlane(settings.client).call(
+                    "GET", f"/modules/{quote(name, safe='')}/versions/{quote(version, safe='')}"
+                )
+            except RemoteError as exc:
+                if exc.status == HTTPStatus.NOT_FOUND:
+                    return None
+                raise
+            return ModuleInterface.model_validate(answer["interface"])
+        url = settings.store.database_url
+        if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+            return None  # no store yet: nothing registered, and none is made just to look
+        from rainbow.cli.app import open_store
+
+        open_store(settings.store)
+        from rainbow.control.models import ModuleVersion
+
+        row = ModuleVersion.objects.filter(module__name=name, version=version).first()
+        return ModuleInterface.model_validate(row.interface) if row is not None else None
+
+    return interface
 
 
 def require_code(loaded: Loaded, *, strict_versions: bool) -> list[str]:
@@ -140,7 +185,7 @@ def require_code(loaded: Loaded, *, strict_versions: bool) -> list[str]:
                     Diagnostic(
                         "RB-E042",
                         f"step {step.id!r} pins {step.module}@{step.version}, but only the "
-                        "local code is here and no registry holds that version",
+                        "local code is here, which local runs use for every version",
                         where,
                         "drop --strict-versions to run the local code in its place",
                     )
@@ -150,6 +195,23 @@ def require_code(loaded: Loaded, *, strict_versions: bool) -> list[str]:
     if problems:
         raise DiagnosticError(problems)
     return sorted(set(notes))
+
+
+def refuse_retired(spec: PipelineSpec, retired: Mapping[tuple[str, str], str]) -> None:
+    """Nothing new runs on a retired module version: say which steps pin one, and why."""
+    problems = [
+        Diagnostic(
+            "RB-E082",
+            f"step {step.id!r} pins {step.module}@{step.version}, which is retired: "
+            f"{retired[(step.module, step.version)] or 'no reason was given'}",
+            Location(json_path=f"$.steps[{index}].version"),
+            f"pin a live version (`rainbow module list {step.module}`)",
+        )
+        for index, step in enumerate(spec.steps)
+        if (step.module, step.version) in retired
+    ]
+    if problems:
+        raise DiagnosticError(problems)
 
 
 def _runnable(command: str) -> bool:

@@ -7,7 +7,7 @@ and line: the tracer remembers where each step was called and each output was re
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -40,12 +40,27 @@ def interfaces_near(pipeline: PipelineDef) -> dict[str, ModuleInterface]:
     return {name: obj.rainbow_interface for name, obj in found.items()}
 
 
+Lookup = Callable[[str, str], ModuleInterface | None]
+
+
 def compile_pipeline(
-    pipeline: PipelineDef, interfaces: Mapping[str, ModuleInterface] | None = None
+    pipeline: PipelineDef,
+    interfaces: Mapping[str, ModuleInterface] | None = None,
+    *,
+    registered: Lookup | None = None,
 ) -> tuple[PipelineSpec, list[Diagnostic]]:
-    """Trace and check a pipeline. Raises DiagnosticError on errors; returns warnings."""
+    """Trace and check a pipeline. Raises DiagnosticError on errors; returns warnings.
+
+    Modules with code at hand (the pipeline file's imports, ``interfaces``) stand for every
+    version of theirs; ``registered`` answers the interface of an exact released version for
+    modules whose code is elsewhere.
+    """
     known = dict(interfaces_near(pipeline))
     known.update(interfaces or {})
+
+    def interface_of(name: str, version: str) -> ModuleInterface | None:
+        return known.get(name) or (registered(name, version) if registered else None)
+
     tracer = Tracer()
     token = ACTIVE.set(tracer)
     try:
@@ -58,12 +73,12 @@ def compile_pipeline(
     finally:
         ACTIVE.reset(token)
     outputs = outputs_of(pipeline, returned, tracer.problems)
-    spec, places = _build(pipeline, tracer, outputs, known)
+    spec, places = _build(pipeline, tracer, outputs, interface_of)
     policy = WiringPolicy(unknown_module="error", known_modules=tuple(sorted(known)))
     # Structural problems found while tracing and wiring problems are reported together.
     problems = tracer.problems + [
         Diagnostic(d.code, d.message, _place(places, d.location.json_path, pipeline), d.hint)
-        for d in check(spec, lambda name, version: known.get(name), policy)
+        for d in check(spec, interface_of, policy)
     ]
     if any(d.severity == "error" for d in problems):
         raise DiagnosticError(problems)
@@ -74,14 +89,14 @@ def _build(
     pipeline: PipelineDef,
     tracer: Tracer,
     outputs: Mapping[str, OutputHandle | InputHandle],
-    known: Mapping[str, ModuleInterface],
+    interface_of: Lookup,
 ) -> tuple[PipelineSpec, dict[str, Location]]:
     places: dict[str, Location] = {}
     steps: list[dict[str, Any]] = []
     for index, draft in enumerate(tracer.steps):
         path = f"$.steps[{index}]"
         places[path] = draft.where
-        interface = known.get(draft.module)
+        interface = interface_of(draft.module, draft.version)
         inputs = {}
         for name, value in draft.inputs.items():
             inputs[name] = _ref(value)

@@ -13,7 +13,9 @@ from rainbow.errors import DiagnosticError
 from rainbow.spec.models import MAX_RETRIES, MAX_TIMEOUT_S, NAME_PATTERN, is_count, is_duration
 
 _ID_PART = r"^[a-z0-9][a-z0-9_\-]*$"
-_PINNED = re.compile(r"^(?P<name>[a-z0-9][a-z0-9_\-]*)@(?P<version>latest|\d+\.\d+(\.\d+)?)$")
+_PINNED = re.compile(
+    r"^(?P<name>[a-z0-9][a-z0-9_\-]*)@(?P<version>latest|\d+\.\d+(\.\d+)?|branch-[a-z0-9][a-z0-9\-]*)$"
+)
 
 
 def step(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -39,11 +40,13 @@ from rainbow.engine.records import (
 from rainbow.errors import PlatformError, StoreRefused
 from rainbow.observe.facts import Fact, Observer, ignore
 from rainbow.settings import DEFAULT_MAX_OUTPUT_BYTES
+from rainbow.spec.models import PipelineSpec
 from rainbow.storable import bounded_text, storable_name
 
 log = logging.getLogger("rainbow.conductor")
 
 SWEEP_AFTER = timedelta(seconds=10)
+RETIRED_READ_S = 2.0
 """How old an unpublished message or an unstarted run must be before a sweep takes it over."""
 
 
@@ -92,6 +95,8 @@ class Conductor:
         self.max_output_bytes = max_output_bytes
         self.clock = clock
         self.observe = observe
+        self._retired: dict[tuple[str, str], str] = {}
+        self._retired_read_at = float("-inf")
 
     # Events ----------------------------------------------------------------------------------
 
@@ -256,13 +261,38 @@ class Conductor:
 
     def _start(self, decision: _Decision) -> None:
         if decision.snapshot.state.status == "pending":
+            refusal = self._pins_retired(decision.snapshot.spec)
+            if refusal:
+                self._advance(decision, m.Halt(refusal))
+                return
             self._new_deadline(decision)
             decision.snapshot = replace(decision.snapshot, started_at=decision.now)
         self._advance(decision, m.Start())
 
+    def _pins_retired(self, spec: PipelineSpec) -> str:
+        """Why a run may not start: the retired versions it pins, with their reasons. Read at
+        most every ``RETIRED_READ_S``: a retirement reaches new runs within that."""
+        now = time.monotonic()
+        if now - self._retired_read_at >= RETIRED_READ_S:
+            self._retired = self.ledger.retired_versions()
+            self._retired_read_at = now
+        if not self._retired:
+            return ""
+        reasons = {
+            f"{s.module}@{s.version} ({self._retired[(s.module, s.version)] or 'no reason given'})"
+            for s in spec.steps
+            if (s.module, s.version) in self._retired
+        }
+        if not reasons:
+            return ""
+        return f"pins retired module version(s): {', '.join(sorted(reasons))}"
+
     def _resume(self, decision: _Decision) -> None:
         """``rainbow retry``: run a finished, unsuccessful run again from its failed steps."""
         if decision.snapshot.state.status not in m.RESUMABLE:
+            return
+        if self._pins_retired(decision.snapshot.spec):
+            log.warning("run %s pins a retired version: not resumed", decision.snapshot.run_id)
             return
         decision.dropped.extend(t.id for t in decision.snapshot.pending_timers("deadline"))
         self._new_deadline(decision)
@@ -288,6 +318,8 @@ class Conductor:
                 spec.version,
                 decision.now,
                 worker=storable_name(event.worker, 255),
+                commit=storable_name(event.commit, 64),
+                artifact=storable_name(event.artifact, 80),
                 delivery=event.delivery,
             )
         )
@@ -320,6 +352,8 @@ class Conductor:
             error=result["error"],
             started_at=_moment(event.started_at),
             worker=storable_name(event.worker, 255),
+            commit=storable_name(event.commit, 64),
+            artifact=storable_name(event.artifact, 80),
             delivery=event.delivery,
             told=True,
         )
@@ -412,6 +446,8 @@ class Conductor:
         exit_signal: int | None = None,
         started_at: datetime | None = None,
         worker: str = "",
+        commit: str = "",
+        artifact: str = "",
         delivery: int = 1,
         told: bool = False,
     ) -> None:
@@ -430,6 +466,8 @@ class Conductor:
                     spec.version,
                     started_at or decision.now,
                     worker=worker,
+                    commit=commit,
+                    artifact=artifact,
                     delivery=delivery,
                 )
             )

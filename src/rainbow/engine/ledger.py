@@ -136,6 +136,10 @@ class Ledger(Store, Protocol):
 
     def record_instance(self, instance: Instance) -> None: ...
 
+    def retired_versions(self) -> dict[tuple[str, str], str]:
+        """Retired module versions, by (module, version), with the reason they were retired."""
+        ...
+
     def running_attempts(self) -> dict[tuple[str, str], int]:
         """Attempts a worker is running now, by (module, version): a queue's unacked messages."""
         ...
@@ -174,6 +178,8 @@ class MemoryLedger(MemoryStore):
     """The in-memory twin of the Django ledger: same behaviour, one process, nothing durable."""
 
     def __init__(self) -> None:
+        self.retired: dict[tuple[str, str], str] = {}
+        """What ``retired_versions`` answers: tests set it."""
         super().__init__()
         self._lock = threading.RLock()
         self._timers: list[Timer] = []
@@ -255,6 +261,9 @@ class MemoryLedger(MemoryStore):
 
     def record_instance(self, instance: Instance) -> None:
         self._instances[(instance.module, instance.version, instance.worker)] = instance
+
+    def retired_versions(self) -> dict[tuple[str, str], str]:
+        return dict(self.retired)
 
     def instances(self) -> list[Instance]:
         return list(self._instances.values())

@@ -79,6 +79,10 @@ class AttemptStarted:
     started_at: datetime
     worker: str = ""
     """Which worker process ran it (host:pid), for tracing a step to an instance."""
+    commit: str = ""
+    """The git commit of the code that ran it."""
+    artifact: str = ""
+    """The released build that ran it (its manifest's sha256); empty for local code."""
     delivery: int = 1
     """Which delivery of its task message this is: more than 1 when the broker delivered it
     again (its worker was lost, or its connection dropped before the ack)."""
@@ -136,6 +140,8 @@ class AttemptView:
     timings: Mapping[str, float]
     worker: str = ""
     deliveries: int = 1
+    commit: str = ""
+    artifact: str = ""
     """How many times the broker delivered its task: more than 1 means it ran more than once."""
 
 

@@ -140,6 +140,8 @@ class MemoryStore:
                 timings={},
                 worker=change.worker,
                 deliveries=change.delivery,
+                commit=change.commit,
+                artifact=change.artifact,
             )
         elif isinstance(change, AttemptRedelivered):
             key = (change.step, change.attempt)

@@ -69,6 +69,9 @@ class AttemptBegan:
     worker: str = ""
     delivery: int = 1
     """Which delivery of its task the worker ran: more than 1 after a redelivery."""
+    commit: str = ""
+    artifact: str = ""
+    """The build the worker serves: its code's commit and its artifact's hash (none: local)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,8 @@ class AttemptReported:
     started_at: float | None = None
     worker: str = ""
     delivery: int = 1
+    commit: str = ""
+    artifact: str = ""
 
     @property
     def run_id(self) -> str:
@@ -119,6 +124,7 @@ class InstanceSeen:
     worker: str
     commit: str = ""
     interface: Mapping[str, Any] = field(default_factory=dict)
+    artifact: str = ""
 
 
 Event = (
@@ -220,6 +226,8 @@ def _began(raw: Mapping[str, Any]) -> AttemptBegan:
         _optional_number(raw, "started_at"),
         _optional_text(raw, "worker") or "",
         _delivery(raw),
+        _optional_text(raw, "commit") or "",
+        _optional_text(raw, "artifact") or "",
     )
 
 
@@ -242,6 +250,8 @@ def _reported(raw: Mapping[str, Any]) -> AttemptReported:
         _optional_number(raw, "started_at"),
         _optional_text(raw, "worker") or "",
         _delivery(raw),
+        _optional_text(raw, "commit") or "",
+        _optional_text(raw, "artifact") or "",
     )
 
 
@@ -277,6 +287,7 @@ def _instance(raw: Mapping[str, Any]) -> InstanceSeen:
         _text(raw, "worker"),
         _optional_text(raw, "commit") or "",
         interface,
+        _optional_text(raw, "artifact") or "",
     )
 
 

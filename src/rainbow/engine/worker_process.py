@@ -7,7 +7,6 @@ every outcome into a result. Only the executor kills it (timeouts, aborts) or se
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import signal
@@ -16,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from rainbow.errors import RainbowError
+from rainbow.lifetime import die_with_parent
 from rainbow.observe import logging as rblog
 from rainbow.sdk.catalog import AnyModule, load_ref
+from rainbow.sdk.files import synced
 from rainbow.sdk.invoke import WorkerEnv, invoke
 from rainbow.sdk.messages import Result, Task
 from rainbow.sdk.module import ModuleRef
@@ -31,7 +32,9 @@ def worker_main(
     # Ctrl-C then reaches only the executor, which decides what to stop.
     os.setpgid(0, 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with_parent()
+    # Killing the executor (even kill -9) kills its workers: a pipe alone leaves them running
+    # until they next read it.
+    die_with_parent()
     rblog.configure(log_file=Path(log_file))
     _send_output_to(Path(log_file))
     worker_env = WorkerEnv(
@@ -44,7 +47,9 @@ def worker_main(
     loaded: dict[str, AnyModule | RainbowError] = {}
     for name, ref in refs.items():
         try:
-            loaded[name] = load_ref(ModuleRef(**ref), name)
+            found = load_ref(ModuleRef(**ref), name)
+            synced(found, worker_env.files_cache)
+            loaded[name] = found
         except RainbowError as exc:
             loaded[name] = exc
     try:
@@ -69,18 +74,6 @@ def worker_main(
 
 
 READY = b'{"ready": true}'
-
-
-def _die_with_parent() -> None:
-    """Ask Linux to kill this worker if the executor dies (kill -9 leaves no orphans)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        return  # not Linux: orphans are reaped when their pipe closes
-
-
-PR_SET_PDEATHSIG = 1
 
 
 def _send_output_to(log_file: Path) -> None:

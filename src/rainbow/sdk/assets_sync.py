@@ -13,7 +13,7 @@ import errno
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +88,45 @@ class AssetStore:
             raise
         return published
 
-    def _upload(self, name: str, asset: Asset, ctx: Context, undo: list[Callable[[], None]]) -> str:
+    def publish_matching(self, patterns: Sequence[str], ctx: Context) -> list[str]:
+        """Files of the workdir that ``patterns`` match (inputs fetched there excepted),
+        published under ``<run>/<step>/<attempt>/files/``, their folders kept."""
+        inputs = ctx.workdir / "in"
+        found = sorted(
+            {
+                path
+                for pattern in patterns
+                for path in ctx.workdir.glob(pattern)
+                if path.is_file() and not _inside(path, inputs) and _inside(path, ctx.workdir)
+            }
+        )
+        undo: list[Callable[[], None]] = []
+        try:
+            return [
+                self._upload(
+                    str(path.relative_to(ctx.workdir)),
+                    Asset(url=str(path), local=path),
+                    ctx,
+                    undo,
+                    key=f"files/{path.relative_to(ctx.workdir).as_posix()}",
+                )
+                for path in found
+            ]
+        except Exception:
+            for remove in undo:
+                with contextlib.suppress(Exception):
+                    remove()
+            raise
+
+    def _upload(
+        self,
+        name: str,
+        asset: Asset,
+        ctx: Context,
+        undo: list[Callable[[], None]],
+        *,
+        key: str | None = None,
+    ) -> str:
         local = asset.local
         if local is None or not _inside(local, ctx.workdir):
             return asset.url
@@ -96,7 +134,7 @@ class AssetStore:
             raise OutputError(
                 f"output {name!r}: the module created asset {local.name!r} but never wrote it"
             )
-        key = f"{ctx.run_id}/{ctx.step}/{ctx.attempt}/{local.name}"
+        key = f"{ctx.run_id}/{ctx.step}/{ctx.attempt}/{key or local.name}"
         if is_local_url(self.base_url):
             dest = local_path_of(self.base_url) / key
             self._move_in(name, local, dest)

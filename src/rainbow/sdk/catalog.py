@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from importlib import metadata
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -15,6 +16,9 @@ from rainbow.sdk.command import CommandModule, command_module
 from rainbow.sdk.module import ModuleRef, PythonModule
 
 AnyModule = PythonModule | CommandModule
+
+ENTRY_POINT_GROUP = "rainbow.modules"
+"""Installed packages declare their modules here: ``NAME = "package.module:attribute"``."""
 
 
 def modules_in(namespace: Mapping[str, Any], *, depth: int = 1) -> dict[str, AnyModule]:
@@ -35,6 +39,39 @@ def load_modules(targets: Iterable[str]) -> dict[str, AnyModule]:
             found[module.name] = module
             continue
         found.update(modules_in(vars(import_target(target)), depth=0))
+    return found
+
+
+def installed_modules(names: Iterable[str] | None = None) -> dict[str, AnyModule]:
+    """Modules that installed packages declare in the ``rainbow.modules`` entry point group,
+    by module name; only those in ``names`` when given (the others are not imported)."""
+    wanted = None if names is None else set(names)
+    found: dict[str, AnyModule] = {}
+    for point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if wanted is not None and point.name not in wanted:
+            continue
+        where = f"entry point {point.name} = {point.value!r}"
+        if point.dist is not None:
+            where += f" of {point.dist.name} {point.dist.version}"
+        try:
+            value = point.load()
+        except Exception as exc:
+            raise ModuleLoadError(
+                f"loading the {where} failed: {type(exc).__name__}: {exc}",
+                hint="the package is installed but its module does not import; reinstall it, "
+                "or fix the entry point in its pyproject.toml",
+            ) from None
+        if not isinstance(value, PythonModule | CommandModule):
+            raise ModuleLoadError(
+                f"the {where} is a {type(value).__name__}, not a Rainbow module",
+                hint="point it at an @rb.module function or an rb.command_module(...)",
+            )
+        if value.name != point.name:
+            raise ModuleLoadError(
+                f"the {where} names module {value.name!r}",
+                hint=f"name the entry point {value.name!r}, as the module calls itself",
+            )
+        found[value.name] = value
     return found
 
 

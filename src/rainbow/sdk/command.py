@@ -8,6 +8,7 @@ small TOML file beside the executable::
     command = ["./edge_density"]   # relative paths resolve against this file's folder
     retries = 1
     timeout = 30
+    build = ["cc", "-O2", "-o", "edge_density", "edge_density.c"]  # optional, run in this folder
     [inputs]
     edges = "asset"
     [outputs]
@@ -26,6 +27,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -40,6 +42,7 @@ class _ModuleSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Name
     command: list[str] = Field(min_length=1)
+    build: list[str] = []
     retries: Retries = 3
     timeout: Timeout = 600.0
 
@@ -49,6 +52,9 @@ class _ConfigFile(BaseModel):
     module: _ModuleSection
     inputs: dict[PortName, PortType] = {}
     outputs: dict[PortName, PortType] = {}
+    files: list[dict[str, Any]] = []
+    sync: dict[str, Any] = {}
+    """``files`` and ``sync`` are checked by ``rainbow.sdk.files``, which owns their format."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,9 @@ class CommandModule:
     config_path: Path
     command: tuple[str, ...]
     rainbow_interface: ModuleInterface
+    build_command: tuple[str, ...] = ()
+    """Builds the program in the config's folder: run by `rainbow release` before the artifact
+    is made, so a released version carries its built files."""
 
     @property
     def name(self) -> str:
@@ -110,7 +119,7 @@ def command_module(config: str | Path) -> CommandModule:
         retries=parsed.module.retries,
         timeout=parsed.module.timeout,
     )
-    return CommandModule(path, tuple(parsed.module.command), interface)
+    return CommandModule(path, tuple(parsed.module.command), interface, tuple(parsed.module.build))
 
 
 _HINT = "see the command module format in the rainbow.sdk.command docstring or README"

@@ -24,6 +24,7 @@ import psutil
 from rainbow.errors import StepTimeout
 from rainbow.sdk.command import CommandModule
 from rainbow.sdk.context import Context
+from rainbow.sdk.files import as_environment
 from rainbow.spec.asset import Asset
 
 PERMANENT_EXIT_CODE = 3
@@ -57,6 +58,7 @@ def run_command(
         "RAINBOW_STEP": ctx.step,
         "RAINBOW_ATTEMPT": str(ctx.attempt),
         "RAINBOW_WORKDIR": str(ctx.workdir),
+        **as_environment(ctx.files),
     }
     try:
         process = subprocess.Popen(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +35,7 @@ class Context:
         attempt: int,
         workdir: Path,
         timeouts: TimeoutStack | None = None,
+        files: Mapping[str, Path] | None = None,
     ) -> None:
         self.run_id = run_id
         self.step = step
@@ -46,6 +47,8 @@ class Context:
         self.timeouts = timeouts or TimeoutStack()
         self._workdir = workdir
         self.workdir_used = False
+        self.files: Mapping[str, Path] = files or {}
+        """The module's declared files (its ``rainbow.toml``), synced in, by name."""
 
     @property
     def workdir(self) -> Path:
@@ -69,6 +72,14 @@ class Context:
         """Run a block under its own budget; past it, ``rb.StepTimeout`` is raised inside."""
         with self.timeouts.block(name, seconds):
             yield
+
+    def file(self, name: str) -> Path:
+        """The local path of a file the module declares under ``[[files]]`` in its config."""
+        if name not in self.files:
+            from rainbow.sdk.files import unknown_file
+
+            raise unknown_file(name, self.files)
+        return self.files[name]
 
     def new_asset(self, filename: str) -> Asset:
         """A new output file: write it at ``asset.path``; it is uploaded when the module returns."""

@@ -25,6 +25,7 @@ from rainbow.sdk.catalog import AnyModule
 from rainbow.sdk.command import CommandModule
 from rainbow.sdk.command_runner import CommandFailed, run_command
 from rainbow.sdk.context import Context
+from rainbow.sdk.files import FileSyncError, declared_files, synced
 from rainbow.sdk.messages import ErrorInfo, Result, Task
 from rainbow.sdk.module import PythonModule
 from rainbow.sdk.outputs import OutputError, check_outputs_storable
@@ -72,6 +73,23 @@ def make_asset_sync(store: AssetStore) -> Middleware:
         return store.publish(outputs, invocation.ctx)
 
     return sync_assets
+
+
+def make_file_sync(store: AssetStore, root: Path) -> Middleware:
+    """The module's declared files in (once per process), and what its ``[sync] out``
+    patterns match in the workdir out, after its declared outputs."""
+
+    def sync_files(invocation: Invocation, call_next: Call) -> dict[str, Any]:
+        invocation.ctx.files = synced(invocation.module, root)
+        outputs = call_next(invocation)
+        patterns = declared_files(invocation.module).sync_out
+        if patterns and invocation.ctx.workdir_used:
+            published = store.publish_matching(patterns, invocation.ctx)
+            if published:
+                invocation.ctx.log.info("synced out", files=len(published), first=published[0])
+        return outputs
+
+    return sync_files
 
 
 def make_output_check(max_bytes: int) -> Middleware:
@@ -134,6 +152,12 @@ class WorkerEnv:
     observe: Observer = ignore
     """Told how long each attempt waited and how it ended; a local pool's children tell
     nothing (their parent engine does)."""
+    files_root: Path | None = None
+    """Where modules' declared files are cached by hash (``<RAINBOW_HOME>/files``)."""
+
+    @property
+    def files_cache(self) -> Path:
+        return self.files_root or self.work_root.parent / "files"
 
 
 def invoke(module: AnyModule, task: Task, env: WorkerEnv) -> Result:
@@ -148,10 +172,12 @@ def invoke(module: AnyModule, task: Task, env: WorkerEnv) -> Result:
         attempt=task["attempt"],
         workdir=workdir,
     )
+    store = AssetStore(env.assets_url)
     chain: list[Middleware] = [
         make_queue_wait_observer(env.observe),
         bind_log_context,
-        make_asset_sync(AssetStore(env.assets_url)),
+        make_file_sync(store, env.files_cache),
+        make_asset_sync(store),
         make_output_check(env.max_output_bytes),
         enforce_step_timeout,
     ]
@@ -172,7 +198,7 @@ def invoke(module: AnyModule, task: Task, env: WorkerEnv) -> Result:
             raise  # the worker itself is being shut down: not this attempt's outcome
         message = f"the module called sys.exit({exc.code!r}); a module returns or raises instead"
         status, error = "failed", _error(PermanentError(message), retryable=False)
-    except (CommandFailed, AssetStoreError) as exc:
+    except (CommandFailed, AssetStoreError, FileSyncError) as exc:
         # Neither is the module's own exception, so retry_on does not decide for them.
         status, error = "failed", _error(exc, retryable=exc.retryable, with_traceback=False)
     except Exception as exc:  # the module's own bug or a transient failure

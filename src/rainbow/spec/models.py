@@ -17,7 +17,10 @@ SPEC_SCHEMA_VERSION = 1
 
 STEP_ID_PATTERN = r"^[a-z0-9][a-z0-9_\-]*(\.[a-z0-9][a-z0-9_\-]*)*$"
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_\-]*$"
-VERSION_PATTERN = r"^(latest|\d+\.\d+(\.\d+)?)$"
+BRANCH_PREFIX = "branch-"
+"""A branch build's version: ``branch-`` and the branch's name made safe (``rainbow release``
+on a branch that is neither main nor release-X.Y). Only one-off pipelines pin one."""
+VERSION_PATTERN = r"^(latest|\d+\.\d+(\.\d+)?|branch-[a-z0-9][a-z0-9\-]*)$"
 
 # As wide as the columns that store them (rainbow_pipeline.name, rainbow_module.name,
 # rainbow_step_run.step, rainbow_attempt.version, ...): a longer name would be accepted by SQLite

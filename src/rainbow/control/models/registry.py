@@ -64,6 +64,16 @@ class ModuleVersion(models.Model):
     status: models.CharField[str, str] = models.CharField(
         max_length=16, choices=Status.choices, default=Status.LIVE
     )
+    status_reason: models.CharField[str, str] = models.CharField(
+        max_length=1000, blank=True, default="", help_text="Why it was drained or retired."
+    )
+    artifact_url: models.CharField[str, str] = models.CharField(
+        max_length=1000, blank=True, default="", help_text="Where its released build lies."
+    )
+    artifact_hash: models.CharField[str, str] = models.CharField(
+        max_length=80, blank=True, default="", help_text="sha256 of the build's manifest."
+    )
+    builds: RelatedManager[ModuleBuild]
     registered_at: models.DateTimeField[datetime, datetime] = models.DateTimeField(
         default=timezone.now
     )
@@ -82,6 +92,40 @@ class ModuleVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.module.name}@{self.version}"
+
+
+class ModuleBuild(models.Model):
+    """One commit a module version was built from, in release order: a version's history.
+
+    ``latest`` and branch builds gain one per commit released; a release ``X.Y`` starts with
+    one labelled ``X.Y`` and each hot fix adds ``X.Y.1``, ``X.Y.2``, … while pins stay ``@X.Y``.
+    """
+
+    module_version: models.ForeignKey[ModuleVersion, ModuleVersion] = models.ForeignKey(
+        ModuleVersion, on_delete=models.CASCADE, related_name="builds"
+    )
+    module_version_id: int
+    label: models.CharField[str, str] = models.CharField(max_length=64)
+    commit: models.CharField[str, str] = models.CharField(max_length=64)
+    ref: models.CharField[str, str] = models.CharField(
+        max_length=255, blank=True, default="", help_text="The branch or tag released."
+    )
+    artifact_url: models.CharField[str, str] = models.CharField(max_length=1000)
+    artifact_hash: models.CharField[str, str] = models.CharField(max_length=80)
+    interface: models.JSONField[dict[str, Any], dict[str, Any]] = models.JSONField()
+    released_by: models.CharField[str, str] = models.CharField(
+        max_length=300, help_text="The git committer of the commit, or who released it."
+    )
+    released_at: models.DateTimeField[datetime, datetime] = models.DateTimeField(
+        default=timezone.now
+    )
+
+    class Meta:
+        db_table = "rainbow_module_build"
+        ordering = ("module_version", "released_at", "id")
+
+    def __str__(self) -> str:
+        return f"{self.module_version.module.name}@{self.label} ({self.commit[:12]})"
 
 
 class Pipeline(models.Model):

@@ -136,6 +136,16 @@ class Attempt(models.Model):
     worker: models.CharField[str, str] = models.CharField(
         max_length=255, blank=True, default="", help_text="The worker that ran it (host:pid)."
     )
+    commit: models.CharField[str, str] = models.CharField(
+        max_length=64, blank=True, default="", db_default="", help_text="The code's git commit."
+    )
+    artifact: models.CharField[str, str] = models.CharField(
+        max_length=80,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The released build that ran it (sha256 of its manifest); empty: local code.",
+    )
     deliveries: models.PositiveIntegerField[int, int] = models.PositiveIntegerField(
         default=1,
         db_default=1,

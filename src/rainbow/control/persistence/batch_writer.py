@@ -250,6 +250,8 @@ def _new_attempt(
         "version": started.version,
         "started_at": started.started_at,
         "worker": started.worker,
+        "commit": started.commit,
+        "artifact": started.artifact,
         "deliveries": max(started.delivery, redelivered),
         **(_finish_fields(finished) if finished else unfinished),
     }

@@ -245,6 +245,18 @@ class DjangoLedger(DjangoStore):
             audit.record(None, "module.update", target, using=self._using, commit=instance.commit)
 
     @_store_errors
+    def retired_versions(self) -> dict[tuple[str, str], str]:
+        rows = models.ModuleVersion.objects.using(self._using).filter(
+            status=models.ModuleVersion.Status.RETIRED
+        )
+        return {
+            (name, version): reason
+            for name, version, reason in rows.values_list(
+                "module__name", "version", "status_reason"
+            )
+        }
+
+    @_store_errors
     def instances(self) -> list[Instance]:
         return [
             Instance(i.module, i.version, i.worker, i.seen_at, i.commit, i.interface)

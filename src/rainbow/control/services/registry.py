@@ -18,12 +18,12 @@ from pydantic import ValidationError
 from rainbow.control.models import Module, ModuleVersion, Pipeline, PipelineVersion
 from rainbow.control.persistence import audit
 from rainbow.control.services.refusals import Conflict, Forbidden, Invalid, NotFound
-from rainbow.control.services.roles import ADMIN, RESEARCHER, require
+from rainbow.control.services.roles import RESEARCHER, require
 from rainbow.control.services.versions import VERSION_RULE, is_module_version
 from rainbow.diagnostics import Diagnostic, Location
 from rainbow.spec.canonical import spec_to_dict
 from rainbow.spec.limits import SpecLimits
-from rainbow.spec.models import ModuleInterface, PipelineSpec
+from rainbow.spec.models import BRANCH_PREFIX, ModuleInterface, PipelineSpec
 from rainbow.spec.validate import from_data
 from rainbow.spec.wiring import WiringPolicy, check
 
@@ -122,25 +122,6 @@ def module_version(name: str, version: str) -> ModuleVersion:
     return row
 
 
-def set_module_status(
-    name: str, version: str, status: str, *, by: AbstractBaseUser
-) -> ModuleVersion:
-    """Drain or retire a module version (admins only), or bring it back to live."""
-    require(by, ADMIN, f"mark module versions {status}")
-    if status not in ModuleVersion.Status.values:
-        raise Invalid(
-            f"{status!r} is not a module version status",
-            hint=f"use one of {', '.join(ModuleVersion.Status.values)}",
-        )
-    with transaction.atomic():
-        row = module_version(name, version)
-        if row.status != status:
-            before, row.status = row.status, status
-            row.save(update_fields=["status"])
-            audit.record(by, f"module.{status}", f"{name}@{version}", was=before)
-    return row
-
-
 @dataclass(frozen=True)
 class Registered:
     version: PipelineVersion
@@ -200,6 +181,15 @@ def register_pipeline_version(
             hint=f"use one of {', '.join(PipelineVersion.Kind.values)}",
         )
     spec, warnings = check_spec(data, limits)
+    branch_pins = sorted(
+        {f"{s.module}@{s.version}" for s in spec.steps if s.version.startswith(BRANCH_PREFIX)}
+    )
+    if branch_pins and kind != PipelineVersion.Kind.ONE_OFF:
+        raise Invalid(
+            f"{spec.name} pins branch build(s) {', '.join(branch_pins)}: only one-off "
+            "pipelines may, and they run in staging only",
+            hint="register it with --kind one-off to try the branch, or pin a release",
+        )
     try:
         with transaction.atomic():
             pipeline, _ = Pipeline.objects.get_or_create(name=spec.name)

@@ -8,8 +8,8 @@ import re
 from rainbow.spec.models import VERSION_MAX_LENGTH, VERSION_PATTERN
 
 VERSION_RULE = (
-    f"a module version is `latest`, X.Y or X.Y.Z (digits, at most {VERSION_MAX_LENGTH} "
-    "characters), as a pipeline pins it: `segment@1.2`"
+    f"a module version is `latest`, X.Y, X.Y.Z or a branch build `branch-NAME` (at most "
+    f"{VERSION_MAX_LENGTH} characters), as a pipeline pins it: `segment@1.2`"
 )
 
 

@@ -36,13 +36,13 @@ from rainbow.control.models import (
 )
 from rainbow.control.persistence import audit
 from rainbow.control.services import queries, release, run_service
+from rainbow.control.services.builds import set_status
 from rainbow.control.services.execution import current_executor
 from rainbow.control.services.refusals import Refused
 from rainbow.control.services.registry import (
     check_spec,
     register_pipeline_version,
     served_limits,
-    set_module_status,
 )
 from rainbow.control.services.roles import ADMIN, RESEARCHER, has_role
 from rainbow.control.web import charts
@@ -199,11 +199,35 @@ class ModuleAdmin(ReadOnly):
 
 @admin.register(ModuleVersion)
 class ModuleVersionAdmin(ReadOnly):
-    list_display = ("__str__", "status", "commit", "registered_at")
+    list_display = ("__str__", "status", "commit", "artifact_hash", "registered_at")
     list_filter = ("status", "module")
     list_select_related = ("module",)
-    fields = ("module", "version", "status", "commit", "registered_at", "instances", "interface")
+    fields = (
+        "module",
+        "version",
+        "status",
+        "status_reason",
+        "commit",
+        "artifact_url",
+        "artifact_hash",
+        "registered_at",
+        "history",
+        "instances",
+        "interface",
+    )
     readonly_fields = fields
+    SHOWN_BUILDS = 100
+
+    @admin.display(description="history (builds released, oldest first)")
+    def history(self, obj: ModuleVersion) -> SafeString:
+        rows = [
+            (b.label, b.commit[:12], b.ref, b.released_by, b.released_at)
+            for b in obj.builds.order_by("released_at", "id")[: self.SHOWN_BUILDS]
+        ]
+        if not rows:
+            return format_html("{}", "never released with `rainbow release`")
+        return format_html_join(mark_safe("<br>"), "{}: {} from {}, by {} at {}", rows)
+
     actions = ("mark_live", "mark_draining", "mark_retired")
 
     @admin.display(description="instances (last heartbeat)")
@@ -220,7 +244,13 @@ class ModuleVersionAdmin(ReadOnly):
         self.act_on_each(
             request,
             queryset.select_related("module"),
-            lambda row: set_module_status(row.module.name, row.version, status, by=user),
+            lambda row: set_status(
+                row.module.name,
+                row.version,
+                status,
+                reason=f"marked {status} in the admin by {user.get_username()}",
+                by=user,
+            ),
             status,
         )
 

@@ -40,6 +40,15 @@ class InstanceOut(Answer):
     live: bool
 
 
+class ModuleBuildOut(Answer):
+    label: str
+    commit: str
+    ref: str
+    artifact_hash: str
+    released_by: str
+    released_at: datetime
+
+
 class ModuleVersionOut(Answer):
     module: str
     version: str
@@ -48,6 +57,17 @@ class ModuleVersionOut(Answer):
     registered_at: datetime
     interface: dict[str, Any]
     instances: list[InstanceOut]
+    status_reason: str = ""
+    artifact_url: str = ""
+    artifact_hash: str = ""
+    builds: list[ModuleBuildOut] = []
+    """The history, oldest first (the newest 100), in the answer for one version only."""
+
+
+class ReleaseOut(Answer):
+    version: ModuleVersionOut
+    label: str
+    outcome: str
 
 
 class ModuleOut(Answer):
@@ -100,6 +120,8 @@ class AttemptOut(Answer):
     exit_signal: int | None
     deliveries: int = 1
     """How many times the broker delivered its task: more than 1 means it ran more than once."""
+    commit: str = ""
+    artifact: str = ""
     metrics: list[MetricOut]
     timings: dict[str, float]
 

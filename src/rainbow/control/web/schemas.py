@@ -61,6 +61,20 @@ class ModuleVersionIn(Schema):
 
 class ModuleStatusIn(Schema):
     status: Literal["live", "draining", "retired"]
+    reason: Annotated[str, Field(max_length=1000)] = ""
+
+
+class ReleaseIn(Schema):
+    """A build ``rainbow release`` made and stored; the registry records it by its rules."""
+
+    version: VersionName
+    kind: Literal["latest", "release", "hotfix", "branch"]
+    commit: Annotated[str, Field(min_length=7, max_length=64, pattern=r"^[0-9a-f]+$")]
+    ref: Annotated[str, Field(max_length=255)] = ""
+    artifact_url: Annotated[str, Field(min_length=1, max_length=1000)]
+    artifact_hash: Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
+    interface: dict[str, Any]
+    released_by: Annotated[str, Field(max_length=300)] = ""
 
 
 class PipelineIn(Schema):

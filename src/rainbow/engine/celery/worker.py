@@ -18,6 +18,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,7 +47,16 @@ engine's throughput. A worker dying before then loses nothing: the broker delive
 again."""
 
 
-def register_step_task(app: Celery, module: AnyModule, env: WorkerEnv) -> None:
+@dataclass(frozen=True)
+class Build:
+    """What this worker runs: its code's commit, and the released artifact's hash (empty when
+    it serves local code). Every attempt it reports carries both."""
+
+    commit: str = ""
+    artifact: str = ""
+
+
+def register_step_task(app: Celery, module: AnyModule, env: WorkerEnv, build: Build) -> None:
     """The one task this worker runs: an attempt of ``module``."""
 
     @app.task(name=STEP_TASK, bind=True, acks_late=True, ignore_result=True, Request=StepRequest)
@@ -62,7 +72,14 @@ def register_step_task(app: Celery, module: AnyModule, env: WorkerEnv) -> None:
             return
         started_at, worker, delivery = time.time(), worker_name(), delivery_of(self.request)
         began = wire.AttemptBegan(
-            task["run_id"], task["step"], task["attempt"], started_at, worker, delivery
+            task["run_id"],
+            task["step"],
+            task["attempt"],
+            started_at,
+            worker,
+            delivery,
+            build.commit,
+            build.artifact,
         )
         announce = threading.Timer(STARTED_AFTER_S, _announce, args=(app, began))
         announce.daemon = True
@@ -71,7 +88,10 @@ def register_step_task(app: Celery, module: AnyModule, env: WorkerEnv) -> None:
             result = invoke(module, task, env)
         finally:
             announce.cancel()
-        publish_event(app, wire.AttemptReported(result, started_at, worker, delivery))
+        reported = wire.AttemptReported(
+            result, started_at, worker, delivery, build.commit, build.artifact
+        )
+        publish_event(app, reported)
 
 
 def _task_for(raw: object, module: AnyModule) -> Task:
@@ -207,13 +227,14 @@ def code_commit(module: AnyModule) -> str:
 class Announcer:
     """Tells the conductor, now and every ``HEARTBEAT_S``, which module version this serves."""
 
-    def __init__(self, app: Celery, module: AnyModule, version: str) -> None:
+    def __init__(self, app: Celery, module: AnyModule, version: str, build: Build) -> None:
         self._event = wire.InstanceSeen(
             module.name,
             version,
             worker_name(),
-            code_commit(module),
+            build.commit,
             module.rainbow_interface.model_dump(mode="json"),
+            build.artifact,
         )
         self._app = app
         self._stop = threading.Event()
@@ -235,17 +256,25 @@ class Announcer:
 
 
 def serve(
-    app: Celery, module: AnyModule, version: str, env: WorkerEnv, *, concurrency: int
+    app: Celery,
+    module: AnyModule,
+    version: str,
+    env: WorkerEnv,
+    *,
+    concurrency: int,
+    build: Build | None = None,
 ) -> None:
-    """Run a Celery worker for ``module@version`` until it is told to stop (SIGTERM: warm)."""
+    """Run a Celery worker for ``module@version`` until it is told to stop (SIGTERM: warm);
+    without a ``build``, it serves local code at that code's commit."""
     global _identity, _observe  # noqa: PLW0603 - set once, before the pool forks
     _identity = f"{socket.gethostname()}:{os.getpid()}"
     _observe = env.observe
     tell_rejections_to(env.observe)
     queue = instance_queue(module.name, version)
     app.conf.task_queues = [queue]
-    register_step_task(app, module, env)
-    announcer = Announcer(app, module, version)
+    build = build or Build(code_commit(module))
+    register_step_task(app, module, env, build)
+    announcer = Announcer(app, module, version, build)
     signals.worker_ready.connect(lambda **_: announcer.start(), weak=False)
     signals.worker_shutdown.connect(lambda **_: announcer.stop(), weak=False)
     worker = app.Worker(

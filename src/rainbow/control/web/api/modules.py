@@ -6,19 +6,29 @@ from django.http import HttpRequest
 from ninja import Router, Status
 
 from rainbow.control.models import Module, ModuleVersion
-from rainbow.control.services import queries, registry
+from rainbow.control.services import builds, queries, registry
 from rainbow.control.services.queries import InstanceSeen
 from rainbow.control.services.refusals import NotFound
 from rainbow.control.web import schemas as s
-from rainbow.control.web.answers import InstanceOut, ModuleOut, ModuleVersionOut
+from rainbow.control.web.answers import (
+    InstanceOut,
+    ModuleBuildOut,
+    ModuleOut,
+    ModuleVersionOut,
+    ReleaseOut,
+)
 from rainbow.control.web.api.auth import user_of
 
 router = Router(tags=["modules"])
 
 Instances = dict[tuple[str, str], list[InstanceSeen]]
+SHOWN_BUILDS = 100
 
 
-def _version_out(row: ModuleVersion, instances: Instances) -> ModuleVersionOut:
+def _version_out(
+    row: ModuleVersion, instances: Instances, *, with_builds: bool = False
+) -> ModuleVersionOut:
+    history = builds.history(row)[-SHOWN_BUILDS:] if with_builds else []
     return ModuleVersionOut(
         module=row.module.name,
         version=row.version,
@@ -30,6 +40,10 @@ def _version_out(row: ModuleVersion, instances: Instances) -> ModuleVersionOut:
             InstanceOut.model_validate(seen)
             for seen in instances.get((row.module.name, row.version), [])
         ],
+        status_reason=row.status_reason,
+        artifact_url=row.artifact_url,
+        artifact_hash=row.artifact_hash,
+        builds=[ModuleBuildOut.model_validate(b, from_attributes=True) for b in history],
     )
 
 
@@ -71,5 +85,28 @@ def register_module_version(
 def set_module_status(
     request: HttpRequest, name: s.NamePath, version: s.ModuleVersionPath, payload: s.ModuleStatusIn
 ) -> ModuleVersionOut:
-    row = registry.set_module_status(name, version, payload.status, by=user_of(request))
+    row = builds.set_status(
+        name, version, payload.status, reason=payload.reason, by=user_of(request)
+    )
     return _version_out(row, queries.instances_by_version())
+
+
+@router.get("/{name}/versions/{version}", response={200: ModuleVersionOut, **s.PROBLEMS})
+def get_module_version(
+    request: HttpRequest, name: s.NamePath, version: s.ModuleVersionPath
+) -> ModuleVersionOut:
+    row = registry.module_version(name, version)
+    return _version_out(row, queries.instances_by_version(), with_builds=True)
+
+
+@router.post("/{name}/releases", response={200: ReleaseOut, 201: ReleaseOut, **s.PROBLEMS})
+def record_release(request: HttpRequest, name: s.NamePath, payload: s.ReleaseIn) -> Status:
+    done = builds.record_release(
+        builds.Release(module=name, **payload.model_dump()), by=user_of(request)
+    )
+    answer = ReleaseOut(
+        version=_version_out(done.row, queries.instances_by_version(), with_builds=True),
+        label=done.label,
+        outcome=done.outcome,
+    )
+    return Status(201 if done.outcome == "created" else 200, answer)

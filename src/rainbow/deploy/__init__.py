@@ -1,0 +1,2 @@
+"""The release flow from git: what a commit releases, its immutable artifact, and the
+environment each artifact runs in."""
