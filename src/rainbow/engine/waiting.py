@@ -34,8 +34,9 @@ def waiting_reasons(
             reasons[step.step] = f"queued on {queue}: every {module}@{version} worker is busy"
         else:
             reasons[step.step] = (
-                f"queued on {queue}: no live instance of {module}@{version}; "
-                f"start one with `rainbow worker <module code> --version {version}`"
+                f"queued on {queue}: no live instance of {module}@{version}; start one "
+                f"with `rainbow worker {module}@{version}` (a released version) or "
+                f"`rainbow worker <module code> --version {version}`"
             )
     return reasons
 
