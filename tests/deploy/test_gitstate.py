@@ -9,6 +9,7 @@ import pytest
 
 from rainbow.deploy import gitstate
 from rainbow.errors import UserError
+from rainbow.vcs import code_state
 from tests.deploy.gitrepo import commit, git, new_repo
 
 
@@ -142,7 +143,7 @@ def test_a_release_branch_that_does_not_contain_its_tag_is_refused(repo: Path) -
 
 def test_code_state_says_commit_and_whether_the_folder_changed(repo: Path) -> None:
     head = git(repo, "rev-parse", "HEAD")
-    assert gitstate.code_state(repo / "pyproject.toml") == (head, False)
+    assert code_state(repo / "pyproject.toml") == (head, False)
     (repo / "pyproject.toml").write_text("edited\n")
-    assert gitstate.code_state(repo / "pyproject.toml") == (head, True)
-    assert gitstate.code_state(Path("/")) == ("", True)
+    assert code_state(repo / "pyproject.toml") == (head, True)
+    assert code_state(Path("/")) == ("", True)

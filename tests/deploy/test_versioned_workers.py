@@ -251,6 +251,8 @@ def test_a_retired_version_is_refused_everywhere(
     (summary,) = cluster.wait([run_id])
     assert summary.status == "failed"
     assert "greet@1.0 (night photos fail)" in (summary.reason or "")
+    resumed = rainbow(cluster, "retry", run_id, cwd=ROOT, check=False)
+    assert resumed.returncode == 2 and "RB-E082" in resumed.stderr, resumed.stderr
     again = rainbow(cluster, "worker", "greet@1.0", cwd=ROOT, check=False)
     assert again.returncode == 2 and "RB-E082" in again.stderr
     assert "night photos fail" in again.stderr

@@ -236,3 +236,15 @@ def test_a_run_closed_by_another_process_is_let_go(store: MemoryStore, tmp_path:
     detail = store.get_run(slow.run_id)
     assert detail is not None and "abandoned" in (detail.summary.reason or "")
     assert all(a.status != "running" for s in detail.steps for a in s.attempts)
+
+
+def test_every_attempt_records_the_commit_of_the_code_that_ran_it(
+    engine: LocalEngine, store: MemoryStore
+) -> None:
+    from rainbow.vcs import code_state
+
+    (outcome,) = run(engine, fixtures.diamond, {"x": 1})
+    commit, _ = code_state(Path(fixtures.__file__))
+    recorded = {(a.commit, a.artifact) for a in attempts(store, outcome.run_id, "add")}
+    assert recorded == {(commit, "")}  # local code: a commit, no released artifact
+    assert commit  # the tests run from a git checkout

@@ -195,7 +195,7 @@ def _time_locked(
     settings: rb_settings.Settings, module: AnyModule, version: str
 ) -> tuple[str, str]:
     """Local code may serve a released X.Y only at the commit it was released from."""
-    from rainbow.deploy.gitstate import code_state
+    from rainbow.vcs import code_state
 
     commit, dirty = code_state(Path(module.ref.file or "."))
     if version == "latest" or not _may_hold_releases(settings):
@@ -322,6 +322,18 @@ def retry(
     if summary.status not in RESUMABLE:
         raise UserError(
             f"run {run_id} is {summary.status}; only failed, timed-out or cancelled runs resume"
+        )
+    retired = store.retired_versions()
+    steps = detail.spec.get("steps", [])
+    pinned = {(s.get("module"), s.get("version")) for s in steps} & set(retired)
+    if pinned:
+        named = ", ".join(
+            f"{m}@{v} ({retired[(m, v)] or 'no reason given'})" for m, v in sorted(pinned)
+        )
+        raise UserError(
+            f"run {run_id} pins retired module version(s) {named}: nothing new runs on them",
+            code="RB-E082",
+            hint="run the work unit again on a pipeline version that pins live versions",
         )
     celery_app = make_app(settings.broker.url)
     declare_shared_queues(celery_app)

@@ -233,32 +233,3 @@ def _tag_commit(root: Path, version: str) -> str:
         if found:
             return found
     return ""
-
-
-def code_state(path: Path) -> tuple[str, bool]:
-    """The commit of the checkout holding ``path`` and whether that file's folder has changes
-    not committed; ``("", True)`` outside git."""
-    folder = path.resolve()
-    folder = folder if folder.is_dir() else folder.parent
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=GIT_TIMEOUT_S,
-            check=False,
-        )
-        if head.returncode != 0:
-            return "", True
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--", "."],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=GIT_TIMEOUT_S,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return "", True
-    return head.stdout.strip(), bool(status.stdout.strip()) or status.returncode != 0

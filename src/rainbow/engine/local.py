@@ -44,6 +44,7 @@ from rainbow.sdk.messages import Result, Task
 from rainbow.settings import DEFAULT_LOCAL_LEASE_S, DEFAULT_MAX_OUTPUT_BYTES
 from rainbow.spec.models import PipelineSpec, StepSpec
 from rainbow.storable import bounded_text
+from rainbow.vcs import code_state
 
 log = logging.getLogger("rainbow.local")
 
@@ -125,6 +126,15 @@ class LocalEngine:
         self._facts: list[Fact] = []
         self._last_flush = 0.0
         self.owner = this_process()
+        self._commits: dict[str, str] = {}
+
+    def commit_of(self, module: str) -> str:
+        """The commit of a module's local code, read once: what each of its attempts ran."""
+        if module not in self._commits:
+            found = self.modules.get(module)
+            where = Path(found.ref.file or ".") if found is not None else Path(".")
+            self._commits[module] = code_state(where)[0] if found is not None else ""
+        return self._commits[module]
 
     def run(self, spec: PipelineSpec, units: Sequence[WorkUnit]) -> list[RunOutcome]:
         # What earlier processes left running is closed first (the control plane's runner,
@@ -423,6 +433,7 @@ class _Loop:
                         task["module"],
                         task["version"],
                         _now(),
+                        commit=self.engine.commit_of(task["module"]),
                     )
                 ]
             )

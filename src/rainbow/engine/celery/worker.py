@@ -14,7 +14,6 @@ import logging
 import os
 import re
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Mapping
@@ -35,6 +34,7 @@ from rainbow.observe.facts import Observer, ignore
 from rainbow.sdk.catalog import AnyModule
 from rainbow.sdk.invoke import WorkerEnv, attempt_ended, invoke
 from rainbow.sdk.messages import Result, Task
+from rainbow.vcs import code_state
 
 log = logging.getLogger("rainbow.worker")
 
@@ -209,19 +209,7 @@ def worker_name() -> str:
 
 def code_commit(module: AnyModule) -> str:
     """The git commit of the module's code, when it lives in a git checkout."""
-    where = Path(module.ref.file or ".").resolve().parent
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=where,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return done.stdout.strip() if done.returncode == 0 else ""
+    return code_state(Path(module.ref.file or "."))[0]
 
 
 class Announcer:
