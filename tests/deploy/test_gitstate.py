@@ -147,3 +147,13 @@ def test_code_state_says_commit_and_whether_the_folder_changed(repo: Path) -> No
     (repo / "pyproject.toml").write_text("edited\n")
     assert code_state(repo / "pyproject.toml") == (head, True)
     assert code_state(Path("/")) == ("", True)
+
+
+def test_push_sends_the_new_release_branch_to_the_remote(repo: Path, tmp_path: Path) -> None:
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(repo, "remote", "add", "origin", str(remote))
+    git(repo, "tag", "2.0")
+    done = gitstate.create_branch(gitstate.read(repo), push=True)
+    assert done == "created branch release-2.0 at 2.0 and pushed it to origin"
+    assert git(remote, "rev-parse", "release-2.0") == git(repo, "rev-parse", "HEAD")

@@ -57,5 +57,7 @@ def test_the_example_releases_its_seven_modules_from_one_artifact(tmp_path: Path
     with zipfile.ZipFile(wheel) as archive:
         program = archive.getinfo("examples/room_scan/edge_density/edge_density")
     assert program.file_size > 0 and (program.external_attr >> 16) & 0o111  # still executable
+    listed = rainbow(repo, "module", "list").stdout
+    assert all(f"{name}" in listed for name in (*MODULES, "edge_density"))
     shown = json.loads(rainbow(repo, "module", "show", "edge_density@latest", "--json").stdout)
     assert shown[0]["artifact_hash"] == released[0]["artifact_hash"]  # one build, two versions
