@@ -205,3 +205,46 @@ def test_only_one_off_pipelines_may_pin_a_branch_build(people: dict[str, Api]) -
     assert "only one-off pipelines may" in refused.json()["detail"]
     accepted = people["alice"].post("/pipelines", {"spec": data, "kind": "one-off"})
     assert accepted.status_code == 201, accepted.content
+
+
+@pytest.mark.parametrize(
+    ("kind", "version"),
+    [("latest", "1.0"), ("release", "latest"), ("hotfix", "branch-x"), ("branch", "2.0")],
+)
+def test_a_release_kind_must_fit_its_version(sqlite_database: str, kind: str, version: str) -> None:
+    with pytest.raises(UserError, match=f"a {kind} release cannot be version"):
+        release(kind, version, "a1")
+
+
+def test_a_version_never_released_with_a_build_cannot_be_hot_fixed(sqlite_database: str) -> None:
+    from rainbow.control.services.registry import register_module_version
+
+    register_module_version("add", "3.0", ADD, by=None)  # a worker of local code announced it
+    assert "registered without a release" in refusal("RB-E083", "hotfix", "3.0", "b2").message
+
+
+def test_an_older_commit_released_again_does_not_move_the_version_back(
+    sqlite_database: str,
+) -> None:
+    release("latest", "latest", "a1")
+    release("latest", "latest", "b2")
+    again = release("latest", "latest", "a1")  # a CI job of the first commit, re-run
+    assert (again.outcome, again.row.commit) == ("unchanged", "b2")
+
+
+def test_the_modules_of_one_build_are_recorded_all_or_none(sqlite_database: str) -> None:
+    from rainbow.control.models import ModuleVersion
+    from rainbow.control.services.builds import Release, record_releases
+
+    release("release", "1.0", "a1")
+
+    def of(module: str) -> Release:
+        interface = {**ADD, "name": module}
+        return Release(
+            module, "1.0", "release", "b2", "1.0", "/a/b2", "sha256:" + "b" * 64, interface, "Ada"
+        )
+
+    with pytest.raises(UserError) as caught:
+        record_releases([of("sub"), of("add")], by=None)  # add@1.0 exists at a1: refused
+    assert caught.value.code == "RB-E068"
+    assert not ModuleVersion.objects.filter(module__name="sub").exists()

@@ -155,5 +155,17 @@ def test_push_sends_the_new_release_branch_to_the_remote(repo: Path, tmp_path: P
     git(repo, "remote", "add", "origin", str(remote))
     git(repo, "tag", "2.0")
     done = gitstate.create_branch(gitstate.read(repo), push=True)
-    assert done == "created branch release-2.0 at 2.0 and pushed it to origin"
+    assert done == "created branch release-2.0 at 2.0 and pushed release-2.0 to origin"
     assert git(remote, "rev-parse", "release-2.0") == git(repo, "rev-parse", "HEAD")
+
+
+def test_branch_names_only_a_detached_checkout(repo: Path) -> None:
+    git(repo, "checkout", "-q", "-b", "feature")
+    problem = refused(repo, "RB-E063", branch="main")
+    assert "--branch main names another branch than the one checked out (feature)" in (
+        problem.message
+    )
+
+
+def test_a_missing_folder_is_refused(tmp_path: Path) -> None:
+    assert "is not a folder" in refused(tmp_path / "nowhere", "RB-E060").message

@@ -228,9 +228,6 @@ def test_a_moved_latest_is_served_on_its_new_build_without_losing_work(
     assert "howdy u5" in texts  # queued at the move: taken by the new build, not lost
     attempts = [a for d in details for step in d.steps for a in step.attempts]
     assert [a.attempt for a in attempts] == [1] * 7  # each ran once: none failed or retried
-    assert {a.artifact for a in attempts if a.status == "succeeded"} == {
-        a.artifact for a in attempts
-    }
     assert len({a.artifact for a in attempts}) == 2
 
 

@@ -146,6 +146,8 @@ def test_asking_for_an_undeclared_file_names_the_declared_ones(
         ('[[files]]\nname = "w"\nurl = "x"\n', "files.0.sha256: Field required"),
         ('[[files]]\nname = "w"\nurl = "x"\nsha256 = "' + "a" * 64 + '"\nsize = 3\n', "size"),
         ('[sync]\nout = "*.png"\n', "sync.out"),
+        ('[sync]\nout = ["/etc/*"]\n', "must be a pattern inside ctx.workdir"),
+        ('[sync]\nout = ["../up/*"]\n', "must be a pattern inside ctx.workdir"),
         ("[[files]\n", "not valid TOML"),
     ],
 )

@@ -31,6 +31,9 @@ MetricsHost = Annotated[
 ]
 
 
+SUPERVISOR_PID = "RAINBOW_SUPERVISOR_PID"
+
+
 def _check_metrics_options(port: int | None, host: str) -> None:
     if port is None and host != LOOPBACK:
         raise UserError(
@@ -110,8 +113,12 @@ def worker(
 
         from rainbow.lifetime import die_with_parent
 
-        # Started by a supervisor (below): killing it, even with kill -9, stops this warmly.
+        # Started by a supervisor (below): killing it, even with kill -9, stops this warmly;
+        # one killed before this line ran has left us with another parent already.
         die_with_parent(signal.SIGTERM)
+        if os.getppid() != int(os.environ.get(SUPERVISOR_PID, "0")):
+            err.print("the supervisor that started this worker is gone: not serving")
+            raise typer.Exit(0)
         module, version, served = _installed(target, build)
     else:
         if version is None:

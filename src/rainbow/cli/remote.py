@@ -160,3 +160,6 @@ class RemoteRegistry:
             artifact_url=answer.artifact_url,
             artifact_hash=answer.artifact_hash,
         )
+
+    def reconnect(self) -> None:
+        """Each question is a request of its own: nothing to drop."""

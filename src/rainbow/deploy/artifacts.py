@@ -15,15 +15,18 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
 import tomllib
+import uuid
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -41,6 +44,8 @@ MANIFEST_SCHEMA = 1
 BUILD_TIMEOUT_S = 900
 COMMAND_CONFIG = "rainbow-module.toml"
 UV_ENV = {"UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
+FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,200}")
+ARTIFACT_HASH = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -130,7 +135,7 @@ def build(target: Target, work: Path) -> tuple[Manifest, dict[str, Path]]:
         raise PlatformError(f"uv build made {len(wheels)} wheels in {dist}, expected one")
     project, modules = _entry_points(wheels[0], config)
     lock = work / LOCK
-    _lock(source, lock)
+    _lock(source, lock, target.committed_at)
     files = {wheels[0].name: wheels[0], LOCK: lock}
     manifest = Manifest(
         project=project,
@@ -143,18 +148,24 @@ def build(target: Target, work: Path) -> tuple[Manifest, dict[str, Path]]:
 
 
 def store(manifest: Manifest, files: Mapping[str, Path], artifacts_url: str) -> Artifact:
-    """Put an artifact into the store (once: an address already there holds the same bytes)."""
-    address = digest(canonical(manifest))
+    """Put an artifact into the store; an address whose manifest is already there and whole
+    is not written again (its files were written before it)."""
+    body = canonical(manifest)
+    address = digest(body)
     url = f"{artifacts_url.rstrip('/')}/{manifest.project}/{hex_of(address)}"
     try:
         fs, root = fsspec.core.url_to_fs(url)
-        if not fs.exists(f"{root}/{MANIFEST}"):
+        target = f"{root}/{MANIFEST}"
+        if not fs.exists(target) or fs.cat_file(target) != body:
             fs.makedirs(root, exist_ok=True)
             for name, path in files.items():
                 fs.put_file(str(path), f"{root}/{name}")
-            # The manifest goes last: a folder with one is complete.
-            with fs.open(f"{root}/{MANIFEST}", "wb") as out:
-                out.write(canonical(manifest))
+            # The manifest goes last, whole (written aside, then moved): a folder with one is
+            # complete, and a killed write leaves none.
+            partial = f"{root}/.{MANIFEST}.{uuid.uuid4().hex[:8]}"
+            with fs.open(partial, "wb") as out:
+                out.write(body)
+            fs.mv(partial, target)
     except OSError as exc:
         raise UserError(
             f"cannot write the artifact to {url}: {exc}",
@@ -167,6 +178,8 @@ def store(manifest: Manifest, files: Mapping[str, Path], artifacts_url: str) -> 
 def fetch(url: str, expected_hash: str, cache: Path) -> Path:
     """The artifact's files in a local folder under ``cache``, each checked against the
     manifest, and the manifest against the hash the registry recorded."""
+    if not ARTIFACT_HASH.fullmatch(expected_hash):
+        raise PlatformError(f"{expected_hash[:80]!r} is not an artifact's hash (sha256:<64 hex>)")
     folder = cache / "artifacts" / hex_of(expected_hash)
     if (folder / MANIFEST).is_file():
         return folder
@@ -183,8 +196,8 @@ def fetch(url: str, expected_hash: str, cache: Path) -> Path:
             )
         manifest = Manifest.parse(raw, url)
         for name, want in manifest.files.items():
-            if Path(name).name != name:
-                raise PlatformError(f"the artifact at {url} names a file outside it: {name!r}")
+            if not FILE_NAME.fullmatch(name):
+                raise PlatformError(f"the artifact at {url} names a file it may not: {name!r}")
             fs.get_file(f"{root}/{name}", str(partial / name))
             got = digest((partial / name).read_bytes())
             if got != want:
@@ -307,9 +320,11 @@ def _entry_points(wheel: Path, config: Mapping[str, Any]) -> tuple[str, dict[str
     return str(project), points
 
 
-def _lock(source: Path, lock: Path) -> None:
+def _lock(source: Path, lock: Path, committed_at: datetime) -> None:
     """Pin every dependency of the project, resolved together with this Rainbow's own, and
-    leave Rainbow itself out: each worker host installs its own Rainbow."""
+    leave Rainbow itself out: each worker host installs its own Rainbow. Only what the index
+    held when the commit was made counts, so building one commit again locks the same
+    versions (and makes the same artifact), whenever it runs."""
     with tempfile.TemporaryDirectory() as scratch:
         overrides = Path(scratch) / "overrides.txt"
         overrides.write_text(rainbow_requirement() + "\n")
@@ -325,6 +340,8 @@ def _lock(source: Path, lock: Path) -> None:
                 "--no-annotate",
                 "--no-emit-package",
                 "rainbow",
+                "--exclude-newer",
+                committed_at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
                 "--python",
                 sys.executable,
                 "--output-file",

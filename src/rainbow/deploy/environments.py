@@ -12,9 +12,11 @@ it once and a killed build leaves nothing that looks finished. Rainbow runs in i
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import shutil
 import sys
 import tempfile
+from importlib import metadata
 from pathlib import Path
 
 from rainbow.deploy import artifacts
@@ -30,7 +32,10 @@ def python_of(environment: Path) -> Path:
 def ensure(artifact_folder: Path, artifact_hash: str, cache: Path) -> Path:
     """The environment of a fetched artifact: its folder, made if missing."""
     envs = cache / "envs"
-    environment = envs / artifacts.hex_of(artifact_hash)
+    # The environment holds this host's Rainbow too: another Rainbow gets another environment.
+    rainbow = artifacts.rainbow_requirement() + " " + metadata.version("rainbow")
+    stamp = hashlib.sha256(rainbow.encode()).hexdigest()[:8]
+    environment = envs / f"{artifacts.hex_of(artifact_hash)}-{stamp}"
     if (environment / READY).is_file():
         return environment
     private_folder(envs)

@@ -81,21 +81,18 @@ def read(project: Path, *, main_branch: str = "main", branch: str | None = None)
     """The release ``project``'s git state makes; ``branch`` names the branch a detached
     checkout is on (CI systems check out a commit and say the branch in a variable)."""
     project = project.resolve()
-    probe = subprocess.run(
-        ["git", "rev-parse", "--show-toplevel"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=GIT_TIMEOUT_S,
-        check=False,
-    )
-    if probe.returncode != 0:
+    if not project.is_dir():
+        raise UserError(
+            f"{project} is not a folder", code="RB-E060", hint="give the module project's folder"
+        )
+    top = git(project, "rev-parse", "--show-toplevel", check=False)
+    if not top:
         raise UserError(
             f"{project} is not in a git repository: a release is a commit",
             code="RB-E060",
             hint="git init, commit the module project, then release from main or a tag",
         )
-    root = Path(probe.stdout.strip())
+    root = Path(top)
     subdir = project.relative_to(root).as_posix() if project != root else ""
     commit = git(root, "rev-parse", "--verify", "-q", "HEAD^{commit}", check=False)
     if not commit:
@@ -112,8 +109,13 @@ def read(project: Path, *, main_branch: str = "main", branch: str | None = None)
     if tag is not None:
         version = RELEASE_TAG.fullmatch(tag)["version"]  # type: ignore[index]
         release_branch = f"release-{version}"
+        # A fresh CI clone has the branch only as a remote one: never make it again at the tag.
         exists = git(
-            root, "rev-parse", "-q", "--verify", f"refs/heads/{release_branch}", check=False
+            root,
+            "for-each-ref",
+            f"refs/heads/{release_branch}",
+            f"refs/remotes/*/{release_branch}",
+            check=False,
         )
         return replace(
             base,
@@ -123,7 +125,14 @@ def read(project: Path, *, main_branch: str = "main", branch: str | None = None)
             tag_commit=commit,
             new_branch="" if exists else release_branch,
         )
-    current = branch or git(root, "symbolic-ref", "--short", "-q", "HEAD", check=False)
+    checked_out = git(root, "symbolic-ref", "--short", "-q", "HEAD", check=False)
+    if branch and checked_out and branch != checked_out:
+        raise UserError(
+            f"--branch {branch} names another branch than the one checked out ({checked_out})",
+            code="RB-E063",
+            hint="--branch is for a detached checkout (CI); on a branch, drop it",
+        )
+    current = checked_out or branch
     if not current:
         raise UserError(
             f"HEAD ({commit[:12]}) is detached and carries no X.Y tag: nothing says what it "
@@ -167,18 +176,33 @@ def branch_version(branch: str) -> str:
 
 
 def create_branch(target: Target, *, push: bool) -> str:
-    """Create ``release-X.Y`` at the tag (and push it when asked and a remote exists); says
-    what was done."""
-    if not target.new_branch:
+    """Create ``release-X.Y`` at the tag when missing, and with ``push`` make sure the first
+    remote has it (a push that failed before is made again); says what was done."""
+    if target.kind != "release":
         return ""
-    git(target.root, "branch", target.new_branch, target.tag_commit)
-    done = f"created branch {target.new_branch} at {target.ref}"
-    if push:
-        remote = git(target.root, "remote", check=False).split("\n")[0]
-        if remote:
-            git(target.root, "push", remote, target.new_branch)
-            done += f" and pushed it to {remote}"
-    return done
+    branch, done = f"release-{target.version}", []
+    if target.new_branch:
+        git(target.root, "branch", branch, target.tag_commit)
+        done.append(f"created branch {branch} at {target.ref}")
+    remote = git(target.root, "remote", check=False).split("\n")[0] if push else ""
+    if remote and not git(target.root, "ls-remote", "--heads", remote, branch, check=False):
+        pushed = subprocess.run(
+            ["git", "push", remote, f"refs/heads/{branch}:refs/heads/{branch}"],
+            cwd=target.root,
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_S,
+            check=False,
+        )
+        if pushed.returncode != 0:
+            raise UserError(
+                f"could not push {branch} to {remote}: {pushed.stderr.strip()[:500]}",
+                code="RB-E060",
+                hint="the release is recorded; fix the remote's access and run rainbow "
+                "release --push again to push the branch",
+            )
+        done.append(f"pushed {branch} to {remote}")
+    return " and ".join(done)
 
 
 def _is_ancestor(root: Path, ancestor: str, commit: str) -> bool:

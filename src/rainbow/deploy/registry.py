@@ -33,3 +33,7 @@ class Registry(Protocol):
     def released(self, module: str, version: str) -> ReleasedVersion | None:
         """The version as recorded, or None when it is not registered."""
         ...
+
+    def reconnect(self) -> None:
+        """Drop a connection that failed, so the next question opens a new one."""
+        ...

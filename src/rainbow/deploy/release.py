@@ -4,6 +4,7 @@ back and installed into its environment, and the interface that build declares."
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -40,7 +41,9 @@ def build_release(project: Path, settings: ReleaseSettings, *, branch: str | Non
 
 def describe(environment: Path, modules: list[str]) -> dict[str, dict[str, Any]]:
     done = subprocess.run(
-        [str(environments.python_of(environment)), "-m", "rainbow.deploy.describe", *modules],
+        # Only the environment's code: not the folder we run in (-P), not an outer PYTHONPATH.
+        [str(environments.python_of(environment)), "-P", "-m", "rainbow.deploy.describe", *modules],
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
         capture_output=True,
         text=True,
         timeout=DESCRIBE_TIMEOUT_S,

@@ -109,16 +109,17 @@ class Supervisor:
             sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
         }
         try:
+            served = prepare(self.current, self.cache)
             while True:
-                served = prepare(self.current, self.cache)
                 self.say(
                     f"serving {self.current.name} from commit {self.current.commit[:12]}, "
                     f"build {self.current.artifact_hash[:19]}"
                 )
                 self._child = self._start(served)
                 outcome = self._watch(self._child)
-                if outcome is not None:
+                if isinstance(outcome, int):
                     return outcome
+                served = outcome
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -126,6 +127,9 @@ class Supervisor:
     def _start(self, served: Served) -> subprocess.Popen[bytes]:
         argv = [
             str(environments.python_of(served.environment)),
+            # -P: the current folder is not put first on sys.path, or a checkout there (the
+            # module's own repository, say) would run instead of the build.
+            "-P",
             "-m",
             "rainbow",
             "worker",
@@ -137,10 +141,11 @@ class Supervisor:
         # The version's environment is all it runs on: a PYTHONPATH from outside would put
         # other code before it.
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        env["RAINBOW_SUPERVISOR_PID"] = str(os.getpid())
         return subprocess.Popen(argv, env=env)
 
-    def _watch(self, child: subprocess.Popen[bytes]) -> int | None:
-        """The supervisor's exit status, or None to start a worker on the new build."""
+    def _watch(self, child: subprocess.Popen[bytes]) -> int | Served:
+        """The supervisor's exit status, or the new build to start a worker on."""
         while True:
             if self._stopping.wait(self.poll_s):
                 return self._stop(child, "stopping")
@@ -149,8 +154,9 @@ class Supervisor:
                 return code
             try:
                 now = self.registry.released(self.current.module, self.current.version)
-            except (PlatformError, UserError) as exc:  # the registry is away: keep serving
+            except Exception as exc:  # the registry is away or answers nonsense: keep serving
                 log.warning("could not read the registry: %s", exc)
+                self.registry.reconnect()
                 continue
             if now is None or now.retired:
                 reason = now.reason if now else "it is no longer registered"
@@ -158,13 +164,18 @@ class Supervisor:
                 self.say(f"stopped serving {self.current.name}: retired: {reason}")
                 return 0
             if now.artifact_hash and now.artifact_hash != self.current.artifact_hash:
+                try:  # ready before the old worker stops: a build that fails leaves it serving
+                    served = prepare(now, self.cache)
+                except (PlatformError, UserError) as exc:
+                    log.error("cannot serve %s's new build yet: %s", now.name, exc)
+                    continue
                 self._stop(
                     child,
                     f"{self.current.name} moved to commit {now.commit[:12]}: finishing what "
                     "the worker holds, then serving the new build",
                 )
                 self.current = now
-                return None
+                return served
 
     def _stop(self, child: subprocess.Popen[bytes], why: str) -> int:
         self.say(why)

@@ -46,8 +46,9 @@ from rainbow.storable import bounded_text, storable_name
 log = logging.getLogger("rainbow.conductor")
 
 SWEEP_AFTER = timedelta(seconds=10)
-RETIRED_READ_S = 2.0
 """How old an unpublished message or an unstarted run must be before a sweep takes it over."""
+RETIRED_READ_S = 2.0
+"""How long the conductor trusts its reading of the retired versions."""
 
 
 class Publisher(Protocol):

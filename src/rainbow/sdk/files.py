@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import fsspec
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from rainbow.diagnostics import Diagnostic, Location
 from rainbow.errors import DiagnosticError, RainbowError
@@ -54,6 +54,15 @@ class FileSpec(BaseModel):
 
 class SyncSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("out")
+    @classmethod
+    def _inside_the_workdir(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            if pattern.startswith(("/", "~")) or ".." in Path(pattern).parts:
+                raise ValueError(f"{pattern!r} must be a pattern inside ctx.workdir")
+        return patterns
+
     out: Annotated[
         list[Annotated[str, Field(min_length=1, max_length=500)]], Field(max_length=MAX_PATTERNS)
     ] = []
@@ -165,19 +174,28 @@ def declared_files(module: AnyModule) -> ModuleFiles:
     return read_config(Path(module.fn.__code__.co_filename).parent / CONFIG)
 
 
-_SYNCED: dict[tuple[str, str, Path], Mapping[str, Path]] = {}
+_SYNCED: dict[tuple[str, str, Path], tuple[ModuleFiles, Mapping[str, Path]]] = {}
 
 
-def synced(module: AnyModule, root: Path) -> Mapping[str, Path]:
-    """The module's files, fetched once per process (and once per machine, by hash)."""
+def _prepared(module: AnyModule, root: Path) -> tuple[ModuleFiles, Mapping[str, Path]]:
+    """The module's declarations, read once per process, and its files, fetched once per
+    process (and once per machine, by hash)."""
     key = (module.name, str(module.ref.file or module.ref.import_path), root)
     if key not in _SYNCED:
         try:
             files = declared_files(module)
         except DiagnosticError as exc:  # its config, not this attempt, is wrong: no retry
             raise FileSyncError(str(exc), retryable=False) from None
-        _SYNCED[key] = sync_in(files, root)
+        _SYNCED[key] = (files, sync_in(files, root))
     return _SYNCED[key]
+
+
+def synced(module: AnyModule, root: Path) -> Mapping[str, Path]:
+    return _prepared(module, root)[1]
+
+
+def sync_out_patterns(module: AnyModule, root: Path) -> tuple[str, ...]:
+    return _prepared(module, root)[0].sync_out
 
 
 def as_environment(paths: Mapping[str, Path]) -> dict[str, str]:

@@ -25,7 +25,7 @@ from rainbow.sdk.catalog import AnyModule
 from rainbow.sdk.command import CommandModule
 from rainbow.sdk.command_runner import CommandFailed, run_command
 from rainbow.sdk.context import Context
-from rainbow.sdk.files import FileSyncError, declared_files, synced
+from rainbow.sdk.files import FileSyncError, sync_out_patterns, synced
 from rainbow.sdk.messages import ErrorInfo, Result, Task
 from rainbow.sdk.module import PythonModule
 from rainbow.sdk.outputs import OutputError, check_outputs_storable
@@ -82,7 +82,7 @@ def make_file_sync(store: AssetStore, root: Path) -> Middleware:
     def sync_files(invocation: Invocation, call_next: Call) -> dict[str, Any]:
         invocation.ctx.files = synced(invocation.module, root)
         outputs = call_next(invocation)
-        patterns = declared_files(invocation.module).sync_out
+        patterns = sync_out_patterns(invocation.module, root)
         if patterns and invocation.ctx.workdir_used:
             published = store.publish_matching(patterns, invocation.ctx)
             if published:

@@ -19,13 +19,14 @@ from django.db import IntegrityError, transaction
 
 from rainbow.control.models import Module, ModuleBuild, ModuleVersion, PipelineVersion
 from rainbow.control.persistence import audit
+from rainbow.control.persistence.store import store_errors
 from rainbow.control.services.refusals import Conflict, Invalid, NotFound
 from rainbow.control.services.registry import parse_interface
 from rainbow.control.services.roles import ADMIN, RESEARCHER, require
 from rainbow.control.services.versions import VERSION_RULE, is_module_version
 from rainbow.deploy.compat import breaking_changes
 from rainbow.deploy.registry import ReleasedVersion
-from rainbow.spec.models import ModuleInterface
+from rainbow.spec.models import BRANCH_PREFIX, ModuleInterface
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -65,6 +66,12 @@ def record_release(release: Release, *, by: AbstractBaseUser | None) -> Recorded
         raise Invalid(f"{release.kind!r} is not a release kind", hint=f"use one of {KINDS}")
     if not is_module_version(release.version):
         raise Invalid(f"{release.version!r} is not a module version: {VERSION_RULE}")
+    if _kind_of(release.version) != {"hotfix": "release"}.get(release.kind, release.kind):
+        raise Invalid(
+            f"a {release.kind} release cannot be version {release.version!r}",
+            hint="latest is released from main, X.Y from a tag or its release-X.Y branch, "
+            "branch-… from another branch: let `rainbow release` read git",
+        )
     interface = parse_interface(release.interface)
     if interface.name != release.module:
         raise Invalid(
@@ -82,6 +89,12 @@ def record_releases(releases: list[Release], *, by: AbstractBaseUser | None) -> 
     """The modules of one build, all or none: if one is refused, none moves."""
     with transaction.atomic():
         return [record_release(release, by=by) for release in releases]
+
+
+def _kind_of(version: str) -> str:
+    if version == "latest":
+        return "latest"
+    return "branch" if version.startswith(BRANCH_PREFIX) else "release"
 
 
 def _record(
@@ -127,6 +140,16 @@ def _record(
             return Recorded(row, builds[-1].label if builds else version, "unchanged")
         if release.kind == "release":
             return _release_again(row, builds, release, recorded, by)
+        if release.kind == "hotfix" and not builds:
+            raise Conflict(
+                f"{name}@{version} was registered without a release (a worker of local code "
+                "announced it), so there is nothing to hot-fix",
+                code="RB-E083",
+                hint=f"release the tag {version} first, then release the branch",
+            )
+        if any(b.commit == release.commit for b in builds):
+            # A build of an older commit again (a CI job re-run): the version never moves back.
+            return Recorded(row, builds[-1].label, "unchanged")
         label = version
         if release.kind == "hotfix":
             problems = breaking_changes(ModuleInterface.model_validate(row.interface), interface)
@@ -249,7 +272,14 @@ class StoreRegistry:
     """The registry read straight from the store (no control plane)."""
 
     def released(self, module: str, version: str) -> ReleasedVersion | None:
-        return released(module, version)
+        with store_errors("the registry refused the question", "the registry failed"):
+            return released(module, version)
+
+    def reconnect(self) -> None:
+        from django.db import connections
+
+        for connection in connections.all():
+            connection.close_if_unusable_or_obsolete()
 
 
 def set_status(
