@@ -24,7 +24,8 @@ MODULES = ("normalize", "segment_floor", "edges", "mask_image", "score_floor", "
 def rainbow(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     home = repo.parent / "home"  # outside the repository, whose tree must stay clean
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAINBOW_")}
-    return run_rainbow({**env, **AUTHOR, "RAINBOW_HOME": str(home)}, *args, cwd=repo)
+    wide = {"COLUMNS": "200"}  # tables at full width: names are compared whole
+    return run_rainbow({**env, **AUTHOR, **wide, "RAINBOW_HOME": str(home)}, *args, cwd=repo)
 
 
 def test_the_example_releases_its_seven_modules_from_one_artifact(tmp_path: Path) -> None:
