@@ -53,7 +53,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 test: $(STAMP) system-deps $(EDGE_DENSITY) lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 schema: $(STAMP)
 	$(BIN)/python -c "from rainbow.spec import schema; print(schema.write())"
