@@ -169,6 +169,13 @@ def read_store(settings: rb_settings.Settings) -> Any:
     return store
 
 
+def store_exists(settings: rb_settings.StoreSettings) -> bool:
+    """Whether the store may hold anything: a SQLite file nobody has made holds nothing, and
+    making one (migrating it) only to look would slow every command that looks."""
+    url = settings.database_url
+    return not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).exists()
+
+
 def open_store(settings: rb_settings.StoreSettings) -> Any:
     """The run store, with the conductor's tables (instances) readable too."""
     from rainbow.control.django_setup import open_ledger

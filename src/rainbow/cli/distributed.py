@@ -12,7 +12,15 @@ from typing import Annotated, Any
 import typer
 
 from rainbow import settings as rb_settings
-from rainbow.cli.app import app, err, open_store, settings_of, unknown_run, user_errors
+from rainbow.cli.app import (
+    app,
+    err,
+    open_store,
+    settings_of,
+    store_exists,
+    unknown_run,
+    user_errors,
+)
 from rainbow.diagnostics import Diagnostic, Location
 from rainbow.errors import DiagnosticError, UserError
 from rainbow.sdk.catalog import AnyModule, load_modules
@@ -231,12 +239,8 @@ def _time_locked(
 
 
 def _may_hold_releases(settings: rb_settings.Settings) -> bool:
-    """Whether there is a registry to ask: a control plane, or a store that exists (a SQLite
-    file nobody has made holds no release, and making one would slow every worker start)."""
-    url = settings.store.database_url
-    if settings.client.url or not url.startswith("sqlite:///"):
-        return True
-    return Path(url.removeprefix("sqlite:///")).exists()
+    """Whether there is a registry to ask: a control plane, or a store that exists."""
+    return bool(settings.client.url) or store_exists(settings.store)
 
 
 def pick_module(target: str) -> AnyModule:

@@ -55,6 +55,19 @@ class ControlPlane:
                 f"cannot reach the control plane at {self.url} (RAINBOW_URL): {reason}"
             ) from None
 
+    def get_or_none(self, path: str) -> Any:
+        """``GET path``, or None when the control plane has no such thing (404)."""
+        try:
+            return self.call("GET", path)
+        except RemoteError as exc:
+            if exc.status == HTTPStatus.NOT_FOUND:
+                return None
+            raise
+
+
+def module_version_path(name: str, version: str) -> str:
+    return f"/modules/{urllib.parse.quote(name, safe='')}/versions/{version}"
+
 
 class RemoteError(UserError):
     """The control plane refused a request; ``status`` is its HTTP status."""
@@ -117,13 +130,8 @@ class RemoteStore:
         return [RunOut.model_validate(run).summary() for run in page["items"]]
 
     def get_run(self, run_id: str) -> RunDetail | None:
-        try:
-            run = self.plane.call("GET", f"/runs/{urllib.parse.quote(run_id, safe='')}")
-        except RemoteError as exc:
-            if exc.status == HTTPStatus.NOT_FOUND:
-                return None
-            raise
-        return RunDetailOut.model_validate(run).detail()
+        run = self.plane.get_or_none(f"/runs/{urllib.parse.quote(run_id, safe='')}")
+        return None if run is None else RunDetailOut.model_validate(run).detail()
 
     def instances(self) -> list[Instance]:
         modules = [
@@ -144,13 +152,10 @@ class RemoteRegistry:
         self.plane = plane
 
     def released(self, module: str, version: str) -> ReleasedVersion | None:
-        path = f"/modules/{urllib.parse.quote(module, safe='')}/versions/{version}"
-        try:
-            answer = ModuleVersionOut.model_validate(self.plane.call("GET", path))
-        except RemoteError as exc:
-            if exc.status == HTTPStatus.NOT_FOUND:
-                return None
-            raise
+        found = self.plane.get_or_none(module_version_path(module, version))
+        if found is None:
+            return None
+        answer = ModuleVersionOut.model_validate(found)
         return ReleasedVersion(
             module=answer.module,
             version=answer.version,

@@ -10,9 +10,7 @@ import os
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from http import HTTPStatus
 from pathlib import Path
-from urllib.parse import quote
 
 from rainbow.diagnostics import Diagnostic, Location
 from rainbow.dsl.compiler import Lookup, compile_pipeline
@@ -128,21 +126,15 @@ def registry_lookup(settings: Settings) -> Lookup:
     @cache
     def interface(name: str, version: str) -> ModuleInterface | None:
         if settings.client.url:
-            from rainbow.cli.remote import ControlPlane, RemoteError
+            from rainbow.cli.remote import ControlPlane, module_version_path
 
-            try:
-                answer = ControlPlane(settings.client).call(
-                    "GET", f"/modules/{quote(name, safe='')}/versions/{quote(version, safe='')}"
-                )
-            except RemoteError as exc:
-                if exc.status == HTTPStatus.NOT_FOUND:
-                    return None
-                raise
-            return ModuleInterface.model_validate(answer["interface"])
-        url = settings.store.database_url
-        if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-            return None  # no store yet: nothing registered, and none is made just to look
-        from rainbow.cli.app import open_store
+            plane = ControlPlane(settings.client)
+            answer = plane.get_or_none(module_version_path(name, version))
+            return None if answer is None else ModuleInterface.model_validate(answer["interface"])
+        from rainbow.cli.app import open_store, store_exists
+
+        if not store_exists(settings.store):
+            return None  # nothing registered, and no store is made just to look
 
         open_store(settings.store)
         from rainbow.control.models import ModuleVersion
