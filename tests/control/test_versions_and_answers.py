@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from rainbow.cli.remote import RemoteError, RemoteStore
+from rainbow.cli.remote import ControlPlane, RemoteError, RemoteStore, _refusal
 from rainbow.control.web.answers import AttemptOut, RunOut, StepOut
 from rainbow.engine.records import AttemptView, RunSummary, StepView
 from tests.control.conftest import Api
@@ -93,15 +93,13 @@ def test_the_answers_carry_the_engines_views_field_for_field(answer: Any, view: 
         assert answered == viewed
 
 
-class Refusing:
+class Refusing(ControlPlane):
     """A control plane that answers every call with one HTTP refusal."""
 
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
+    def __init__(self, status: int, body: dict[str, Any]) -> None:  # no URL or token to check
         self.status, self.body = status, body
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
-        from rainbow.cli.remote import _refusal
-
         raw = io.BytesIO(json.dumps(self.body).encode())
         raise _refusal(urllib.error.HTTPError(path, self.status, "refused", {}, raw))  # type: ignore[arg-type]
 
@@ -110,7 +108,7 @@ def test_the_clients_refusals_keep_their_http_status_and_diagnostic_id() -> None
     plane = Refusing(409, {"detail": "already ended", "hint": None, "code": "RB-E099"})
 
     with pytest.raises(RemoteError) as refused:
-        RemoteStore(plane).get_run("r1")  # type: ignore[arg-type]
+        RemoteStore(plane).get_run("r1")
 
     assert (refused.value.status, refused.value.code) == (409, "RB-E099")
 
@@ -119,4 +117,4 @@ def test_a_run_the_control_plane_does_not_have_is_none_for_the_client() -> None:
     """Told by the status, not by a message's text."""
     plane = Refusing(404, {"detail": "no run r1", "code": "RB-E050"})
 
-    assert RemoteStore(plane).get_run("r1") is None  # type: ignore[arg-type]
+    assert RemoteStore(plane).get_run("r1") is None
