@@ -55,7 +55,9 @@ def test_killing_the_pool_loses_only_the_running_attempts(
         work_root=tmp_path / "work",
         log_file=tmp_path / "rainbow.log",
     )
-    runner = LocalRunner(modules_in(vars(modules_for_tests), depth=0), options)
+    runner = LocalRunner(
+        modules_in(vars(modules_for_tests), depth=0), options, builds_cache=tmp_path / "builds"
+    )
     ran = threading.Thread(target=runner.run_pending)
     ran.start()
     store = DjangoStore()
@@ -108,7 +110,11 @@ def test_runs_the_engine_never_started_are_requeued_then_failed_saying_why(
     options = LocalOptions(
         workers=1, work_root=tmp_path / "work", log_file=tmp_path / "rainbow.log"
     )
-    runner = LocalRunner(modules_in(vars(crash_in_worker_modules), depth=0), options)
+    runner = LocalRunner(
+        modules_in(vars(crash_in_worker_modules), depth=0),
+        options,
+        builds_cache=tmp_path / "builds",
+    )
     for _ in range(MAX_REQUEUES - 1):
         assert runner.run_pending() == 1
         row = Run.objects.get(run_id=run_id)

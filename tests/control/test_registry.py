@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -61,7 +62,9 @@ def test_an_unreadable_interface_registers_nothing(alias: str) -> None:
     assert recorded(alias) == {}
 
 
-def test_the_local_runner_ends_runs_a_killed_server_had_claimed(sqlite_database: str) -> None:
+def test_the_local_runner_ends_runs_a_killed_server_had_claimed(
+    sqlite_database: str, tmp_path: Path
+) -> None:
     from datetime import UTC, datetime
 
     from rainbow.control.persistence.store import DjangoStore
@@ -82,7 +85,7 @@ def test_the_local_runner_ends_runs_a_killed_server_had_claimed(sqlite_database:
     )
     store = DjangoStore()
     store.write([record])
-    assert LocalRunner({}, LocalOptions()).run_pending() == 0
+    assert LocalRunner({}, LocalOptions(), builds_cache=tmp_path).run_pending() == 0
     assert store.run_statuses([record.run_id]) == {record.run_id: "failed"}
 
 

@@ -5,12 +5,9 @@ conductor on PostgreSQL and RabbitMQ."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,50 +16,11 @@ import pytest
 import rainbow as rb
 from rainbow.dsl.compiler import compile_pipeline
 from rainbow.spec.canonical import spec_to_dict
-from tests.deploy.gitrepo import AUTHOR, commit, git, new_repo
+from tests.deploy.conftest import Built, project_files, rainbow, register_builds
+from tests.deploy.gitrepo import AUTHOR, commit, git
 from tests.distributed.conftest import ROOT, Cluster
 
 pytestmark = pytest.mark.slow
-
-PYPROJECT = """[build-system]
-requires = ["setuptools>=69"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "rainbow-module-greet"
-version = "0.0.0"
-requires-python = ">=3.11"
-dependencies = ["rainbow>=0.1,<1", "six=={six}"]
-
-[project.entry-points."rainbow.modules"]
-greet = "greet:greet"
-"""
-MODULE = """from typing import TypedDict
-
-import six
-
-import rainbow as rb
-
-
-class Greeting(TypedDict):
-    text: str
-    six: str
-
-
-@rb.module(name="greet", retries=0, timeout=60)
-def greet(ctx: rb.Context, who: str, pause: float = 0.0{extra}) -> Greeting:
-    import time
-
-    time.sleep(pause)
-    return {{"text": "{word} " + who, "six": six.__version__}}
-"""
-
-
-def project_files(word: str, six: str = "1.16.0", extra: str = "") -> dict[str, str]:
-    return {
-        "pyproject.toml": PYPROJECT.format(six=six),
-        "greet/__init__.py": MODULE.format(word=word, extra=extra),
-    }
 
 
 @rb.pipeline(name="greet-v1")
@@ -76,69 +34,10 @@ def greet_latest(who: str, pause: float = 0.0):
     return {"text": step.text, "six": step.six}
 
 
-def rainbow(cluster: Cluster | dict[str, str], *args: str, cwd: Path, check: bool = True) -> Any:
-    env = cluster.env if isinstance(cluster, Cluster) else cluster
-    done = subprocess.run(
-        [sys.executable, "-m", "rainbow", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if check:
-        assert done.returncode == 0, f"{args}: {done.stdout}\n{done.stderr}"
-    return done
-
-
-@dataclass(frozen=True)
-class Built:
-    repo: Path
-    home: Path
-    """Where the artifacts and the versions' environments were made, once for this file."""
-    releases: list[dict[str, Any]]
-    """What `rainbow release --json` said, in order: 1.0, its hot fix, latest."""
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    """greet@latest (six 1.17.0, "hello") and greet@1.0 (six 1.16.0, "hi", hot-fixed once to
-    "hi there"), released into a store of this file's own: each test registers them again in
-    its cluster's registry and reuses the artifacts and environments."""
-    base = tmp_path_factory.mktemp("greet")
-    home = base / "home"
-    env = {**os.environ, **AUTHOR, "RAINBOW_HOME": str(home)}
-    env.pop("RAINBOW_DATABASE_URL", None)
-    repo = new_repo(base / "greet")
-    releases = []
-    commit(repo, project_files("hi"))
-    git(repo, "tag", "1.0")
-    releases += json.loads(rainbow(env, "release", "--json", cwd=repo).stdout)
-    git(repo, "checkout", "-q", "release-1.0")
-    commit(repo, project_files("hi there"), "hot fix")
-    releases += json.loads(rainbow(env, "release", "--json", cwd=repo).stdout)
-    git(repo, "checkout", "-q", "main")
-    commit(repo, project_files("hello", six="1.17.0"))
-    releases += json.loads(rainbow(env, "release", "--json", cwd=repo).stdout)
-    return Built(repo, home, releases)
-
-
 @pytest.fixture
 def released(cluster: Cluster, built: Built) -> Built:
     """The builds' current state in the cluster's registry, their environments at hand."""
-    from rainbow.control.models import Module, ModuleVersion
-
-    module = Module.objects.using("postgres").create(name="greet")
-    for body in (built.releases[1], built.releases[2]):  # 1.0 at its hot fix, and latest
-        ModuleVersion.objects.using("postgres").create(
-            module=module,
-            version=body["version"],
-            commit=body["commit"],
-            interface=body["interface"],
-            artifact_url=body["artifact_url"],
-            artifact_hash=body["artifact_hash"],
-        )
+    register_builds(built, "postgres")
     (cluster.home / "builds").symlink_to(built.home / "builds")
     cluster.env["RAINBOW_ARTIFACTS_URL"] = str(built.home / "artifacts")
     cluster.env.update(AUTHOR)

@@ -21,6 +21,7 @@ from rainbow.cli.app import (
     unknown_run,
     user_errors,
 )
+from rainbow.cli.targets import registry_of
 from rainbow.diagnostics import Diagnostic, Location
 from rainbow.errors import DiagnosticError, UserError
 from rainbow.sdk.catalog import AnyModule, load_modules
@@ -175,18 +176,6 @@ def _checked_version(version: str) -> str:
         hint = f"at most {VERSION_MAX_LENGTH} characters"
         raise DiagnosticError([Diagnostic("RB-E019", message, Location(), hint)])
     return version
-
-
-def registry_of(settings: rb_settings.Settings) -> Any:
-    """The registry a worker reads: the control plane with RAINBOW_URL, else the store."""
-    if settings.client.url:
-        from rainbow.cli.remote import ControlPlane, RemoteRegistry
-
-        return RemoteRegistry(ControlPlane(settings.client))
-    open_store(settings.store)
-    from rainbow.control.services.builds import StoreRegistry
-
-    return StoreRegistry()
 
 
 def _installed(target: str, build: Path) -> tuple[AnyModule, str, tuple[str, str]]:

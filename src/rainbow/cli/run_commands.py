@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -26,10 +26,20 @@ from rainbow.cli.app import (
     unknown_run,
     user_errors,
 )
-from rainbow.cli.targets import Loaded, load, refuse_retired, registry_lookup, require_code
+from rainbow.cli.targets import (
+    Loaded,
+    load,
+    refuse_retired,
+    registry_lookup,
+    registry_of,
+    require_code,
+)
 from rainbow.engine.workunits import WorkUnit
 from rainbow.errors import UserError
 from rainbow.spec.models import PipelineSpec
+
+if TYPE_CHECKING:
+    from rainbow.engine.local import ReleasedCode
 
 
 @app.command()
@@ -52,7 +62,9 @@ def run(
     ] = None,
     strict_versions: Annotated[
         bool,
-        typer.Option(help="local: refuse pins (name@X.Y) that only the local code stands for"),
+        typer.Option(
+            help="local: run pins (name@X.Y) from their released builds, never from local code"
+        ),
     ] = False,
 ) -> None:
     """Run work units through a pipeline; exit 0 only if every run succeeded."""
@@ -145,7 +157,8 @@ def _run_locally(
     from rainbow.observe import logging as rblog
     from rainbow.observe import metrics
 
-    stand_ins = require_code(loaded, strict_versions=strict_versions)
+    released = _released_builds(loaded, settings, strict_versions)
+    stand_ins = require_code(loaded, strict_versions=strict_versions, released=released.keys())
     if stand_ins:
         err.print(
             f"note: running local code for {', '.join(stand_ins)} (local runs use the code at "
@@ -171,8 +184,30 @@ def _run_locally(
         options,
         on_finish=lambda o: advance(o.status),
         observe=metrics.observe,
+        released=released,
     )
     return [outcome.run_id for outcome in engine.run(loaded.spec, units)]
+
+
+def _released_builds(
+    loaded: Loaded, settings: rb_settings.Settings, strict_versions: bool
+) -> dict[tuple[str, str], ReleasedCode]:
+    """Released builds for the steps local code does not stand for: modules without code
+    here, and with --strict-versions every pin but latest."""
+    from rainbow.deploy.pinned import released_builds
+
+    pins = {
+        (s.module, s.version)
+        for s in loaded.spec.steps
+        if s.module not in loaded.modules or (strict_versions and s.version != "latest")
+    }
+    if not pins:
+        return {}
+    return released_builds(registry_of(settings), pins, settings.release.cache, say=_note)
+
+
+def _note(line: str) -> None:
+    err.print(line, style="dim", highlight=False)
 
 
 def _run_on_celery(

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rainbow.deploy.registry import Registry
 from rainbow.diagnostics import Diagnostic, Location
 from rainbow.dsl.compiler import Lookup, compile_pipeline
 from rainbow.dsl.pipeline import PipelineDef
@@ -118,6 +119,20 @@ def load(
     return Loaded(spec, modules, warnings)
 
 
+def registry_of(settings: Settings) -> Registry:
+    """The registry of released versions: the control plane with RAINBOW_URL, else the store."""
+    if settings.client.url:
+        from rainbow.cli.remote import ControlPlane, RemoteRegistry
+
+        return RemoteRegistry(ControlPlane(settings.client))
+    from rainbow.cli.app import open_store
+
+    open_store(settings.store)
+    from rainbow.control.services.builds import StoreRegistry
+
+    return StoreRegistry()
+
+
 def registry_lookup(settings: Settings) -> Lookup:
     """Interfaces of registered module versions, read from the registry (the control plane
     with RAINBOW_URL, else the store) only when a pipeline pins a module without code here."""
@@ -145,11 +160,16 @@ def registry_lookup(settings: Settings) -> Lookup:
     return interface
 
 
-def require_code(loaded: Loaded, *, strict_versions: bool) -> list[str]:
-    """Check every step's module has local code; return notes on pins the local code stands for."""
+def require_code(
+    loaded: Loaded, *, strict_versions: bool, released: Collection[tuple[str, str]] = ()
+) -> list[str]:
+    """Check every step's module has local code or a ``released`` build to run; return notes
+    on pins the local code stands for."""
     problems: list[Diagnostic] = []
     notes: list[str] = []
     for index, step in enumerate(loaded.spec.steps):
+        if (step.module, step.version) in released:
+            continue
         where = Location(json_path=f"$.steps[{index}].module")
         module = loaded.modules.get(step.module)
         if isinstance(module, CommandModule) and not _runnable(module.argv()[0]):
@@ -166,9 +186,11 @@ def require_code(loaded: Loaded, *, strict_versions: bool) -> list[str]:
             problems.append(
                 Diagnostic(
                     "RB-E017",
-                    f"step {step.id!r}: no code for module {step.module!r} here",
+                    f"step {step.id!r}: no code for module {step.module!r} here, and no "
+                    f"released build of {step.module}@{step.version}",
                     where,
-                    "pass --modules with the module's import path, .py or .toml file",
+                    "pass --modules with the module's import path, .py or .toml file, or "
+                    "release the module (rainbow release in its project)",
                 )
             )
         elif step.version != "latest":
@@ -176,10 +198,11 @@ def require_code(loaded: Loaded, *, strict_versions: bool) -> list[str]:
                 problems.append(
                     Diagnostic(
                         "RB-E042",
-                        f"step {step.id!r} pins {step.module}@{step.version}, but only the "
-                        "local code is here, which local runs use for every version",
+                        f"step {step.id!r} pins {step.module}@{step.version}, which has no "
+                        "released build; only the local code is here",
                         where,
-                        "drop --strict-versions to run the local code in its place",
+                        "release it (rainbow release), or drop --strict-versions to run the "
+                        "local code in its place",
                     )
                 )
             else:

@@ -15,7 +15,7 @@ import shutil
 import signal
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +26,7 @@ from rainbow.engine import machine as m
 from rainbow.engine.intake import checked_result
 from rainbow.engine.interrupted import close_abandoned_runs, this_process
 from rainbow.engine.pool import Finished, Lost, PoolEvent, Started, WorkerPool, key_of
+from rainbow.engine.pools import Place, Pools
 from rainbow.engine.records import (
     AttemptFinished,
     AttemptStarted,
@@ -62,6 +63,16 @@ class LocalOptions:
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
     lease_s: float = DEFAULT_LOCAL_LEASE_S
     """How long this process's hold on its runs lasts unless renewed (a third of it apart)."""
+
+
+@dataclass(frozen=True)
+class ReleasedCode:
+    """A released module version's build, ready to run: its own environment's interpreter."""
+
+    python: str
+    commit: str
+    artifact: str
+    """The build's manifest hash (``sha256:…``), recorded on every attempt it runs."""
 
 
 @dataclass(frozen=True)
@@ -115,9 +126,13 @@ class LocalEngine:
         *,
         on_finish: Callable[[RunOutcome], None] | None = None,
         observe: Observer = ignore,
+        released: Mapping[tuple[str, str], ReleasedCode] | None = None,
     ) -> None:
+        """Steps whose (module, version) is in ``released`` run that build, in its own
+        environment; the others run the local code in ``modules``."""
         self.store = store
         self.modules = modules
+        self.released = dict(released or {})
         self.options = options
         self.on_finish = on_finish
         self.observe = observe
@@ -127,6 +142,13 @@ class LocalEngine:
         self._last_flush = 0.0
         self.owner = this_process()
         self._commits: dict[str, str] = {}
+
+    def code_of(self, module: str, version: str) -> tuple[str, str]:
+        """The commit and the build (empty for local code) each attempt of a step runs."""
+        build = self.released.get((module, version))
+        if build is not None:
+            return build.commit, build.artifact
+        return self.commit_of(module), ""
 
     def commit_of(self, module: str) -> str:
         """The commit of a module's local code, read once: what each of its attempts ran."""
@@ -156,23 +178,46 @@ class LocalEngine:
         self, spec: PipelineSpec, records: Sequence[RunCreated], unrecorded: bool
     ) -> list[RunOutcome]:
         steps = {s.id: s for s in spec.steps}
-        refs = {s.module: self.modules[s.module].ref.to_json() for s in spec.steps}
-        pool = WorkerPool(
-            min(self.options.workers, max(1, len(records) * len(spec.steps))),
-            refs=refs,
-            env={
-                "assets_url": self.options.assets_url,
-                "work_root": str(self.options.work_root),
-                "max_output_bytes": str(self.options.max_output_bytes),
-            },
-            log_file=str(self.options.log_file),
-            depth=self.options.depth,
-        )
-        pool.start()
+        pools = self._pools(spec, wanted=max(1, len(records) * len(spec.steps)))
+        pools.start()
         try:
-            return _Loop(self, spec, steps, pool).run(records, unrecorded)
+            return _Loop(self, spec, steps, pools).run(records, unrecorded)
         finally:
-            pool.close()
+            pools.close()
+
+    def _pools(self, spec: PipelineSpec, *, wanted: int) -> Pools:
+        """One pool for local code, one per released build; the workers shared out among
+        them, at least one each."""
+        refs: dict[Place, dict[str, dict[str, Any] | None]] = {}
+        for step in spec.steps:
+            build = self.released.get((step.module, step.version))
+            if build is not None:
+                refs.setdefault(build.python, {})[step.module] = None
+            else:
+                refs.setdefault(None, {})[step.module] = self.modules[step.module].ref.to_json()
+        size = max(1, min(self.options.workers, wanted) // len(refs))
+        env = {
+            "assets_url": self.options.assets_url,
+            "work_root": str(self.options.work_root),
+            "max_output_bytes": str(self.options.max_output_bytes),
+        }
+        pools = {
+            python: WorkerPool(
+                size,
+                refs=its_refs,
+                env=env,
+                log_file=str(self.options.log_file),
+                depth=self.options.depth,
+                python=python,
+            )
+            for python, its_refs in refs.items()
+        }
+
+        def route(task: Task) -> Place:
+            build = self.released.get((task["module"], task["version"]))
+            return None if build is None else build.python
+
+        return Pools(pools, route)
 
     def record(self, changes: Iterable[Change], facts: Iterable[Fact] = ()) -> None:
         """Buffer changes for the next flush, and the facts to tell once they are written."""
@@ -237,7 +282,7 @@ class _Loop:
         engine: LocalEngine,
         spec: PipelineSpec,
         steps: dict[str, StepSpec],
-        pool: WorkerPool,
+        pool: Pools,
     ) -> None:
         self.engine = engine
         self.spec = spec
@@ -245,7 +290,7 @@ class _Loop:
         self.order = {s.id: i for i, s in enumerate(spec.steps)}
         self.pool = pool
         self.runs: dict[str, _Run] = {}
-        self.ready: list[tuple[int, int, Task]] = []
+        self.ready = _Ready(pool)
         self.timers: list[_Timer] = []
         self.counter = itertools.count()
         self.outcomes: dict[str, RunOutcome] = {}
@@ -317,8 +362,7 @@ class _Loop:
         its work and record nothing more, so the store keeps the one true ending."""
         log.warning("run %s was closed by another process while this one stalled", run.run_id)
         running = [(run.run_id, sid, s.attempt) for sid, s in run.state.steps.items()]
-        self.ready = [item for item in self.ready if item[2]["run_id"] != run.run_id]
-        heapq.heapify(self.ready)
+        self.ready.drop(lambda task: task["run_id"] == run.run_id)
         self.pool.abort(running)
         self.engine.forget(run.run_id)
         stored = self.engine.store.run_statuses([run.run_id]).get(run.run_id, "failed")
@@ -373,19 +417,17 @@ class _Loop:
 
     def _enqueue(self, task: Task) -> None:
         seq = self.runs[task["run_id"]].seq
-        heapq.heappush(self.ready, (seq, self.order[task["step"]], task))
+        self.ready.push((seq, self.order[task["step"]]), task)
 
     def _dispatch(self) -> None:
-        while self.ready and self.pool.capacity > 0:
-            _, _, task = heapq.heappop(self.ready)
+        for task in self.ready.take(self.pool.has_room):
             if self.runs[task["run_id"]].state.status == "running":
                 self.pool.submit(task)
 
     def _abort(self, run: _Run, aborts: Sequence[m.Abort], now: datetime) -> None:
         run_id = run.run_id
         wanted = {(run_id, a.step, a.attempt) for a in aborts}
-        self.ready = [item for item in self.ready if key_of(item[2]) not in wanted]
-        heapq.heapify(self.ready)
+        self.ready.drop(lambda task: key_of(task) in wanted)
         self.pool.abort(wanted)
         reason = run.state.reason
         for abort in aborts:
@@ -424,6 +466,7 @@ class _Loop:
             ):
                 return  # aborted while it waited behind another task: it never runs
             self.started_attempts[key_of(task)] = time.monotonic()
+            commit, artifact = self.engine.code_of(task["module"], task["version"])
             self.engine.record(
                 [
                     AttemptStarted(
@@ -433,7 +476,8 @@ class _Loop:
                         task["module"],
                         task["version"],
                         _now(),
-                        commit=self.engine.commit_of(task["module"]),
+                        commit=commit,
+                        artifact=artifact,
                     )
                 ]
             )
@@ -504,6 +548,39 @@ class _Loop:
         if deadline is not None:
             candidates.append(deadline - now)
         return max(0.0, min(candidates))
+
+
+class _Ready:
+    """Tasks waiting for a worker, a heap per pool (earlier runs first, then step order), so a
+    full pool's backlog never holds up the tasks of another."""
+
+    def __init__(self, pools: Pools) -> None:
+        self._pools = pools
+        self._heaps: dict[Place, list[tuple[tuple[int, int], int, Task]]] = {}
+        self._count = itertools.count()
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def push(self, priority: tuple[int, int], task: Task) -> None:
+        heap = self._heaps.setdefault(self._pools.place_of(task), [])
+        heapq.heappush(heap, (priority, next(self._count), task))
+        self._size += 1
+
+    def take(self, has_room: Callable[[Place], bool]) -> Iterator[Task]:
+        """Pop tasks while their pool has room; the caller submits each before the next."""
+        for place, heap in self._heaps.items():
+            while heap and has_room(place):
+                self._size -= 1
+                yield heapq.heappop(heap)[2]
+
+    def drop(self, unwanted: Callable[[Task], bool]) -> None:
+        for place, heap in list(self._heaps.items()):
+            kept = [item for item in heap if not unwanted(item[2])]
+            heapq.heapify(kept)
+            self._size -= len(heap) - len(kept)
+            self._heaps[place] = kept
 
 
 def lease_end(options: LocalOptions) -> datetime:

@@ -6,6 +6,11 @@ of tasks (``depth`` deep, so it never idles between tasks); the head of the queu
 A worker that dies is replaced; its head task is reported lost with the signal, and the tasks
 queued behind it, which never started, are handed back to run elsewhere. Each worker leads its own
 process group, so killing it also kills what it started (command modules and their children).
+
+Workers of local code are forked from a forkserver in Rainbow's own interpreter. Workers of a
+released version run in that version's own environment: started there as a program
+(``python -P -m rainbow.engine.worker_process FD``) on an inherited socket, they speak the same
+JSON over it.
 """
 
 from __future__ import annotations
@@ -15,13 +20,13 @@ import json
 import multiprocessing
 import os
 import signal
+import subprocess
 import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
-from multiprocessing.process import BaseProcess
-from typing import Any
+from multiprocessing.connection import Connection
+from typing import Any, Protocol
 
 from rainbow.engine.worker_process import READY, worker_main
 from rainbow.errors import PlatformError, UserError
@@ -69,9 +74,50 @@ class Killed:
 PoolEvent = Started | Finished | Lost | Killed
 
 
+class _Process(Protocol):
+    """What the pool needs of a worker process, forked or started as a program."""
+
+    @property
+    def pid(self) -> int | None: ...
+
+    @property
+    def sentinel(self) -> int: ...
+
+    @property
+    def exitcode(self) -> int | None: ...
+
+    def join(self, timeout: float | None = None) -> None: ...
+
+    def is_alive(self) -> bool: ...
+
+
+class _Program:
+    """A worker started as a program: a ``Popen`` with the sentinel and exit code of a
+    ``multiprocessing`` process (a pidfd, readable once the process has exited)."""
+
+    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+        self._popen = popen
+        self.pid: int | None = popen.pid
+        self.sentinel = os.pidfd_open(popen.pid)
+
+    @property
+    def exitcode(self) -> int | None:
+        return self._popen.poll()
+
+    def is_alive(self) -> bool:
+        return self._popen.poll() is None
+
+    def join(self, timeout: float | None = None) -> None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._popen.wait(timeout)
+        if self._popen.returncode is not None and self.sentinel >= 0:
+            os.close(self.sentinel)
+            self.sentinel = -1
+
+
 @dataclass
 class _Worker:
-    process: BaseProcess
+    process: _Process
     conn: Connection
     queue: deque[Task] = field(default_factory=deque)
     head_started: float = 0.0
@@ -84,12 +130,16 @@ class WorkerPool:
         self,
         size: int,
         *,
-        refs: dict[str, dict[str, Any]],
+        refs: dict[str, dict[str, Any] | None],
         env: dict[str, str],
         log_file: str,
         depth: int = 2,
         grace: float = 1.0,
+        python: str | None = None,
     ) -> None:
+        """``refs`` says where each module's code is (None: its installed entry point);
+        ``python``, the interpreter of a released version's environment to run workers in,
+        when not Rainbow's own."""
         if size < 1:
             raise ValueError("a pool needs at least one worker")
         self.size = size
@@ -98,6 +148,7 @@ class WorkerPool:
         self._refs = refs
         self._env = env
         self._log_file = log_file
+        self._python = python
         self._context = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload(["rainbow.engine.worker_process"])
         self._workers: list[_Worker] = []
@@ -110,6 +161,26 @@ class WorkerPool:
         self._workers = [self._spawn() for _ in range(self.size)]
 
     def _spawn(self) -> _Worker:
+        return self._fork() if self._python is None else self._start_program(self._python)
+
+    def _start_program(self, python: str) -> _Worker:
+        parent, child = multiprocessing.Pipe()
+        argv = [python, "-P", "-m", "rainbow.engine.worker_process", str(child.fileno())]
+        # The version's environment is all it runs on: a PYTHONPATH from outside would put
+        # other code (a checkout of the module, Rainbow's own tree) before it.
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        try:
+            popen = subprocess.Popen(argv, env=env, pass_fds=(child.fileno(),))
+        except OSError as exc:
+            parent.close()
+            raise PlatformError(f"could not start a worker process with {python}: {exc}") from None
+        finally:
+            child.close()
+        config = {"refs": self._refs, "env": self._env, "log_file": self._log_file}
+        parent.send_bytes(json.dumps(config).encode())
+        return _Worker(process=_Program(popen), conn=parent)
+
+    def _fork(self) -> _Worker:
         """Start a worker; if the forkserver that forks them died (killed with the pool, or
         reaped by a parent such as gunicorn's arbiter), start a new forkserver first."""
         failure: BaseException | None = None
@@ -173,12 +244,17 @@ class WorkerPool:
         timeout = worker.queue[0]["timeout"]
         return worker.head_started + timeout + self.grace + 0.1 * timeout
 
-    def poll(self, timeout: float) -> tuple[list[PoolEvent], list[Task]]:
-        """Wait up to ``timeout`` s; return what happened and the tasks to submit again."""
+    @property
+    def has_events(self) -> bool:
+        return bool(self._events)
+
+    def handles(self) -> list[Any]:
+        """What to wait on for news from the workers: their pipes and their deaths."""
         handles: list[Any] = [w.conn for w in self._workers if w.queue or not w.ready]
-        handles += [w.process.sentinel for w in self._workers]
-        # Events already waiting (from submit) are returned at once, without blocking.
-        ready = set(wait(handles, timeout=0 if self._events else max(timeout, 0)))
+        return handles + [w.process.sentinel for w in self._workers]
+
+    def collect(self, ready: set[Any]) -> tuple[list[PoolEvent], list[Task]]:
+        """What happened, given the handles found ready; and the tasks to submit again."""
         for worker in self._workers:
             if worker.conn in ready and not worker.ready:
                 self._await_ready(worker)
@@ -305,7 +381,7 @@ def _restart_forkserver() -> None:
         server._forkserver_pid = server._forkserver_alive_fd = server._forkserver_address = None
 
 
-def _kill(process: BaseProcess) -> None:
+def _kill(process: _Process) -> None:
     if process.pid is None:
         return
     try:

@@ -140,9 +140,9 @@ class AttemptView:
     timings: Mapping[str, float]
     worker: str = ""
     deliveries: int = 1
+    """How many times the broker delivered its task: more than 1 means it ran more than once."""
     commit: str = ""
     artifact: str = ""
-    """How many times the broker delivered its task: more than 1 means it ran more than once."""
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@
 With ``RAINBOW_ENGINE=celery`` runs go to the conductor like ``rainbow run --engine celery``.
 With the embedded default (``local``) the runs are recorded pending and unowned, and a
 :class:`LocalRunner` thread in the web server claims them (an atomic update of their owner, so
-several server processes never run one twice) and runs them on a local process pool with the
-module code named by ``RAINBOW_MODULES``.
+several server processes never run one twice) and runs them on local process pools: a pinned
+version the registry has a build of runs from that build's own environment (as a worker of it
+would), any other from the module code named by ``RAINBOW_MODULES``.
 """
 
 from __future__ import annotations
@@ -15,19 +16,23 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Protocol
 
 from django.db import transaction
 
 from rainbow.control.models import Attempt, Run
 from rainbow.control.persistence.store import DjangoStore
+from rainbow.control.services.builds import StoreRegistry
 from rainbow.control.services.refusals import Conflict
+from rainbow.deploy.pinned import released_builds
 from rainbow.engine.interrupted import close_abandoned_runs, this_process
 from rainbow.engine.local import LocalEngine, LocalOptions, lease_end
 from rainbow.engine.machine import FINISHED_RUN
 from rainbow.engine.records import RunChanged, RunCreated
 from rainbow.engine.submission import new_runs
 from rainbow.engine.workunits import WorkUnit
+from rainbow.errors import UserError
 from rainbow.observe import metrics
 from rainbow.sdk.catalog import AnyModule
 from rainbow.spec.models import PipelineSpec
@@ -145,10 +150,13 @@ class LocalRunner:
         modules: Mapping[str, AnyModule],
         options: LocalOptions,
         *,
+        builds_cache: Path,
         poll_s: float = 0.5,
     ) -> None:
+        """``builds_cache`` holds the released builds' artifacts and environments."""
         self.modules = modules
         self.options = options
+        self.builds_cache = builds_cache
         self.poll_s = poll_s
         self.store = DjangoStore()
         self._stop = threading.Event()
@@ -200,23 +208,35 @@ class LocalRunner:
             return 0
         spec = PipelineSpec.model_validate(mine[0].spec)
         records = [_record_of(run, spec) for run in mine]
-        missing = sorted({s.module for s in spec.steps} - self.modules.keys())
+        pins = {(s.module, s.version) for s in spec.steps}
+        try:
+            released = released_builds(StoreRegistry(), pins, self.builds_cache)
+        except UserError as exc:
+            self._fail(records, f"{exc} ({exc.hint})" if exc.hint else str(exc))
+            return len(records)
+        missing = sorted(f"{m}@{v}" for m, v in pins - released.keys() if m not in self.modules)
         if missing:
-            reason = (
-                f"the control plane has no code for module(s) {', '.join(missing)}: "
-                "add them to RAINBOW_MODULES, or use RAINBOW_ENGINE=celery with workers"
+            self._fail(
+                records,
+                f"no released build of {', '.join(missing)} and no code for it in "
+                "RAINBOW_MODULES: release the module (rainbow release), add its code to "
+                "RAINBOW_MODULES, or use RAINBOW_ENGINE=celery with workers",
             )
-            now = datetime.now(UTC)
-            self.store.write([RunChanged(r.run_id, "failed", now, reason) for r in records])
             return len(records)
         try:
-            engine = LocalEngine(self.store, self.modules, self.options, observe=metrics.observe)
+            engine = LocalEngine(
+                self.store, self.modules, self.options, observe=metrics.observe, released=released
+            )
             engine.run_recorded(spec, records)
             self._pause_s = 0.0
         except Exception as exc:
             log.exception("local runs of %s failed to run", spec.name)
             self._after_failure([r.run_id for r in records], exc)
         return len(records)
+
+    def _fail(self, records: Sequence[RunCreated], reason: str) -> None:
+        now = datetime.now(UTC)
+        self.store.write([RunChanged(r.run_id, "failed", now, reason) for r in records])
 
     def _after_failure(self, run_ids: Sequence[str], exc: Exception) -> None:
         """Runs none of whose attempts started go back to the queue for the next runner; the

@@ -163,7 +163,7 @@ def _start_local_runner(settings: rb_settings.Settings) -> Any:
         max_output_bytes=settings.execution.max_output_bytes,
         lease_s=settings.execution.local_lease_s,
     )
-    runner = LocalRunner(modules, options)
+    runner = LocalRunner(modules, options, builds_cache=settings.release.cache)
     runner.start()
     return runner
 
