@@ -52,8 +52,12 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Most tests wait on processes and services, so two pytest workers halve the suite even on two
+# cores; each test file runs whole on one worker (its module fixtures built once).
+TEST_WORKERS ?= 2
+
 test: $(STAMP) system-deps $(EDGE_DENSITY) lint
-	$(BIN)/python -m pytest -q --durations=15
+	$(BIN)/python -m pytest -q --numprocesses=$(TEST_WORKERS) --dist=loadfile --durations=15
 
 schema: $(STAMP)
 	$(BIN)/python -c "from rainbow.spec import schema; print(schema.write())"

@@ -68,6 +68,7 @@ CATALOG: dict[str, str] = {
     "RB-E082": "a module version is retired",
     "RB-E083": "nothing can be released into this module version",
     "RB-E084": "a module's declared files are invalid, unreachable or not their hash",
+    "RB-E085": "a pinned version is released, but its build cannot run here",
     "RB-W001": "a reference could not be checked because the module's outputs are not declared",
     "RB-W002": "a module's interface is unknown, so its wiring could not be checked",
 }
