@@ -45,7 +45,7 @@ def spec_of(pipeline: Any) -> Any:
     return compile_pipeline(pipeline, registered=registered)[0]
 
 
-def runner(built: Built, tmp_path: Path, *, workers: int = 2) -> Any:
+def runner(built: Built, tmp_path: Path, *, workers: int = 2, cache: Path | None = None) -> Any:
     from rainbow.control.services.execution import LocalRunner
     from rainbow.engine.local import LocalOptions
 
@@ -55,7 +55,7 @@ def runner(built: Built, tmp_path: Path, *, workers: int = 2) -> Any:
         work_root=tmp_path / "work",
         log_file=tmp_path / "rainbow.log",
     )
-    return LocalRunner({}, options, builds_cache=built.home / "builds")
+    return LocalRunner({}, options, builds_cache=cache or built.home / "builds")
 
 
 def test_one_run_pinning_two_released_versions_runs_each_from_its_own_build(
@@ -134,6 +134,31 @@ def test_a_run_pinning_a_retired_version_fails_with_the_reason(
     summary = DjangoStore().get_run(run_id).summary  # type: ignore[union-attr]
     assert summary.status == "failed"
     assert "greet@1.0 is retired: blurry" in (summary.reason or "")
+
+
+def test_a_build_that_cannot_be_fetched_fails_its_runs_and_nothing_else_runs_instead(
+    sqlite_database: str, built: Built, tmp_path: Path
+) -> None:
+    from rainbow.control.models import ModuleVersion
+    from rainbow.control.persistence.store import DjangoStore
+    from rainbow.control.services.execution import LocalExecutor
+    from rainbow.engine.workunits import WorkUnit
+
+    register_builds(built)
+    spec = spec_of(greet_both)
+    gone = tmp_path / "moved-away"
+    ModuleVersion.objects.filter(version="1.0").update(artifact_url=str(gone))
+    (run_id,) = LocalExecutor().submit(
+        spec, [WorkUnit("ada", {"who": "ada"})], environment="staging", submitted_by="t"
+    )
+    # A cache of its own: builds are content-addressed, so a cached one needs no fetching.
+    runner(built, tmp_path, cache=tmp_path / "cold").run_pending()
+
+    detail = DjangoStore().get_run(run_id)
+    assert detail is not None and detail.summary.status == "failed"
+    assert "RB-E085: the build of greet@1.0" in (detail.summary.reason or "")
+    assert "cannot run here" in (detail.summary.reason or ""), detail.summary.reason
+    assert not [a for step in detail.steps for a in step.attempts]
 
 
 def test_a_promotions_smoke_runs_run_the_pinned_builds(

@@ -47,7 +47,7 @@ def released_builds(
                 f"the build of {found.name} (commit {found.commit[:12]}) cannot run here: {exc}",
                 code="RB-E085",
                 hint=getattr(exc, "hint", None)
-                or "see that the artifact store (RAINBOW_ARTIFACTS_URL) holds it",
+                or "make its artifact reachable from here, or release the version again",
             ) from None
         builds[(module, version)] = ReleasedCode(
             python=str(environments.python_of(served.environment)),
