@@ -33,7 +33,7 @@ from rainbow.errors import (
     UserError,
 )
 from rainbow.sdk.command import CommandModule, command_module
-from rainbow.sdk.context import Context
+from rainbow.sdk.context import Context, Tolerance
 from rainbow.sdk.module import PythonModule, module
 from rainbow.spec.asset import Asset
 
@@ -48,6 +48,7 @@ __all__ = [
     "RainbowError",
     "Retry",
     "StepTimeout",
+    "Tolerance",
     "UserError",
     "command_module",
     "compile",

@@ -385,7 +385,17 @@ def test_listed_runs_carry_their_last_attempts_metrics(
 
     run_id = a_run_with_a_retry(registered["spec"], 0.75)
     (listed,) = people["alice"].get("/runs").json()["items"]
-    expected = [{"name": "quality", "value": 0.75, "better": "high", "step": "add"}]
+    expected = [
+        {
+            "name": "quality",
+            "value": 0.75,
+            "better": "high",
+            "step": "add",
+            "kind": "quality",
+            "tolerance_absolute": None,
+            "tolerance_relative": None,
+        }
+    ]
     assert listed["run_id"] == run_id and listed["metrics"] == expected
     assert people["alice"].get(f"/runs/{run_id}").json()["metrics"] == expected
 

@@ -200,8 +200,9 @@ def test_a_whole_run_round_trips_with_errors_metrics_and_timings(store: Store) -
         finished_at=at(7),
         duration_s=2.0,
         metrics=[
-            MetricValue("iou", 0.91, "high", "segment"),
+            MetricValue("iou", 0.91, "high", "segment", tolerance_absolute=0.01),
             MetricValue("holes", 3.0, "low", "segment"),
+            MetricValue("infer_ms", 12.5, "low", "segment", "timing", None, 0.1),
         ],
         timings={"load": 0.5, "infer": 1.25},
     )
@@ -250,8 +251,9 @@ def test_a_whole_run_round_trips_with_errors_metrics_and_timings(store: Store) -
         traceback=None,
         exit_signal=None,
         metrics=(
-            MetricValue("iou", 0.91, "high", "segment"),
+            MetricValue("iou", 0.91, "high", "segment", tolerance_absolute=0.01),
             MetricValue("holes", 3.0, "low", "segment"),
+            MetricValue("infer_ms", 12.5, "low", "segment", "timing", None, 0.1),
         ),
         timings={"load": 0.5, "infer": 1.25},
     )

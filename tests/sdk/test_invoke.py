@@ -72,7 +72,16 @@ def test_success_publishes_assets_and_reports_metrics(tmp_path: Path, env: Worke
     url = result["outputs"]["copy"]["$asset"]  # type: ignore[index]
     assert url == str(tmp_path / "assets" / "run1" / "s1" / "1" / "copy.txt")
     assert Path(url).read_text() == "hello"
-    assert result["metrics"] == [{"name": "size", "value": 5.0, "better": "low"}]
+    assert result["metrics"] == [
+        {
+            "name": "size",
+            "value": 5.0,
+            "better": "low",
+            "kind": "quality",
+            "tolerance_absolute": None,
+            "tolerance_relative": None,
+        }
+    ]
     assert set(result["timings"]) == {"step", "noop"}
     assert not (tmp_path / "work" / "run1").exists() or not any(
         (tmp_path / "work" / "run1").rglob("*.txt")
@@ -124,8 +133,9 @@ def test_command_module_speaks_json_on_stdin_and_stdout(tmp_path: Path, env: Wor
         "#!/bin/sh\n"
         "input=$(cat)\n"
         'echo "got $input" >&2\n'
-        'printf \'{"length": %d, "$metrics": {"len": {"value": 1, "better": "low"}}}\''
-        ' "${#input}"\n'
+        'printf \'{"length": %d, "$metrics": {"len": {"value": 1, "better": "low"}, \''
+        '\'"ms": {"value": 3, "better": "low", "kind": "timing", \''
+        '\'"tolerance": {"relative": 0.5}}}}\' "${#input}"\n'
     )
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     config = tmp_path / "rainbow-module.toml"
@@ -137,7 +147,14 @@ def test_command_module_speaks_json_on_stdin_and_stdout(tmp_path: Path, env: Wor
     result = invoke(module, task("count", {"word": "hello"}), env)
     assert result["status"] == "succeeded", result["error"]
     assert result["outputs"] == {"length": len('{"word": "hello"}')}
-    assert result["metrics"] == [{"name": "len", "value": 1.0, "better": "low"}]
+    assert [(m["name"], m["value"], m["better"], m["kind"]) for m in result["metrics"]] == [
+        ("len", 1.0, "low", "quality"),
+        ("ms", 3.0, "low", "timing"),
+    ]
+    assert [(m["tolerance_absolute"], m["tolerance_relative"]) for m in result["metrics"]] == [
+        (None, None),
+        (0.0, 0.5),
+    ]
 
 
 def test_command_module_failure_carries_stderr(tmp_path: Path, env: WorkerEnv) -> None:

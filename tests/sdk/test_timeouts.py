@@ -65,6 +65,26 @@ def test_metric_direction_and_value_are_checked(tmp_path: Path) -> None:
     assert [(m.name, m.value) for m in ctx.metrics] == [("iou", 0.9)]
 
 
+def test_a_metric_declares_its_kind_and_tolerance(tmp_path: Path) -> None:
+    """What the harness compares by: a timing is compared as samples, a tolerance bounds how
+    much worse it may get; nonsense is refused where it is written."""
+    ctx = make_ctx(tmp_path)
+    ctx.metric("iou", 0.9, tolerance=rb.Tolerance(absolute=0.01))
+    ctx.metric("infer_ms", 12.0, better="low", kind="timing")
+    assert [(m.kind, m.tolerance) for m in ctx.metrics] == [
+        ("quality", rb.Tolerance(absolute=0.01, relative=0.0)),
+        ("timing", None),
+    ]
+    with pytest.raises(ValueError, match="kind"):
+        ctx.metric("iou", 0.9, kind="speed")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"rb\.Tolerance"):
+        ctx.metric("iou", 0.9, tolerance=0.01)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=">= 0"):
+        rb.Tolerance(relative=-0.1)
+    with pytest.raises(TypeError, match="number"):
+        rb.Tolerance(absolute="0.1")  # type: ignore[arg-type]
+
+
 def test_a_caught_outer_timeout_still_ends_the_outer_block(tmp_path: Path) -> None:
     """Catching StepTimeout inside a block cannot swallow that block's budget."""
     ctx = make_ctx(tmp_path)

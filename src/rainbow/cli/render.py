@@ -284,7 +284,14 @@ def detail_json(detail: RunDetail) -> dict[str, Any]:
                         "artifact": a.artifact,
                         "deliveries": a.deliveries,
                         "metrics": [
-                            {"name": mv.name, "value": mv.value, "better": mv.better}
+                            {
+                                "name": mv.name,
+                                "value": mv.value,
+                                "better": mv.better,
+                                "kind": mv.kind,
+                                "tolerance_absolute": mv.tolerance_absolute,
+                                "tolerance_relative": mv.tolerance_relative,
+                            }
                             for mv in a.metrics
                         ],
                         "timings": dict(a.timings),

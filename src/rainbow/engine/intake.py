@@ -58,7 +58,22 @@ def _metric(metric: Any) -> MetricInfo | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return None
     better: Literal["high", "low"] = "low" if metric.get("better") == "low" else "high"
-    return MetricInfo(name=storable_name(str(metric.get("name"))), value=value, better=better)
+    kind: Literal["quality", "timing"] = "timing" if metric.get("kind") == "timing" else "quality"
+    return MetricInfo(
+        name=storable_name(str(metric.get("name"))),
+        value=value,
+        better=better,
+        kind=kind,
+        tolerance_absolute=_bound(metric.get("tolerance_absolute")),
+        tolerance_relative=_bound(metric.get("tolerance_relative")),
+    )
+
+
+def _bound(value: Any) -> float | None:
+    """A declared tolerance the store can keep, or None (undeclared, or not a bound at all)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) and value >= 0 else None
 
 
 def _error(error: ErrorInfo) -> ErrorInfo:

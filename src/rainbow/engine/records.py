@@ -23,6 +23,11 @@ class MetricValue:
     value: float
     better: Literal["high", "low"]
     step: str = ""
+    kind: Literal["quality", "timing"] = "quality"
+    """``timing``: a noisy one (a duration), which the harness compares with a rank test."""
+    tolerance_absolute: float | None = None
+    """How much worse than its baseline it may get, as the module declared it; None: not."""
+    tolerance_relative: float | None = None
 
 
 # Changes ------------------------------------------------------------------------------------

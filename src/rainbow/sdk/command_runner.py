@@ -23,7 +23,7 @@ import psutil
 
 from rainbow.errors import StepTimeout
 from rainbow.sdk.command import CommandModule
-from rainbow.sdk.context import Context
+from rainbow.sdk.context import Context, Tolerance
 from rainbow.sdk.files import as_environment
 from rainbow.spec.asset import Asset
 
@@ -105,11 +105,19 @@ def run_command(
         raise CommandFailed(str(exc), retryable=False) from None
     for name, metric in metrics.items():
         try:
-            ctx.metric(name, metric["value"], better=metric.get("better", "high"))
+            bounds = metric.get("tolerance")
+            ctx.metric(
+                name,
+                metric["value"],
+                better=metric.get("better", "high"),
+                kind=metric.get("kind", "quality"),
+                tolerance=None if bounds is None else Tolerance(**bounds),
+            )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise CommandFailed(
-                f'"$metrics" entry {name!r} is malformed ({exc}); '
-                'write {"value": <number>, "better": "high"|"low"}',
+                f'"$metrics" entry {name!r} is malformed ({exc}); write {{"value": <number>, '
+                '"better": "high"|"low"}, optionally "kind": "quality"|"timing" and '
+                '"tolerance": {"absolute": x, "relative": y}',
                 retryable=False,
             ) from None
     declared = module.rainbow_interface.outputs or {}

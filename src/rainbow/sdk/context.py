@@ -14,12 +14,32 @@ from rainbow.private import private_folder
 from rainbow.sdk.timeouts import TimeoutStack
 from rainbow.spec.asset import Asset
 
+MetricKind = Literal["quality", "timing"]
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How much worse than its baseline a metric may get before the harness calls it a
+    regression: the larger of ``absolute`` and ``relative`` times the baseline's magnitude."""
+
+    absolute: float = 0.0
+    relative: float = 0.0
+
+    def __post_init__(self) -> None:
+        for field, bound in (("absolute", self.absolute), ("relative", self.relative)):
+            if isinstance(bound, bool) or not isinstance(bound, int | float):
+                raise TypeError(f"Tolerance.{field} must be a number, got {bound!r}")
+            if not math.isfinite(bound) or bound < 0:
+                raise ValueError(f"Tolerance.{field} must be finite and >= 0, got {bound!r}")
+
 
 @dataclass(frozen=True)
 class Metric:
     name: str
     value: float
     better: Literal["high", "low"]
+    kind: MetricKind = "quality"
+    tolerance: Tolerance | None = None
 
 
 class Context:
@@ -58,14 +78,31 @@ class Context:
             self.workdir_used = True
         return self._workdir
 
-    def metric(self, name: str, value: float, better: Literal["high", "low"] = "high") -> None:
-        """Report a quality or cost metric; ``better`` says which direction is an improvement."""
+    def metric(
+        self,
+        name: str,
+        value: float,
+        better: Literal["high", "low"] = "high",
+        *,
+        kind: MetricKind = "quality",
+        tolerance: Tolerance | None = None,
+    ) -> None:
+        """Report a metric; ``better`` says which direction is an improvement.
+
+        ``kind="timing"`` marks a noisy one (a duration): the harness compares its samples
+        with a rank test rather than its mean. ``tolerance`` is how much worse than the
+        baseline it may get (the corpus manifest can override it).
+        """
         if better not in ("high", "low"):
             raise ValueError(f'metric {name!r}: better must be "high" or "low", got {better!r}')
+        if kind not in ("quality", "timing"):
+            raise ValueError(f'metric {name!r}: kind must be "quality" or "timing", got {kind!r}')
+        if tolerance is not None and not isinstance(tolerance, Tolerance):
+            raise TypeError(f"metric {name!r}: tolerance must be an rb.Tolerance(...)")
         number = float(value)
         if not math.isfinite(number):
             raise ValueError(f"metric {name!r}: value must be a finite number, got {value!r}")
-        self.metrics.append(Metric(name, number, better))
+        self.metrics.append(Metric(name, number, better, kind, tolerance))
 
     @contextmanager
     def timeout(self, name: str, seconds: float) -> Iterator[None]:

@@ -24,9 +24,9 @@ from rainbow.sdk.assets_sync import AssetStore, AssetStoreError, UnreadableAsset
 from rainbow.sdk.catalog import AnyModule
 from rainbow.sdk.command import CommandModule
 from rainbow.sdk.command_runner import CommandFailed, run_command
-from rainbow.sdk.context import Context
+from rainbow.sdk.context import Context, Metric
 from rainbow.sdk.files import FileSyncError, sync_out_patterns, synced
-from rainbow.sdk.messages import ErrorInfo, Result, Task
+from rainbow.sdk.messages import ErrorInfo, MetricInfo, Result, Task
 from rainbow.sdk.module import PythonModule
 from rainbow.sdk.outputs import OutputError, check_outputs_storable
 from rainbow.settings import DEFAULT_MAX_OUTPUT_BYTES
@@ -213,10 +213,7 @@ def invoke(module: AnyModule, task: Task, env: WorkerEnv) -> Result:
         attempt=task["attempt"],
         status=status,  # type: ignore[typeddict-item]
         outputs=outputs if status == "succeeded" else None,
-        metrics=[
-            {"name": storable_name(str(m.name)), "value": m.value, "better": m.better}
-            for m in ctx.metrics
-        ],
+        metrics=[_metric_info(m) for m in ctx.metrics],
         timings={storable_name(str(k)): v for k, v in ctx.timeouts.timings.items()},
         duration_s=time.perf_counter() - started,
         error=error,
@@ -275,4 +272,16 @@ def _error(
         traceback=bounded_text(traceback) if traceback is not None else None,
         retryable=retryable,
         delay=delay,
+    )
+
+
+def _metric_info(metric: Metric) -> MetricInfo:
+    tolerance = metric.tolerance
+    return MetricInfo(
+        name=storable_name(str(metric.name)),
+        value=metric.value,
+        better=metric.better,
+        kind=metric.kind,
+        tolerance_absolute=None if tolerance is None else tolerance.absolute,
+        tolerance_relative=None if tolerance is None else tolerance.relative,
     )

@@ -29,6 +29,10 @@ class MetricInfo(TypedDict):
     name: str
     value: float
     better: Literal["high", "low"]
+    # Absent from older workers' results: a quality metric with no declared tolerance.
+    kind: NotRequired[Literal["quality", "timing"]]
+    tolerance_absolute: NotRequired[float | None]
+    tolerance_relative: NotRequired[float | None]
 
 
 class Result(TypedDict):

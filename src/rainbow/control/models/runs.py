@@ -171,6 +171,12 @@ class Metric(models.Model):
         HIGH = "high"
         LOW = "low"
 
+    class Kind(models.TextChoices):
+        QUALITY = "quality"
+        """Deterministic on canned inputs: compared directly."""
+        TIMING = "timing"
+        """Noisy: compared as samples, with a rank test."""
+
     attempt: models.ForeignKey[Attempt, Attempt] = models.ForeignKey(
         Attempt, on_delete=models.CASCADE, related_name="metrics"
     )
@@ -185,6 +191,12 @@ class Metric(models.Model):
     name: models.CharField[str, str] = models.CharField(max_length=200)
     value: models.FloatField[float, float] = models.FloatField()
     better: models.CharField[str, str] = models.CharField(max_length=4, choices=Better.choices)
+    kind: models.CharField[str, str] = models.CharField(
+        max_length=8, choices=Kind.choices, default=Kind.QUALITY
+    )
+    # How much worse than the baseline it may get, as the module declared it (None: not declared).
+    tolerance_absolute: models.FloatField[float | None, float | None] = models.FloatField(null=True)
+    tolerance_relative: models.FloatField[float | None, float | None] = models.FloatField(null=True)
 
     class Meta:
         db_table = "rainbow_metric"

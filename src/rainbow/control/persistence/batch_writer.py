@@ -194,6 +194,9 @@ class BatchWriter:
                 "name": metric.name,
                 "value": metric.value,
                 "better": metric.better,
+                "kind": metric.kind,
+                "tolerance_absolute": metric.tolerance_absolute,
+                "tolerance_relative": metric.tolerance_relative,
             }
             for key, metrics in measured.items()
             for metric in metrics

@@ -184,4 +184,15 @@ def _attempt_view(attempt: Attempt, metrics: Sequence[MetricValue]) -> AttemptVi
 
 def _metric_value(metric: Metric) -> MetricValue:
     better: Literal["high", "low"] = "high" if metric.better == Metric.Better.HIGH else "low"
-    return MetricValue(name=metric.name, value=metric.value, better=better, step=metric.step)
+    kind: Literal["quality", "timing"] = (
+        "timing" if metric.kind == Metric.Kind.TIMING else "quality"
+    )
+    return MetricValue(
+        name=metric.name,
+        value=metric.value,
+        better=better,
+        step=metric.step,
+        kind=kind,
+        tolerance_absolute=metric.tolerance_absolute,
+        tolerance_relative=metric.tolerance_relative,
+    )

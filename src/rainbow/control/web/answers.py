@@ -27,10 +27,22 @@ class MetricOut(Answer):
     value: float
     better: str
     step: str = ""
+    kind: str = "quality"
+    tolerance_absolute: float | None = None
+    tolerance_relative: float | None = None
 
     def view(self) -> MetricValue:
         better: Literal["high", "low"] = "high" if self.better == "high" else "low"
-        return MetricValue(self.name, self.value, better, self.step)
+        kind: Literal["quality", "timing"] = "timing" if self.kind == "timing" else "quality"
+        return MetricValue(
+            self.name,
+            self.value,
+            better,
+            self.step,
+            kind,
+            self.tolerance_absolute,
+            self.tolerance_relative,
+        )
 
 
 class InstanceOut(Answer):

@@ -1,0 +1,105 @@
+"""What an evaluation measured: every metric over a corpus, per step and for the pipeline.
+
+``Figures`` is what a baseline stores (a file, or the control plane) and what ``compare`` reads;
+it is plain JSON, so a baseline written by one Rainbow is read by the next.
+"""
+
+from __future__ import annotations
+
+import statistics
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FIGURES_FORMAT = 1
+
+Better = Literal["high", "low"]
+Kind = Literal["quality", "timing"]
+
+
+class Tolerance(BaseModel):
+    """How much worse than the baseline a metric may get: the larger of the two bounds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    absolute: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    relative: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+
+    def bound(self, baseline: float) -> float:
+        return max(self.absolute, self.relative * abs(baseline))
+
+
+class MetricFigures(BaseModel):
+    """One metric over a corpus: its samples (one per unit and repeat) and their summary.
+
+    ``key`` is ``STEP.METRIC`` for what a step reported, ``run.METRIC`` for what Rainbow
+    measures of each run (``run.failed_units``, ``run.duration_s``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str
+    step: str
+    name: str
+    better: Better
+    kind: Kind = "quality"
+    tolerance: Tolerance | None = None
+    """As declared where the metric is emitted; None when it was not."""
+    units: list[str]
+    """The unit of each sample, in the order of ``values``."""
+    values: list[float]
+
+    @property
+    def count(self) -> int:
+        return len(self.values)
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.values) if self.values else float("nan")
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values) if self.values else float("nan")
+
+    @property
+    def minimum(self) -> float:
+        return min(self.values) if self.values else float("nan")
+
+    @property
+    def maximum(self) -> float:
+        return max(self.values) if self.values else float("nan")
+
+
+class CorpusRef(BaseModel):
+    """Which corpus the figures were measured on: a baseline compares only on the same one."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    version: str
+    content_hash: str
+    """``sha256:…`` over every unit's files (see ``evaluate.corpus``); for a folder without a
+    manifest, over its files as found."""
+
+
+class Figures(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    format: int = FIGURES_FORMAT
+    target: str
+    """The pipeline's name (or ``module:NAME`` for a single module)."""
+    spec_hash: str
+    corpus: CorpusRef
+    commit: str = ""
+    """The commit the evaluation ran on (of the pipeline's project); empty outside git."""
+    branch: str = ""
+    made_at: datetime
+    repeats: int = 1
+    units: list[str]
+    """Every unit of the corpus, by name."""
+    failed_units: list[str] = Field(default_factory=list)
+    runs: dict[str, list[str]] = Field(default_factory=dict)
+    """Each unit's run ids (one per repeat), to find its outputs for a report."""
+    metrics: dict[str, MetricFigures]
+    """By key."""
