@@ -23,6 +23,7 @@ def test_all_lists_exactly_the_public_names() -> None:
         "RainbowError",
         "Retry",
         "StepTimeout",
+        "Tolerance",
         "UserError",
         "command_module",
     }
