@@ -5,9 +5,10 @@ Each room is rendered through a pinhole camera looking down the length of a box-
 skirting boards, a ceiling, a window, and furniture that stands on the floor and hides part of it.
 The ground truth is the floor that stays visible. Photos are stored the way phones store them:
 raw pixels rotated, plus the EXIF Orientation that turns them upright again, so a consumer that
-ignores EXIF gets masks that do not line up.
+ignores EXIF gets masks that do not line up. The folder gets a corpus manifest (corpus.toml)
+naming the seed, every file's hash and the licence: CC0, since every pixel is made here.
 
-    python -m examples.room_scan.corpus OUT_DIR --count 8 --seed 0
+    python -m examples.room_scan.corpus OUT_DIR --count 8 --seed 0 [--version 1]
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import argparse
 import colorsys
 import json
 import math
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PIL import ExifTags, Image
+
+from rainbow.errors import UserError
+from rainbow.evaluate import corpus as rainbow_corpus
 
 SIZES: tuple[tuple[int, int], ...] = ((640, 480), (800, 600), (960, 720), (1024, 768))
 ORIENTATIONS: tuple[int, ...] = (1, 3, 6, 8)
@@ -442,14 +447,38 @@ def generate(out_dir: Path, count: int, seed: int = 0) -> list[Path]:
     return folders
 
 
+def write_manifest(out_dir: Path, count: int, seed: int, version: str = "1") -> Path:
+    """Records the units in ``out_dir/corpus.toml``, over the manifest of an earlier run."""
+    rainbow_corpus.init(
+        Path(out_dir),
+        name="room-scan",
+        version=version,
+        licence="CC0-1.0",
+        use="production",
+        description="Synthetic room photos (phone EXIF orientations) with their visible floor.",
+        source=f"rendered by python -m examples.room_scan.corpus --count {count} --seed {seed}",
+        made_by="examples.room_scan.corpus",
+        force=True,
+    )
+    return Path(out_dir) / rainbow_corpus.MANIFEST
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", type=Path, help="folder to write unit-NNN/ sub-folders into")
     parser.add_argument("--count", type=int, default=8, help="number of work units")
     parser.add_argument("--seed", type=int, default=0, help="same seed, same bytes")
+    parser.add_argument("--version", default="1", help="the corpus version its manifest records")
     args = parser.parse_args(argv)
     for folder in generate(args.out_dir, args.count, args.seed):
         print(folder / "unit.json")
+    try:
+        print(write_manifest(args.out_dir, args.count, args.seed, args.version))
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if exc.hint:
+            print(f"    hint: {exc.hint}", file=sys.stderr)
+        return 2
     return 0
 
 

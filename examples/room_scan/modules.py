@@ -82,7 +82,7 @@ def normalize(ctx: rb.Context, photo: rb.Asset, max_side: int = 512) -> Normaliz
     # OpenCV writes PNG without EXIF, so the photo's GPS position goes no further than this step.
     out = write(ctx, "image.png", img)
     height, width = img.shape[:2]
-    ctx.metric("normalize_ms", elapsed_ms(started), better="low")
+    ctx.metric("normalize_ms", elapsed_ms(started), better="low", kind="timing")
     ctx.log.info(
         "normalized",
         width=width,
@@ -95,14 +95,17 @@ def normalize(ctx: rb.Context, photo: rb.Asset, max_side: int = 512) -> Normaliz
 
 
 @rb.module(name="segment_floor", retries=2, timeout=60)
-def segment_floor(ctx: rb.Context, image: rb.Asset) -> Segmented:
-    """Finds the visible floor and writes it as a 0/255 PNG mask."""
+def segment_floor(ctx: rb.Context, image: rb.Asset, shrink: int = 0) -> Segmented:
+    """Finds the visible floor and writes it as a 0/255 PNG mask; ``shrink`` erodes the mask by
+    that many pixels (a knob for trying how much the floor's edge matters)."""
+    if not 0 <= shrink <= 200:
+        raise rb.PermanentError(f"shrink must be 0 to 200 pixels, got {shrink}")
     bgr = read(image)
     started = time.perf_counter()
     with ctx.timeout("segment", 30):
-        mask = vision.segment_floor(bgr)
+        mask = vision.shrink(vision.segment_floor(bgr), shrink)
     floor_fraction = np.count_nonzero(mask) / mask.size
-    ctx.metric("segment_ms", elapsed_ms(started), better="low")
+    ctx.metric("segment_ms", elapsed_ms(started), better="low", kind="timing")
     # The segmenter fails by missing floor far more often than by inventing it, so a drop in the
     # share of the frame called floor is the regression to watch.
     ctx.metric("floor_fraction", floor_fraction, better="high")
@@ -119,7 +122,7 @@ def edges(ctx: rb.Context, image: rb.Asset, low: int = 50, high: int = 150) -> E
     edge_map = vision.detect_edges(read(image), low, high)
     # Binary (P5) explicitly: the edge_density C module reads nothing else.
     out = write(ctx, "edges.pgm", edge_map, (cv2.IMWRITE_PXM_BINARY, 1))
-    ctx.metric("edges_ms", elapsed_ms(started), better="low")
+    ctx.metric("edges_ms", elapsed_ms(started), better="low", kind="timing")
     return {"edges": out}
 
 
@@ -154,7 +157,7 @@ def fuse(ctx: rb.Context, image: rb.Asset, mask: rb.Asset, edges: rb.Asset) -> F
     except ValueError as error:
         raise rb.PermanentError(f"inputs of fuse are different sizes: {error}") from error
     out = write(ctx, "overlay.jpg", picture, (cv2.IMWRITE_JPEG_QUALITY, 90))
-    ctx.metric("fuse_ms", elapsed_ms(started), better="low")
+    ctx.metric("fuse_ms", elapsed_ms(started), better="low", kind="timing")
     return {"overlay": out}
 
 

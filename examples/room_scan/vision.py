@@ -103,6 +103,13 @@ def segment_floor(bgr: np.ndarray) -> np.ndarray:
     return floor_parts(floor_like(features, features[wider > 0]))
 
 
+def shrink(mask: np.ndarray, pixels: int) -> np.ndarray:
+    """The mask eroded by ``pixels`` on every side (a square structuring element)."""
+    if pixels == 0:
+        return mask
+    return cv2.erode(mask, np.ones((2 * pixels + 1, 2 * pixels + 1), np.uint8))
+
+
 def floor_features(bgr: np.ndarray) -> np.ndarray:
     """Per-pixel Lab colour, with planks, grout and noise blurred away and lightness muted."""
     smooth = cv2.medianBlur(bgr, odd(max(bgr.shape[:2]) / 40))

@@ -71,6 +71,16 @@ class StoreSettings:
         """Where attempts get their work folders."""
         return self.home / "work"
 
+    @property
+    def corpora(self) -> Path:
+        """Where corpora given by URL are fetched and checked into, by content hash."""
+        return self.home / "corpora"
+
+    @property
+    def evaluations(self) -> Path:
+        """Where ``rainbow evaluate`` writes its results unless told ``--report DIR``."""
+        return self.home / "evaluations"
+
 
 @dataclass(frozen=True)
 class BrokerSettings:

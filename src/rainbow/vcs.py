@@ -1,4 +1,4 @@
-"""Which commit a piece of code is, read from the git checkout holding it."""
+"""Which commit (and branch) a piece of code is, read from the git checkout holding it."""
 
 from __future__ import annotations
 
@@ -35,3 +35,21 @@ def code_state(path: Path) -> tuple[str, bool]:
     except (OSError, subprocess.TimeoutExpired):
         return "", True
     return head.stdout.strip(), bool(status.stdout.strip()) or status.returncode != 0
+
+
+def branch_of(path: Path) -> str:
+    """The branch checked out where ``path`` is; empty on a detached head or outside git."""
+    folder = path.resolve()
+    folder = folder if folder.is_dir() else folder.parent
+    try:
+        found = subprocess.run(
+            ["git", "symbolic-ref", "--quiet", "--short", "HEAD"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return found.stdout.strip() if found.returncode == 0 else ""

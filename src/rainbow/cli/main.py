@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from rainbow.cli import (
     control_commands,
+    corpus_commands,
     distributed,
+    evaluate_commands,
     new_commands,
     release_commands,
     run_commands,
@@ -20,6 +22,8 @@ COMMANDS = (
     control_commands,
     release_commands,
     new_commands,
+    corpus_commands,
+    evaluate_commands,
 )
 
 

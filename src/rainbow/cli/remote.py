@@ -16,6 +16,7 @@ from rainbow.diagnostics import CATALOG, Diagnostic, Location
 from rainbow.engine.ledger import Instance
 from rainbow.engine.records import RunDetail, RunSummary
 from rainbow.errors import DiagnosticError, PlatformError, UserError
+from rainbow.evaluate.figures import Figures
 
 TIMEOUT_S = 60
 
@@ -168,3 +169,20 @@ class RemoteRegistry:
 
     def reconnect(self) -> None:
         """Each question is a request of its own: nothing to drop."""
+
+
+class RemoteBaselines:
+    """Baselines recorded and read through the REST API (CI with RAINBOW_URL)."""
+
+    def __init__(self, plane: ControlPlane) -> None:
+        self.plane = plane
+
+    def record(self, figures: Figures) -> None:
+        self.plane.call("POST", "/baselines", figures.model_dump(mode="json"))
+
+    def history(
+        self, target: str, *, branch: str, corpus_hash: str = "", limit: int = 1
+    ) -> list[Figures]:
+        query = {"target": target, "branch": branch, "corpus_hash": corpus_hash, "limit": limit}
+        found = self.plane.call("GET", f"/baselines?{urllib.parse.urlencode(query)}")
+        return [Figures.model_validate(figures) for figures in found]

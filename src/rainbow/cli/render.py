@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from statistics import mean
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
 from rich.panel import Panel
@@ -14,6 +14,9 @@ from rich.text import Text
 
 from rainbow.diagnostics import Diagnostic
 from rainbow.engine.records import MetricValue, RunDetail, RunSummary
+
+if TYPE_CHECKING:
+    from rainbow.evaluate.compare import Comparison, Row
 
 SHOWN_VALUE_CHARS = 300
 SHOWN_ERROR_CHARS = 1000
@@ -144,6 +147,60 @@ def metric_summary(runs: Sequence[RunSummary]) -> Table | None:
             str(len(seen)),
         )
     return table
+
+
+VERDICT_STYLE = {
+    "regression": "bold red",
+    "missing": "bold red",
+    "improvement": "green",
+    "unchanged": "dim",
+    "new": "cyan",
+}
+
+
+def comparison_table(comparison: Comparison) -> Table:
+    """metric | baseline @ commit | now | change | bound | verdict: regressions first."""
+    base, now = comparison.baseline, comparison.now
+    table = Table(
+        title=f"{now.target} on {now.corpus.name}@{now.corpus.version}: "
+        f"{now.branch or 'no branch'} @ {now.commit[:12] or 'local code'} vs "
+        f"{base.branch or 'a baseline'} @ {base.commit[:12] or 'local code'}",
+        title_justify="left",
+    )
+    for column in ("metric", "baseline @ commit", "now", "change", "bound", "verdict"):
+        left = column in ("metric", "verdict")
+        table.add_column(column, justify="left" if left else "right", overflow="fold")
+    for row in comparison.rows:
+        table.add_row(
+            Text(row.key),
+            Text(
+                _or_dash(row.baseline)
+                + (f" @ {row.baseline_commit[:7]}" if row.baseline_commit else "")
+            ),
+            Text(_or_dash(row.now)),
+            Text(_change(row)),
+            Text(_bound(row)),
+            Text(row.verdict, style=VERDICT_STYLE.get(row.verdict, "")),
+        )
+    return table
+
+
+def _or_dash(value: float | None) -> str:
+    return "–" if value is None else _number(value)
+
+
+def _change(row: Row) -> str:
+    if row.change is None:
+        return "–"
+    relative = "" if row.relative_change is None else f" ({row.relative_change:+.1%})"
+    return f"{row.change:+.3g}{relative}"
+
+
+def _bound(row: Row) -> str:
+    if row.kind == "timing" and row.factor is not None:
+        p = "" if row.p_value is None else f", p={row.p_value:.2g}"
+        return f"×{row.factor:g}{p}"
+    return "–" if row.bound is None else f"±{_number(row.bound)}"
 
 
 def run_detail(detail: RunDetail, waiting: Mapping[str, str] | None = None) -> Group:

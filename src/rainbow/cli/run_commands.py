@@ -40,6 +40,7 @@ from rainbow.spec.models import PipelineSpec
 
 if TYPE_CHECKING:
     from rainbow.engine.local import ReleasedCode
+    from rainbow.evaluate.corpus import OpenedCorpus
 
 
 @app.command()
@@ -50,7 +51,9 @@ def run(
     input_file: Annotated[
         Path | None, typer.Option("--input", "-i", help="One work unit: UNIT.json")
     ] = None,
-    corpus: Annotated[Path | None, typer.Option("--corpus", help="A folder of work units")] = None,
+    corpus: Annotated[
+        str | None, typer.Option("--corpus", help="A corpus: a folder of work units, or its URL")
+    ] = None,
     modules: ModulesOption = None,
     engine: Annotated[str, typer.Option(help="local (embedded) or celery")] = "local",
     wait: Annotated[
@@ -78,12 +81,15 @@ def run(
     loaded = load(target, modules or [], limits=settings.spec, registered=registry_lookup(settings))
     render.diagnostics(err, loaded.warnings)
     spec = loaded.spec
-    units = [load_unit(input_file, spec)] if input_file else load_corpus(corpus, spec)  # type: ignore[arg-type]
+    if input_file is not None:
+        units = [load_unit(input_file, spec)]
+    else:
+        units = load_corpus(corpus_folder(corpus, settings), spec)  # type: ignore[arg-type]
     store = open_store(settings.store)
     refuse_retired(spec, store.retired_versions())
     # A SIGTERM (CI cancelling, `timeout`, an orchestrator) stops runs as cleanly as Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)
-    progress = _progress(spec.name, quiet=as_json)
+    progress = progress_of(spec.name, quiet=as_json)
     with progress:
         bar = progress.add_task("runs", total=len(units), failed=0)
         failures = 0
@@ -94,11 +100,9 @@ def run(
             progress.update(bar, advance=1, failed=failures)
 
         if engine == "local":
-            run_ids = _run_locally(
-                loaded, units, store, settings, workers, strict_versions, advance
-            )
+            run_ids = run_locally(loaded, units, store, settings, workers, strict_versions, advance)
         else:
-            run_ids = _run_on_celery(spec, units, store, settings, wait=wait, advance=advance)
+            run_ids = run_on_celery(spec, units, store, settings, wait=wait, advance=advance)
     details = [store.get_run(run_id) for run_id in run_ids]
     if as_json:
         for detail in details:
@@ -130,7 +134,22 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def _progress(name: str, *, quiet: bool) -> Progress:
+def corpus_folder(location: str, settings: rb_settings.Settings) -> Path:
+    """The corpus's local folder: a URL's fetched into the cache and checked file by file, a
+    folder's checked against its manifest; a folder without one runs as it is, with a note."""
+    return opened_corpus(location, settings).folder
+
+
+def opened_corpus(location: str, settings: rb_settings.Settings) -> OpenedCorpus:
+    from rainbow.evaluate.corpus import open_corpus
+
+    opened = open_corpus(location, settings.store.corpora)
+    if opened.note:
+        _note(f"note: {opened.note}")
+    return opened
+
+
+def progress_of(name: str, *, quiet: bool) -> Progress:
     return Progress(
         TextColumn(f"[bold]{name}[/bold]"),
         BarColumn(),
@@ -143,7 +162,7 @@ def _progress(name: str, *, quiet: bool) -> Progress:
     )
 
 
-def _run_locally(
+def run_locally(
     loaded: Loaded,
     units: list[WorkUnit],
     store: Any,
@@ -210,7 +229,7 @@ def _note(line: str) -> None:
     err.print(line, style="dim", highlight=False)
 
 
-def _run_on_celery(
+def run_on_celery(
     spec: PipelineSpec,
     units: list[WorkUnit],
     store: Any,

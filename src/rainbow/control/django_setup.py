@@ -26,6 +26,7 @@ from rainbow.settings import (
     DEFAULT_INPUT_PROTOCOLS,
     DEFAULT_LOGIN_COOLOFF_S,
     DEFAULT_LOGIN_FAILURE_LIMIT,
+    DEFAULT_MAIN_BRANCH,
     DEFAULT_MAX_REQUEST_BYTES,
     DEFAULT_MAX_SPEC_BYTES,
     DEFAULT_MAX_SPEC_STEPS,
@@ -132,6 +133,8 @@ class WebOptions:
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     max_spec_steps: int = DEFAULT_MAX_SPEC_STEPS
     max_spec_bytes: int = DEFAULT_MAX_SPEC_BYTES
+    main_branch: str = DEFAULT_MAIN_BRANCH
+    """The branch whose evaluations may record baselines."""
 
 
 _URL_HINT = (
@@ -224,6 +227,7 @@ def _web_settings(web: WebOptions | None) -> dict[str, Any]:
         "STATIC_ROOT": str(web.static_root) if web.static_root else None,
         "RAINBOW_LOGS_URL": web.logs_url,
         "RAINBOW_REQUIRED_APPROVALS": web.required_approvals,
+        "RAINBOW_MAIN_BRANCH": web.main_branch,
         "RAINBOW_INPUT_ROOTS": web.input_roots,
         "RAINBOW_MAX_SPEC_STEPS": web.max_spec_steps,
         "RAINBOW_MAX_SPEC_BYTES": web.max_spec_bytes,

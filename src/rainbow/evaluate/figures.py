@@ -6,6 +6,7 @@ it is plain JSON, so a baseline written by one Rainbow is read by the next.
 
 from __future__ import annotations
 
+import math
 import statistics
 from datetime import datetime
 from typing import Literal
@@ -13,6 +14,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 FIGURES_FORMAT = 1
+FAILED_UNITS = "run:failed_units"
+"""Rainbow's count of failed units: a quality metric, better low, no tolerance by default."""
 
 Better = Literal["high", "low"]
 Kind = Literal["quality", "timing"]
@@ -33,8 +36,9 @@ class Tolerance(BaseModel):
 class MetricFigures(BaseModel):
     """One metric over a corpus: its samples (one per unit and repeat) and their summary.
 
-    ``key`` is ``STEP.METRIC`` for what a step reported, ``run.METRIC`` for what Rainbow
-    measures of each run (``run.failed_units``, ``run.duration_s``).
+    ``key`` is ``STEP.METRIC`` for what a step reported, ``run:METRIC`` for what Rainbow
+    measures of each run (``run:failed_units``, ``run:duration_s``): a step id never holds
+    a colon, so the two never clash.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -56,7 +60,12 @@ class MetricFigures(BaseModel):
 
     @property
     def mean(self) -> float:
-        return statistics.fmean(self.values) if self.values else float("nan")
+        if not self.values:
+            return float("nan")
+        try:
+            return statistics.fmean(self.values)
+        except OverflowError:  # huge finite samples: divided first, their sum stays finite
+            return math.fsum(v / len(self.values) for v in self.values)
 
     @property
     def median(self) -> float:

@@ -16,7 +16,7 @@ from rainbow.sdk.invoke import WorkerEnv, invoke
 from rainbow.sdk.messages import Result, Task
 from rainbow.settings import DEFAULT_MAX_OUTPUT_BYTES
 from rainbow.spec.asset import Asset, asset_from_json, is_asset_json
-from rainbow.spec.models import InputRef, PipelineSpec, StepSpec
+from rainbow.spec.single import module_pipeline
 
 VERSION = "latest"
 """The version a tested module runs as: the code at hand."""
@@ -82,7 +82,12 @@ class ModuleRunner:
         path, relative to the working directory, or an ``rb.Asset``). ``timeout`` defaults to
         the module's own."""
         data = {name: _unit_value(value) for name, value in (inputs or {}).items()}
-        bound = bind_inputs(data, _spec_of(module), base=Path.cwd(), file="the inputs given")
+        bound = bind_inputs(
+            data,
+            module_pipeline(module.rainbow_interface, VERSION),
+            base=Path.cwd(),
+            file="the inputs given",
+        )
         return self.run_unit(module, WorkUnit(name="inputs", inputs=bound), timeout=timeout)
 
     def run_unit(
@@ -112,24 +117,7 @@ def load_units(folder: Path, module: AnyModule) -> list[WorkUnit]:
     """The work units in ``folder``, read as ``rainbow run --corpus`` reads them (``*.json``
     files, or sub-folders holding ``unit.json`` with their assets) and checked against the
     module's inputs; asset paths are relative to each unit's folder."""
-    return load_corpus(folder, _spec_of(module))
-
-
-def _spec_of(module: AnyModule) -> PipelineSpec:
-    """The module alone as a pipeline: its inputs are the pipeline's, so a work unit for the
-    module is checked and bound by the corpus reader every run uses."""
-    interface = module.rainbow_interface
-    step = StepSpec(
-        id=interface.name,
-        module=interface.name,
-        version=VERSION,
-        inputs={name: InputRef(input=name) for name in interface.inputs},
-        retries=interface.retries,
-        timeout=interface.timeout,
-    )
-    return PipelineSpec(
-        name=interface.name, inputs=interface.inputs, timeout=interface.timeout, steps=[step]
-    )
+    return load_corpus(folder, module_pipeline(module.rainbow_interface, VERSION))
 
 
 def _unit_value(value: Any) -> Any:

@@ -1,5 +1,8 @@
-"""The control plane's tables: runs (written by the engine) and the registry (by people)."""
+"""The control plane's tables: runs (written by the engine), the registry (by people), corpora
+and the baselines evaluations compare with."""
 
+from rainbow.control.models.baselines import Baseline
+from rainbow.control.models.corpora import CorpusVersion
 from rainbow.control.models.registry import (
     ApiToken,
     Approval,
@@ -28,6 +31,8 @@ __all__ = [
     "Approval",
     "Attempt",
     "AuditEntry",
+    "Baseline",
+    "CorpusVersion",
     "DefaultPointer",
     "Environment",
     "Instance",

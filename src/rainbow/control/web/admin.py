@@ -25,6 +25,7 @@ from rainbow.control.models import (
     ApiToken,
     Attempt,
     AuditEntry,
+    CorpusVersion,
     DefaultPointer,
     Instance,
     Module,
@@ -479,6 +480,38 @@ class AuditEntryAdmin(ReadOnly):
     list_filter = ("action",)
     search_fields = ("target", "actor_name")
     date_hierarchy = "at"
+
+
+@admin.register(CorpusVersion)
+class CorpusVersionAdmin(ReadOnly):
+    list_display = (
+        "__str__",
+        "use",
+        "licence",
+        "unit_count",
+        "short_hash",
+        "registered_by_name",
+        "registered_at",
+    )
+    list_filter = ("use", "name")
+    search_fields = ("name", "content_hash")
+    # Not the manifest: its units may be megabytes, and `rainbow corpus show` reads them.
+    fields = (
+        "name",
+        "version",
+        "content_hash",
+        "licence",
+        "use",
+        "description",
+        "provenance",
+        "unit_count",
+        "registered_by_name",
+        "registered_at",
+    )
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CorpusVersion]:
+        return super().get_queryset(request).defer("manifest")
 
 
 @admin.register(ApiToken)

@@ -242,3 +242,46 @@ class TokenOut(Schema):
 
 class TokenIssued(TokenOut):
     token: str
+
+
+class CorpusVersionOut(Schema):
+    """A registered corpus version, without its units (``unit_count`` says how many)."""
+
+    name: str
+    version: str
+    content_hash: str
+    licence: str
+    use: str
+    description: str
+    provenance: dict[str, Any]
+    unit_count: int
+    registered_by: str
+    registered_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> CorpusVersionOut:
+        """From a CorpusVersion row (built by hand: a resolver would also run on this schema's
+        own instances, nested in another answer)."""
+        return cls(
+            name=row.name,
+            version=row.version,
+            content_hash=row.content_hash,
+            licence=row.licence,
+            use=row.use,
+            description=row.description,
+            provenance=row.provenance,
+            unit_count=row.unit_count,
+            registered_by=row.registered_by_name,
+            registered_at=row.registered_at,
+        )
+
+
+class CorpusOut(Schema):
+    name: str
+    versions: list[CorpusVersionOut]
+    """Newest first."""
+
+
+class CorpusRegistered(Schema):
+    outcome: Literal["created", "unchanged"]
+    version: CorpusVersionOut

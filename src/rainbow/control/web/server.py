@@ -58,6 +58,7 @@ def web_options(settings: rb_settings.Settings) -> WebOptions:
         max_request_bytes=settings.web.max_request_bytes,
         max_spec_steps=settings.spec.max_steps,
         max_spec_bytes=settings.spec.max_bytes,
+        main_branch=settings.release.main_branch,
     )
 
 

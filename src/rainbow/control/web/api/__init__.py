@@ -15,7 +15,7 @@ from ninja.errors import AuthenticationError
 from ninja.operation import Operation
 
 from rainbow.control.services.refusals import Refused
-from rainbow.control.web.api import access, modules, pipelines, runs
+from rainbow.control.web.api import access, baselines, corpora, modules, pipelines, runs
 from rainbow.control.web.api.auth import (
     SessionAuth,
     TokenAuth,
@@ -79,4 +79,6 @@ api.add_router("/modules", modules.router)
 api.add_router("/pipelines", pipelines.router)
 api.add_router("/promotions", pipelines.promotions)
 api.add_router("/runs", runs.router)
+api.add_router("/corpora", corpora.router)
+api.add_router("/baselines", baselines.router)
 api.add_router("/", access.router)

@@ -1,0 +1,151 @@
+"""A comparison as GitHub-flavoured Markdown, for a pull-request comment or a chat message.
+
+Names come from module code, corpus manifests and git, so they are hostile input: each is
+shown in a code span (where Markdown, HTML, @mentions and links are inert), cut to a bounded
+length, with its pipes escaped for the table and control and format characters (newlines,
+bidirectional overrides) replaced. Tables are bounded too, to stay within a comment's size.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from rainbow.evaluate.compare import REGRESSIONS, Comparison, Identity, Row, Verdict
+
+MAX_NAME = 80
+MAX_ROWS = 100
+"""Rows per table; the JSON result holds them all."""
+SHORT_COMMIT = 7
+
+_VERDICTS: dict[Verdict, str] = {
+    "regression": "❌ regression",
+    "missing": "❌ missing",
+    "improvement": "✅ improvement",
+    "unchanged": "unchanged",
+    "new": "🆕 new",
+}
+_HEADER = (
+    "| metric | baseline @ commit | now | change | bound | verdict |\n"
+    "| --- | --: | --: | --: | --: | --- |"
+)
+
+
+def markdown(comparison: Comparison) -> str:
+    changed = [row for row in comparison.rows if row.verdict != "unchanged"]
+    unchanged = [row for row in comparison.rows if row.verdict == "unchanged"]
+    parts = [_headline(comparison)]
+    if changed:
+        parts.append(_table(changed))
+    if unchanged:
+        parts.append(
+            f"<details><summary>{len(unchanged)} unchanged</summary>\n\n"
+            f"{_table(unchanged)}\n\n</details>"
+        )
+    return "\n\n".join(parts) + "\n"
+
+
+def _headline(comparison: Comparison) -> str:
+    regressions = comparison.count(*REGRESSIONS)
+    missing = comparison.count("missing")
+    failed = _counted(regressions, "regression", "regressions") or "no regression"
+    counts = [
+        failed + (f" ({missing} missing)" if missing else ""),
+        _counted(comparison.count("improvement"), "improvement", "improvements"),
+        _counted(comparison.count("unchanged"), "unchanged", "unchanged"),
+        _counted(comparison.count("new"), "new metric", "new metrics"),
+    ]
+    mark = "❌" if comparison.regressed else "✅"
+    shown = ", ".join(c for c in counts if c)
+    now, base = comparison.now, comparison.baseline
+    corpus = _code(f"{now.corpus.name}@{now.corpus.version}", cell=False)
+    return f"{mark} {shown} — {_code(now.target, cell=False)} on {corpus} vs {_side(base)}"
+
+
+def _counted(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}" if count else ""
+
+
+def _side(identity: Identity) -> str:
+    commit = _code(identity.commit[:SHORT_COMMIT], cell=False) if identity.commit else ""
+    branch = _code(identity.branch, cell=False) if identity.branch else ""
+    if commit:
+        return f"{branch} @ {commit}" if branch else commit
+    return branch or f"the baseline of {identity.made_at:%Y-%m-%d %H:%M}"
+
+
+def _table(rows: list[Row]) -> str:
+    lines = [_HEADER, *(_line(row) for row in rows[:MAX_ROWS])]
+    if len(rows) > MAX_ROWS:
+        lines.append(f"\n…and {len(rows) - MAX_ROWS} more in the JSON result")
+    return "\n".join(lines)
+
+
+def _line(row: Row) -> str:
+    commit = row.baseline_commit[:SHORT_COMMIT]
+    baseline = _num(row.baseline) + (
+        f" @ {_code(commit)}" if commit and row.baseline is not None else ""
+    )
+    cells = [
+        _code(row.key),
+        baseline,
+        _num(row.now),
+        _change(row),
+        _bound(row),
+        _VERDICTS[row.verdict],
+    ]
+    return f"| {' | '.join(cells)} |"
+
+
+def _change(row: Row) -> str:
+    if row.change is None:
+        return "—"
+    text = f"{row.change:+.4g}"
+    if row.relative_change is not None:
+        text += f" ({row.relative_change:+.1%})"
+    if row.p_value is not None:
+        text += f", p={row.p_value:.2g}"
+    return text
+
+
+def _bound(row: Row) -> str:
+    if row.bound is None:
+        return "—"
+    worse = "−" if row.better == "high" else "+"
+    text = f"{worse}{row.bound:.4g}"
+    if row.factor is not None:
+        text += f" (×{row.factor:.3g})"
+    return f"{text}, {row.bound_source}" if row.bound_source else text
+
+
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4g}"
+
+
+def _code(text: str, *, cell: bool = True) -> str:
+    """``text`` as an inert code span that, in a table ``cell``, cannot break out of it."""
+    if len(text) > MAX_NAME:
+        text = text[: MAX_NAME - 1] + "…"
+    text = "".join("\ufffd" if _unprintable(c) else c for c in text)
+    if not text:
+        return "(empty)"
+    fence = "`" * (_longest_run(text, "`") + 1)
+    # GFM splits table cells before it parses code spans: only an escaped pipe stays inside.
+    escaped = text.replace("|", "\\|") if cell else text
+    # The parser strips one space from each end: padding lets the text begin or end with a
+    # backtick or a space of its own.
+    pad = " " if text[0] in "` " or text[-1] in "` " else ""
+    return f"{fence}{pad}{escaped}{pad}{fence}"
+
+
+def _unprintable(char: str) -> bool:
+    """Controls, format characters (bidirectional overrides, zero widths) and line breaks."""
+    category = unicodedata.category(char)
+    return category[0] == "C" or category in ("Zl", "Zp")
+
+
+def _longest_run(text: str, char: str) -> int:
+    longest = run = 0
+    for c in text:
+        run = run + 1 if c == char else 0
+        longest = max(longest, run)
+    return longest

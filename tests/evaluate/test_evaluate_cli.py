@@ -1,0 +1,137 @@
+"""`rainbow evaluate` as CI runs it, in a real git repository: main records the baseline, a
+branch that makes things worse exits 1 naming the metric, and every misuse exits 2 with an id."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.deploy.gitrepo import AUTHOR, commit, git, new_repo
+
+pytestmark = pytest.mark.slow
+
+PIPELINE = """from typing import TypedDict
+
+import rainbow as rb
+
+
+class Scored(TypedDict):
+    quality: float
+
+
+@rb.module(name="score", retries=0, timeout=10)
+def score(ctx: rb.Context, x: int) -> Scored:
+    quality = x / 10 - {penalty}
+    ctx.metric("quality", quality, tolerance=rb.Tolerance(absolute=0.05))
+    return {{"quality": quality}}
+
+
+@rb.pipeline(name="scored")
+def scored(x: int):
+    return {{"quality": rb.step("score@latest", x=x).quality}}
+"""
+
+
+def write_corpus(folder: Path, count: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for x in range(1, count + 1):
+        (folder / f"unit-{x}.json").write_text(json.dumps({"x": x}))
+    return folder
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    repo = new_repo(tmp_path / "project")
+    commit(repo, {"pipeline.py": PIPELINE.format(penalty=0.0)})
+    return repo
+
+
+def evaluate(project: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAINBOW_")}
+    env.update(AUTHOR, RAINBOW_HOME=str(home), COLUMNS="200")
+    return subprocess.run(
+        [sys.executable, "-m", "rainbow", "evaluate", "pipeline.py", "--workers", "1", *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def comparison_of(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def test_main_records_the_baseline_and_a_worse_branch_fails_the_gate(
+    project: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    corpus = str(write_corpus(tmp_path / "corpus", 4))
+
+    first = evaluate(project, home, "--corpus", corpus, "--update-baseline")
+    assert first.returncode == 0, first.stderr
+    assert "these figures are the first" in first.stderr
+
+    again = evaluate(project, home, "--corpus", corpus, "--json")
+    assert again.returncode == 0, again.stderr
+    rows = {row["key"]: row for row in comparison_of(again)["rows"]}
+    assert rows["score.quality"]["verdict"] == "unchanged"
+    assert rows["run:failed_units"]["verdict"] == "unchanged"
+
+    git(project, "checkout", "-q", "-b", "worse")
+    commit(project, {"pipeline.py": PIPELINE.format(penalty=0.2)}, "worse on purpose")
+    worse = evaluate(project, home, "--corpus", corpus, "--json")
+    assert worse.returncode == 1, worse.stderr
+    compared = comparison_of(worse)
+    assert compared["baseline"]["branch"] == "main" and compared["now"]["branch"] == "worse"
+    regression = compared["rows"][0]
+    assert (regression["key"], regression["verdict"]) == ("score.quality", "regression")
+    report = Path(worse.stderr.split("report: ")[-1].strip())
+    assert "score.quality" in (report / "summary.md").read_text()
+    assert json.loads((report / "comparison.json").read_text())["regressed"] is True
+    assert "score.quality" in (report / "report.html").read_text()
+
+    table = evaluate(project, home, "--corpus", corpus)
+    assert table.returncode == 1
+    assert "score.quality" in table.stdout and "regression" in table.stdout
+
+    refused = evaluate(project, home, "--corpus", corpus, "--update-baseline")
+    assert refused.returncode == 2 and "RB-E101" in refused.stderr, refused.stderr
+    assert "on a branch, compare with main's baseline" in refused.stderr
+
+
+def test_without_a_baseline_or_on_another_corpus_there_is_nothing_to_compare(
+    project: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    corpus = str(write_corpus(tmp_path / "corpus", 3))
+
+    none = evaluate(project, home, "--corpus", corpus)
+    assert none.returncode == 2 and "RB-E100" in none.stderr, none.stderr
+    assert "--update-baseline" in none.stderr
+
+    saved = tmp_path / "baseline.json"
+    assert (
+        evaluate(project, home, "--corpus", corpus, "--save-baseline", str(saved)).returncode == 0
+    )
+    from_file = evaluate(project, home, "--corpus", corpus, "--baseline", str(saved))
+    assert from_file.returncode == 0, from_file.stderr
+
+    bigger = str(write_corpus(tmp_path / "bigger", 4))
+    other = evaluate(project, home, "--corpus", bigger, "--baseline", str(saved))
+    assert other.returncode == 2 and "RB-E099" in other.stderr, other.stderr
+
+    saved.write_text('{"format": 1}')
+    broken = evaluate(project, home, "--corpus", corpus, "--baseline", str(saved))
+    assert broken.returncode == 2 and "RB-E102" in broken.stderr
+    assert "is not a baseline" in broken.stderr
+    missing = evaluate(project, home, "--corpus", corpus, "--baseline", str(tmp_path / "nope"))
+    assert missing.returncode == 2 and "no baseline file" in missing.stderr
