@@ -7,6 +7,7 @@ fresh venv made by uv) once for this file; the upgrade tests make their own smal
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -125,7 +126,7 @@ def test_a_new_project_has_the_template_files(project: Project) -> None:
     """The project records its template version and pins Rainbow away from PyPI's namesake."""
     package = project.name.replace("-", "_")
     answers = (project.path / ".copier-answers.yml").read_text()
-    assert "_commit: v1\n" in answers and f"_src_path: {SOURCE}\n" in answers
+    assert "_commit: v2\n" in answers and f"_src_path: {SOURCE}\n" in answers
     pyproject = (project.path / "pyproject.toml").read_text()
     assert 'dependencies = ["rainbow>=0.1,<1"]' in pyproject
     assert f'{project.name} = "{package}.module:{package}"' in pyproject
@@ -157,6 +158,43 @@ def test_the_tests_of_a_new_project_pass(project: Project) -> None:
     """`pytest` in a fresh clone passes: the module runs on every canned unit."""
     done = project.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider")
     assert "4 passed" in done.stdout
+
+
+def test_the_functional_test_ci_runs_passes_on_a_new_project(
+    project: Project, tmp_path: Path
+) -> None:
+    """What ci.sh runs: `rainbow evaluate module:NAME --corpus units`, here against figures
+    saved to a file (CI keeps them in the control plane): the module on its own canned units,
+    found by its installed entry point, nothing regressed."""
+    env = {"PATH": f"{project.venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    env["RAINBOW_HOME"] = str(tmp_path / "home")
+    ci = (project.path / "ci.sh").read_text()
+    assert f'rainbow evaluate "module:{project.name}" --corpus units' in ci
+    evaluate = [project.venv / "bin" / "rainbow", "evaluate", f"module:{project.name}"]
+    evaluate += ["--corpus", "units"]
+    if project.kind == "command":  # in CI, its tests have built the program by now
+        package = project.name.replace("-", "_")
+        run([project.venv / "bin" / "python", "-m", f"{package}.build"], project.path, env)
+    baseline = tmp_path / "baseline.json"
+    run([*evaluate, "--save-baseline", baseline], project.path, env)
+    done = run([*evaluate, "--baseline", baseline, "--json"], project.path, env)
+    rows = json.loads(done.stdout)["rows"]
+    assert {row["verdict"] for row in rows} == {"unchanged"}
+    assert any(row["key"] == "run:failed_units" for row in rows)
+
+
+def test_a_project_made_from_the_first_template_upgrades_to_the_functional_test(
+    tmp_path: Path, snapshots: Path
+) -> None:
+    """Template v2 adds `rainbow evaluate` to CI and the README: a v1 project gets both."""
+    made = new_module("segment", tmp_path / "segment", snapshots=snapshots)
+    commit(made.path)
+    shutil.copytree(MODULE_TEMPLATE / "v2", snapshots / "v2")
+    done = upgrade_module(made.path, snapshots=snapshots)
+    assert (done.from_version, done.to_version) == ("v1", "v2")
+    assert set(done.changed) == {".copier-answers.yml", "README.md", "ci.sh"}
+    assert 'rainbow evaluate "module:segment" --corpus units' in (made.path / "ci.sh").read_text()
+    assert "## Compare with main" in (made.path / "README.md").read_text()
 
 
 def test_the_installed_module_is_found_by_its_entry_point(project: Project) -> None:
@@ -229,7 +267,7 @@ def test_upgrade_at_the_newest_template_changes_nothing(tmp_path: Path) -> None:
     """A project already at the newest template version is left as it is."""
     commit(new_module("segment", tmp_path / "segment").path)
     done = rainbow(tmp_path / "segment", "module", "upgrade")
-    assert "is up to date with template v1" in done.stdout
+    assert "is up to date with template v2" in done.stdout
     assert run(["git", "status", "--porcelain"], tmp_path / "segment").stdout == ""
 
 

@@ -15,9 +15,12 @@ from typing import Any
 import pytest
 
 from rainbow.evaluate import report
-from rainbow.evaluate.compare import Comparison, compare
+from rainbow.evaluate.compare import compare
+from rainbow.evaluate.comparison import Comparison
 from rainbow.evaluate.figures import FAILED_UNITS, Better, CorpusRef, Figures, Kind, MetricFigures
-from rainbow.evaluate.report import CSP, MAX_DOTS, worst_units, write_html
+from rainbow.evaluate.plots import MAX_DOTS
+from rainbow.evaluate.report import CSP, write_html
+from rainbow.evaluate.worst import worst_units
 from tests.browser.test_admin_browser import chromium
 
 __all__ = ["chromium"]  # the fixture, imported for the browser test

@@ -9,7 +9,8 @@ from markdown_it import MarkdownIt
 
 from rainbow.evaluate.compare import compare
 from rainbow.evaluate.figures import Figures, MetricFigures
-from rainbow.evaluate.summary import MAX_NAME, MAX_ROWS, markdown
+from rainbow.evaluate.shown import MAX_NAME
+from rainbow.evaluate.summary import MAX_ROWS, markdown
 from tests.evaluate.test_compare import figures, metric, timing, timings
 
 

@@ -22,7 +22,7 @@ from rainbow.cli.targets import Loaded, load, refuse_retired, registry_lookup
 from rainbow.errors import UserError
 
 if TYPE_CHECKING:
-    from rainbow.evaluate.compare import Comparison
+    from rainbow.evaluate.comparison import Comparison
     from rainbow.evaluate.figures import Figures
 
 MAIN = "main"

@@ -16,7 +16,7 @@ from rainbow.diagnostics import Diagnostic
 from rainbow.engine.records import MetricValue, RunDetail, RunSummary
 
 if TYPE_CHECKING:
-    from rainbow.evaluate.compare import Comparison, Row
+    from rainbow.evaluate.comparison import Comparison, Row
 
 SHOWN_VALUE_CHARS = 300
 SHOWN_ERROR_CHARS = 1000

@@ -40,7 +40,7 @@ from rainbow.spec.models import PipelineSpec
 
 if TYPE_CHECKING:
     from rainbow.engine.local import ReleasedCode
-    from rainbow.evaluate.corpus import OpenedCorpus
+    from rainbow.evaluate.corpus.opened import OpenedCorpus
 
 
 @app.command()
@@ -141,7 +141,7 @@ def corpus_folder(location: str, settings: rb_settings.Settings) -> Path:
 
 
 def opened_corpus(location: str, settings: rb_settings.Settings) -> OpenedCorpus:
-    from rainbow.evaluate.corpus import open_corpus
+    from rainbow.evaluate.corpus.opened import open_corpus
 
     opened = open_corpus(location, settings.store.corpora)
     if opened.note:

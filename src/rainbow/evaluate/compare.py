@@ -1,13 +1,14 @@
 """Comparing an evaluation with its baseline: a verdict for every metric, by its direction and
 the bound on how much worse it may get.
 
-Pure functions, no I/O: ``compare`` reads two ``Figures`` and returns a ``Comparison``, whose
-JSON is the harness's result file and from which ``summary`` writes the Markdown.
+Pure functions, no I/O: ``compare`` reads two ``Figures`` and returns a ``Comparison`` (the
+result, in ``comparison``), whose JSON is the harness's result file and from which ``summary``
+writes the Markdown.
 
 Quality metrics (deterministic, on canned units) compare their means directly. Timing metrics
 are noisy and compare as asv does: the medians must differ by a factor *and* the samples must
-differ, by a Mann-Whitney rank test where the samples are large enough to pass it, else by
-ranges that do not overlap.
+differ by a Mann-Whitney rank test; with too few samples for the test to say so, a timing is
+never called changed (``--repeats`` gives it more).
 """
 
 from __future__ import annotations
@@ -16,14 +17,13 @@ import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
 from functools import partial
 from types import MappingProxyType
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from rainbow.errors import UserError
+from rainbow.evaluate.comparison import REGRESSIONS, Comparison, Identity, Row, Source, Verdict
 from rainbow.evaluate.figures import (
     FAILED_UNITS,
     Better,
@@ -34,13 +34,8 @@ from rainbow.evaluate.figures import (
     Tolerance,
 )
 from rainbow.evaluate.ranks import mann_whitney, smallest_p
+from rainbow.evaluate.shown import cut, num
 
-COMPARISON_FORMAT = 1
-
-Verdict = Literal["regression", "missing", "improvement", "unchanged", "new"]
-Source = Literal["manifest", "declared", "default"]
-
-REGRESSIONS: frozenset[Verdict] = frozenset({"regression", "missing"})
 _ORDER: dict[Verdict, int] = {
     "regression": 0,
     "missing": 0,
@@ -50,7 +45,6 @@ _ORDER: dict[Verdict, int] = {
 }
 _HINT_NAMES = 10
 _CLOSE_AMONG = 100
-_SHOWN_CHARS = 80
 
 
 class CompareSettings(BaseModel):
@@ -80,75 +74,6 @@ class CompareSettings(BaseModel):
 
 DEFAULT_SETTINGS = CompareSettings()
 _NO_TOLERANCES: Mapping[str, Tolerance] = MappingProxyType({})
-
-
-class Identity(BaseModel):
-    """Which evaluation one side of a comparison is."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    target: str
-    spec_hash: str
-    corpus: CorpusRef
-    commit: str
-    branch: str
-    made_at: datetime
-
-    @classmethod
-    def of(cls, figures: Figures) -> Identity:
-        return cls(
-            target=figures.target,
-            spec_hash=figures.spec_hash,
-            corpus=figures.corpus,
-            commit=figures.commit,
-            branch=figures.branch,
-            made_at=figures.made_at,
-        )
-
-
-class Row(BaseModel):
-    """One metric's comparison. Values are means, or medians for timing metrics."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    key: str
-    step: str
-    name: str
-    kind: Kind
-    better: Better
-    """Now's, or the baseline's for a missing metric: the code under test says what it means."""
-    baseline: float | None
-    baseline_commit: str
-    baseline_count: int
-    now: float | None
-    now_count: int
-    change: float | None
-    relative_change: float | None
-    """The change over the baseline's magnitude; None when the baseline is 0."""
-    bound: float | None
-    """How much worse the value may get, in its own units."""
-    bound_source: Source | None
-    factor: float | None = None
-    """For timing: the factor the medians must differ by."""
-    p_value: float | None = None
-    """For timing: the two-sided Mann-Whitney p-value of the samples."""
-    verdict: Verdict
-    explanation: str
-
-
-class Comparison(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    format: int = COMPARISON_FORMAT
-    baseline: Identity
-    now: Identity
-    rows: list[Row]
-    """Regressions (missing metrics among them), improvements, unchanged, new; by key within."""
-    regressed: bool
-    exit_code: Literal[0, 1]
-
-    def count(self, *verdicts: Verdict) -> int:
-        return sum(row.verdict in verdicts for row in self.rows)
 
 
 def compare(
@@ -232,7 +157,7 @@ def _check_tolerances(tolerances: Mapping[str, Tolerance], baseline: Figures, no
 
 def _shown(text: str) -> str:
     """A name as a message may show it: quoted, escaped, and bounded."""
-    return repr(text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1] + "…")
+    return repr(cut(text))
 
 
 def _usable(metric: MetricFigures | None) -> MetricFigures | None:
@@ -267,9 +192,9 @@ def _row(
     b = _value(after, either.kind) if after else None
     subject = _subject(either)
     if before is None:
-        judged = _Judgement("new", f"{subject} is new ({_num(b)}); nothing to compare it with")
+        judged = _Judgement("new", f"{subject} is new ({num(b)}); nothing to compare it with")
     elif after is None:
-        judged = _Judgement("missing", f"{subject} was {_num(a)} in the baseline, absent now")
+        judged = _Judgement("missing", f"{subject} was {num(a)} in the baseline, absent now")
     else:
         judged = _judge(before, after, subject, tolerances, settings)
     return Row(
@@ -338,10 +263,10 @@ def _quality(a: float, b: float, better: Better, tolerance: Tolerance) -> _Judge
     # Differences, never ratios: a baseline may be 0 or negative.
     worse_by = a - b if better == "high" else b - a
     if worse_by > bound:
-        return _Judgement("regression", f", more than the {_num(bound)} allowed", bound)
+        return _Judgement("regression", f", more than the {num(bound)} allowed", bound)
     if -worse_by > bound:
-        return _Judgement("improvement", f", better by more than the {_num(bound)} bound", bound)
-    return _Judgement("unchanged", f", within the {_num(bound)} allowed" if a != b else "", bound)
+        return _Judgement("improvement", f", better by more than the {num(bound)} bound", bound)
+    return _Judgement("unchanged", f", within the {num(bound)} allowed" if a != b else "", bound)
 
 
 def _timing(
@@ -349,8 +274,9 @@ def _timing(
 ) -> _Judgement:
     """asv's rule: the medians differ by at least the factor (``1 + tolerance.relative``) and
     by more than ``tolerance.absolute``, and the samples differ: a two-sided Mann-Whitney p
-    below ``alpha`` when the sample sizes can reach it, else (a handful of samples) ranges
-    that do not overlap, which with one sample on each side leaves the factor alone.
+    below ``alpha``. Sample sizes that cannot reach ``alpha`` (``smallest_p``) cannot show a
+    difference, so the timing stays unchanged: a gate that fails on noise (two samples a side
+    have ranges apart one time in three by chance) teaches people to ignore it.
     """
     a, b = before.median, after.median
     factor = 1 + tolerance.relative
@@ -363,13 +289,15 @@ def _timing(
         differs = p < alpha
         test = f"p={p:.2g}" if differs else f"p={p:.2g} ≥ {alpha:g}"
     else:
-        differs = before.maximum < after.minimum or after.maximum < before.minimum
-        apart = "ranges apart" if differs else "ranges overlap"
-        test = f"{apart}, too few samples for p < {alpha:g}"
+        differs = False
+        test = (
+            f"{before.count} and {after.count} samples cannot show p < {alpha:g}; "
+            "--repeats N gives more"
+        )
     if a == b:
         return judged("unchanged", "")
     if abs(b - a) <= tolerance.absolute:
-        return judged("unchanged", f", within the {_num(tolerance.absolute)} floor")
+        return judged("unchanged", f", within the {num(tolerance.absolute)} floor")
     slower = worsening >= factor
     faster = worsening <= 1 / factor
     if not (slower or faster):
@@ -397,10 +325,6 @@ def _subject(metric: MetricFigures) -> str:
 
 def _moved(subject: str, a: float, b: float, relative: float | None) -> str:
     if a == b:
-        return f"{subject} stayed at {_num(a)}"
+        return f"{subject} stayed at {num(a)}"
     percent = f" ({relative:+.1%})" if relative is not None else ""
-    return f"{subject} {'rose' if b > a else 'fell'} from {_num(a)} to {_num(b)}{percent}"
-
-
-def _num(value: float | None) -> str:
-    return "—" if value is None else f"{value:.4g}"
+    return f"{subject} {'rose' if b > a else 'fell'} from {num(a)} to {num(b)}{percent}"

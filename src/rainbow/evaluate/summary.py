@@ -8,14 +8,11 @@ bidirectional overrides) replaced. Tables are bounded too, to stay within a comm
 
 from __future__ import annotations
 
-import unicodedata
+from rainbow.evaluate.comparison import REGRESSIONS, Comparison, Identity, Row, Verdict
+from rainbow.evaluate.shown import SHORT_COMMIT, bound, change, clean, counted, num
 
-from rainbow.evaluate.compare import REGRESSIONS, Comparison, Identity, Row, Verdict
-
-MAX_NAME = 80
 MAX_ROWS = 100
 """Rows per table; the JSON result holds them all."""
-SHORT_COMMIT = 7
 
 _VERDICTS: dict[Verdict, str] = {
     "regression": "❌ regression",
@@ -62,7 +59,8 @@ def _headline(comparison: Comparison) -> str:
 
 
 def _counted(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count == 1 else many}" if count else ""
+    """Nothing for none: the headline names only the verdicts it has."""
+    return counted(count, one, many) if count else ""
 
 
 def _side(identity: Identity) -> str:
@@ -82,50 +80,23 @@ def _table(rows: list[Row]) -> str:
 
 def _line(row: Row) -> str:
     commit = row.baseline_commit[:SHORT_COMMIT]
-    baseline = _num(row.baseline) + (
+    baseline = num(row.baseline) + (
         f" @ {_code(commit)}" if commit and row.baseline is not None else ""
     )
     cells = [
         _code(row.key),
         baseline,
-        _num(row.now),
-        _change(row),
-        _bound(row),
+        num(row.now),
+        change(row),
+        bound(row),
         _VERDICTS[row.verdict],
     ]
     return f"| {' | '.join(cells)} |"
 
 
-def _change(row: Row) -> str:
-    if row.change is None:
-        return "—"
-    text = f"{row.change:+.4g}"
-    if row.relative_change is not None:
-        text += f" ({row.relative_change:+.1%})"
-    if row.p_value is not None:
-        text += f", p={row.p_value:.2g}"
-    return text
-
-
-def _bound(row: Row) -> str:
-    if row.bound is None:
-        return "—"
-    worse = "−" if row.better == "high" else "+"
-    text = f"{worse}{row.bound:.4g}"
-    if row.factor is not None:
-        text += f" (×{row.factor:.3g})"
-    return f"{text}, {row.bound_source}" if row.bound_source else text
-
-
-def _num(value: float | None) -> str:
-    return "—" if value is None else f"{value:.4g}"
-
-
 def _code(text: str, *, cell: bool = True) -> str:
     """``text`` as an inert code span that, in a table ``cell``, cannot break out of it."""
-    if len(text) > MAX_NAME:
-        text = text[: MAX_NAME - 1] + "…"
-    text = "".join("\ufffd" if _unprintable(c) else c for c in text)
+    text = clean(text)
     if not text:
         return "(empty)"
     fence = "`" * (_longest_run(text, "`") + 1)
@@ -135,12 +106,6 @@ def _code(text: str, *, cell: bool = True) -> str:
     # backtick or a space of its own.
     pad = " " if text[0] in "` " or text[-1] in "` " else ""
     return f"{fence}{pad}{escaped}{pad}{fence}"
-
-
-def _unprintable(char: str) -> bool:
-    """Controls, format characters (bidirectional overrides, zero widths) and line breaks."""
-    category = unicodedata.category(char)
-    return category[0] == "C" or category in ("Zl", "Zp")
 
 
 def _longest_run(text: str, char: str) -> int:

@@ -20,7 +20,7 @@ from rainbow.control.models import CorpusVersion
 from rainbow.control.persistence import audit
 from rainbow.control.services.refusals import Conflict, Invalid, NotFound
 from rainbow.control.services.roles import RESEARCHER, require
-from rainbow.evaluate.corpus import MAX_RECORDED_UNITS_BYTES, Registration
+from rainbow.evaluate.corpus.registration import MAX_RECORDED_UNITS_BYTES, Registration
 from rainbow.storable import json_size
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from rainbow.control.services import corpora
 from rainbow.control.web import schemas as s
 from rainbow.control.web.api.auth import user_of
 from rainbow.control.web.api.paging import Pages
-from rainbow.evaluate.corpus import Registration
+from rainbow.evaluate.corpus.registration import Registration
 
 router = Router(tags=["corpora"])
 
