@@ -66,6 +66,26 @@ def evaluate(project: Path, home: Path, *args: str) -> subprocess.CompletedProce
     )
 
 
+def rainbow_cli(project: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAINBOW_")}
+    env.update(AUTHOR, RAINBOW_HOME=str(home))
+    done = subprocess.run(
+        [sys.executable, "-m", "rainbow", *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def report_of(done: subprocess.CompletedProcess[str]) -> Path:
+    return Path(done.stderr.rsplit("report: ", maxsplit=1)[-1].strip())
+
+
 def comparison_of(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 
@@ -85,6 +105,15 @@ def test_main_records_the_baseline_and_a_worse_branch_fails_the_gate(
     rows = {row["key"]: row for row in comparison_of(again)["rows"]}
     assert rows["score.quality"]["verdict"] == "unchanged"
     assert rows["run:failed_units"]["verdict"] == "unchanged"
+    # Nothing changed: the second evaluation ran no module, every step came from the cache.
+    figures = json.loads((report_of(again) / "figures.json").read_text())
+    run_ids = [run_id for ids in figures["runs"].values() for run_id in ids]
+    assert len(run_ids) == 4
+    for run_id in run_ids:
+        shown = json.loads(rainbow_cli(project, home, "show", run_id, "--json").stdout)
+        assert all(a["cached_from"] for step in shown["steps"] for a in step["attempts"])
+    assert rows["score.duration_s"]["verdict"] == "unchanged"
+    assert "not measured" in rows["score.duration_s"]["explanation"]
 
     git(project, "checkout", "-q", "-b", "worse")
     commit(project, {"pipeline.py": PIPELINE.format(penalty=0.2)}, "worse on purpose")
@@ -94,7 +123,7 @@ def test_main_records_the_baseline_and_a_worse_branch_fails_the_gate(
     assert compared["baseline"]["branch"] == "main" and compared["now"]["branch"] == "worse"
     regression = compared["rows"][0]
     assert (regression["key"], regression["verdict"]) == ("score.quality", "regression")
-    report = Path(worse.stderr.split("report: ")[-1].strip())
+    report = report_of(worse)
     assert "score.quality" in (report / "summary.md").read_text()
     assert json.loads((report / "comparison.json").read_text())["regressed"] is True
     assert "score.quality" in (report / "report.html").read_text()

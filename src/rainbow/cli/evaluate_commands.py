@@ -75,6 +75,12 @@ def evaluate(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the comparison as JSON on stdout")
     ] = False,
+    cache: Annotated[
+        bool,
+        typer.Option(
+            help="local: reuse the outputs of steps already run with the same code and inputs"
+        ),
+    ] = True,
 ) -> None:
     """Run a corpus through a pipeline and compare its metrics with the baseline."""
     from rainbow.evaluate.aggregate import figures_of
@@ -94,7 +100,11 @@ def evaluate(
     store = open_store(settings.store)
     refuse_retired(loaded.spec, store.retired_versions())
     commit, dirty = code_state(code_path)
-    run_ids = _run(loaded, units * repeats, store, settings, engine=engine, workers=workers)
+    # Repeats measure timings again: the cache would answer them without running anything.
+    reuse = cache and repeats == 1
+    run_ids = _run(
+        loaded, units * repeats, store, settings, engine=engine, workers=workers, cache=reuse
+    )
     details = [d for d in (store.get_run(r) for r in run_ids) if d is not None]
     figures = figures_of(
         details,
@@ -182,6 +192,7 @@ def _run(
     *,
     engine: str,
     workers: int | None,
+    cache: bool,
 ) -> list[str]:
     progress = progress_of(loaded.spec.name, quiet=False)
     with progress:
@@ -194,7 +205,7 @@ def _run(
             progress.update(bar, advance=1, failed=failures)
 
         if engine == "local":
-            return run_locally(loaded, units, store, settings, workers, False, advance)
+            return run_locally(loaded, units, store, settings, workers, False, advance, cache=cache)
         return run_on_celery(loaded.spec, units, store, settings, wait=True, advance=advance)
 
 

@@ -165,6 +165,7 @@ class RemoteRegistry:
             commit=answer.commit,
             artifact_url=answer.artifact_url,
             artifact_hash=answer.artifact_hash,
+            cache=answer.interface.get("cache", True) is not False,
         )
 
     def reconnect(self) -> None:

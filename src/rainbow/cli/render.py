@@ -236,9 +236,12 @@ def run_detail(detail: RunDetail, waiting: Mapping[str, str] | None = None) -> G
             if attempt.deliveries > 1:
                 again = f"ran {attempt.deliveries} times: the broker delivered its task again"
                 note = f"{note}  ({again})" if note else f"({again})"
+            if attempt.cached_from:
+                reused = f"cached: the outputs of run {attempt.cached_from}"
+                note = f"{reused}  {note}" if note else reused
             steps.add_row(
                 step.step,
-                status(attempt.status),
+                Text("cached", style="green") if attempt.cached_from else status(attempt.status),
                 str(attempt.attempt),
                 f"{attempt.module}@{attempt.version}",
                 build_text(attempt.commit, attempt.artifact),
@@ -340,6 +343,7 @@ def detail_json(detail: RunDetail) -> dict[str, Any]:
                         "commit": a.commit,
                         "artifact": a.artifact,
                         "deliveries": a.deliveries,
+                        "cached_from": a.cached_from,
                         "metrics": [
                             {
                                 "name": mv.name,

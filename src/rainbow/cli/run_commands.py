@@ -63,6 +63,12 @@ def run(
     workers: Annotated[
         int | None, typer.Option(min=1, help="local: worker processes (default: one per core)")
     ] = None,
+    cache: Annotated[
+        bool,
+        typer.Option(
+            help="local: reuse the outputs of steps already run with the same code and inputs"
+        ),
+    ] = True,
     strict_versions: Annotated[
         bool,
         typer.Option(
@@ -100,7 +106,9 @@ def run(
             progress.update(bar, advance=1, failed=failures)
 
         if engine == "local":
-            run_ids = run_locally(loaded, units, store, settings, workers, strict_versions, advance)
+            run_ids = run_locally(
+                loaded, units, store, settings, workers, strict_versions, advance, cache=cache
+            )
         else:
             run_ids = run_on_celery(spec, units, store, settings, wait=wait, advance=advance)
     details = [store.get_run(run_id) for run_id in run_ids]
@@ -170,6 +178,8 @@ def run_locally(
     workers: int | None,
     strict_versions: bool,
     advance: Callable[[str], None],
+    *,
+    cache: bool = True,
 ) -> list[str]:
     from rainbow.engine.local import LocalEngine, LocalOptions
     from rainbow.engine.machine import RetryPolicy
@@ -196,6 +206,7 @@ def run_locally(
         retry=RetryPolicy(base_delay=execution.retry_base_delay),
         max_output_bytes=execution.max_output_bytes,
         lease_s=execution.local_lease_s,
+        cache=cache,
     )
     engine = LocalEngine(
         store,

@@ -53,5 +53,6 @@ def released_builds(
             python=str(environments.python_of(served.environment)),
             commit=found.commit,
             artifact=found.artifact_hash,
+            cache=found.cache,
         )
     return builds

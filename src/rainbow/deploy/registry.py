@@ -19,6 +19,8 @@ class ReleasedVersion:
     artifact_url: str
     artifact_hash: str
     """Empty when the version was registered without a build (by a worker of local code)."""
+    cache: bool = True
+    """Its interface's ``cache``: False when its steps' outputs must never be reused."""
 
     @property
     def retired(self) -> bool:

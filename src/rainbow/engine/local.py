@@ -23,6 +23,7 @@ from typing import Any
 
 from rainbow.engine import effects
 from rainbow.engine import machine as m
+from rainbow.engine.cache import AssetHasher, Unhashable, code_identity, step_key
 from rainbow.engine.intake import checked_result
 from rainbow.engine.interrupted import close_abandoned_runs, this_process
 from rainbow.engine.pool import Finished, Lost, PoolEvent, Started, WorkerPool, key_of
@@ -31,9 +32,12 @@ from rainbow.engine.records import (
     AttemptFinished,
     AttemptStarted,
     AttemptStatus,
+    CachedStep,
     Change,
+    MetricValue,
     RunChanged,
     RunCreated,
+    StepCached,
 )
 from rainbow.engine.store import Store
 from rainbow.engine.submission import new_runs
@@ -41,7 +45,7 @@ from rainbow.engine.workunits import WorkUnit
 from rainbow.errors import StoreRefused
 from rainbow.observe.facts import Fact, Observer, ignore
 from rainbow.sdk.catalog import AnyModule
-from rainbow.sdk.messages import Result, Task
+from rainbow.sdk.messages import MetricInfo, Result, Task
 from rainbow.settings import DEFAULT_LOCAL_LEASE_S, DEFAULT_MAX_OUTPUT_BYTES
 from rainbow.spec.models import PipelineSpec, StepSpec
 from rainbow.storable import bounded_text
@@ -63,6 +67,8 @@ class LocalOptions:
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
     lease_s: float = DEFAULT_LOCAL_LEASE_S
     """How long this process's hold on its runs lasts unless renewed (a third of it apart)."""
+    cache: bool = True
+    """Reuse the outputs of a step already run with the same code and inputs (the step cache)."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,8 @@ class ReleasedCode:
     commit: str
     artifact: str
     """The build's manifest hash (``sha256:…``), recorded on every attempt it runs."""
+    cache: bool = True
+    """False for a module that opted out of the step cache (its interface's ``cache``)."""
 
 
 @dataclass(frozen=True)
@@ -141,7 +149,8 @@ class LocalEngine:
         self._facts: list[Fact] = []
         self._last_flush = 0.0
         self.owner = this_process()
-        self._commits: dict[str, str] = {}
+        self._code_states: dict[str, tuple[str, bool]] = {}
+        self._hash_asset = AssetHasher()
 
     def code_of(self, module: str, version: str) -> tuple[str, str]:
         """The commit and the build (empty for local code) each attempt of a step runs."""
@@ -152,11 +161,34 @@ class LocalEngine:
 
     def commit_of(self, module: str) -> str:
         """The commit of a module's local code, read once: what each of its attempts ran."""
-        if module not in self._commits:
+        return self._code_state(module)[0]
+
+    def _code_state(self, module: str) -> tuple[str, bool]:
+        if module not in self._code_states:
             found = self.modules.get(module)
             where = Path(found.ref.file or ".") if found is not None else Path(".")
-            self._commits[module] = code_state(where)[0] if found is not None else ""
-        return self._commits[module]
+            self._code_states[module] = code_state(where) if found is not None else ("", True)
+        return self._code_states[module]
+
+    def cache_key(self, task: Task) -> str | None:
+        """The step cache's key for ``task``; None when its outputs must not be reused."""
+        if not self.options.cache:
+            return None
+        module = task["module"]
+        build = self.released.get((module, task["version"]))
+        if build is not None:
+            code = build.artifact if build.cache else None
+        else:
+            commit, dirty = self._code_state(module)
+            cacheable = self.modules[module].rainbow_interface.cache
+            code = code_identity(commit, "", dirty=dirty) if cacheable else None
+        if code is None:
+            return None
+        try:
+            return step_key(module, code, task["inputs"], self._hash_asset)
+        except Unhashable as exc:
+            log.info("step %s of run %s runs uncached: %s", task["step"], task["run_id"], exc)
+            return None
 
     def run(self, spec: PipelineSpec, units: Sequence[WorkUnit]) -> list[RunOutcome]:
         # What earlier processes left running is closed first (the control plane's runner,
@@ -297,6 +329,8 @@ class _Loop:
         self.waiting: deque[_Run] = deque()
         self.started_attempts: dict[tuple[str, str, int], float] = {}
         """When each attempt began running (monotonic), for the durations of aborted ones."""
+        self.cache_keys: dict[tuple[str, str, int], str] = {}
+        """The step cache key of each attempt dispatched uncached, to keep its outputs under."""
         self.last_renewal = time.monotonic()
 
     def run(self, records: Sequence[RunCreated], unrecorded: bool) -> list[RunOutcome]:
@@ -420,9 +454,60 @@ class _Loop:
         self.ready.push((seq, self.order[task["step"]]), task)
 
     def _dispatch(self) -> None:
-        for task in self.ready.take(self.pool.has_room):
-            if self.runs[task["run_id"]].state.status == "running":
+        """Submit what the pools have room for; a step the cache has is done at once, and what
+        it makes ready is dispatched in the same go."""
+        while True:
+            hits: list[tuple[Task, CachedStep]] = []
+            for task in self.ready.take(self.pool.has_room):
+                if self.runs[task["run_id"]].state.status != "running":
+                    continue
+                key = self.engine.cache_key(task)
+                found = self.engine.store.cached_steps([key]).get(key) if key else None
+                if found is not None:
+                    hits.append((task, found))
+                    continue
+                if key is not None:
+                    self.cache_keys[key_of(task)] = key
                 self.pool.submit(task)
+            if not hits:
+                return
+            for task, found in hits:
+                self._reuse(task, found)
+
+    def _reuse(self, task: Task, found: CachedStep) -> None:
+        """Finish ``task`` with what the step cache kept from run ``found.run_id``."""
+        commit, artifact = self.engine.code_of(task["module"], task["version"])
+        now = _now()
+        self.engine.record(
+            [
+                AttemptStarted(
+                    task["run_id"],
+                    task["step"],
+                    task["attempt"],
+                    task["module"],
+                    task["version"],
+                    now,
+                    commit=commit,
+                    artifact=artifact,
+                )
+            ]
+        )
+        result: Result = {
+            "run_id": task["run_id"],
+            "step": task["step"],
+            "attempt": task["attempt"],
+            "status": "succeeded",
+            "outputs": dict(found.outputs),
+            "metrics": [_metric_info(metric) for metric in found.metrics],
+            "timings": {},
+            "duration_s": 0.0,
+            "error": None,
+        }
+        run = self.runs[task["run_id"]]
+        record = replace(effects.result_end(run.run_id, result, now), cached_from=found.run_id)
+        # Nothing ran: no duration to tell the metrics about.
+        self.engine.record([record], [effects.ended(self.spec, record, measured=False)])
+        self._apply(run, effects.machine_event(result))
 
     def _abort(self, run: _Run, aborts: Sequence[m.Abort], now: datetime) -> None:
         run_id = run.run_id
@@ -521,7 +606,20 @@ class _Loop:
             result, module, max_output_bytes=self.engine.options.max_output_bytes
         )
         run = self.runs[result["run_id"]]
-        self._record_attempt_end(effects.result_end(run.run_id, result, _now()))
+        record = effects.result_end(run.run_id, result, _now())
+        self._record_attempt_end(record)
+        key = self.cache_keys.pop(key_of(result), None)
+        if key is not None and result["status"] == "succeeded":
+            kept = StepCached(
+                key,
+                run.run_id,
+                result["step"],
+                result["attempt"],
+                module,
+                result["outputs"] or {},
+                record.metrics,
+            )
+            self.engine.record([kept])
         self._apply(run, effects.machine_event(result))
 
     def _record_attempt_end(self, record: AttemptFinished) -> None:
@@ -581,6 +679,17 @@ class _Ready:
             heapq.heapify(kept)
             self._size -= len(heap) - len(kept)
             self._heaps[place] = kept
+
+
+def _metric_info(metric: MetricValue) -> MetricInfo:
+    return MetricInfo(
+        name=metric.name,
+        value=metric.value,
+        better=metric.better,
+        kind=metric.kind,
+        tolerance_absolute=metric.tolerance_absolute,
+        tolerance_relative=metric.tolerance_relative,
+    )
 
 
 def lease_end(options: LocalOptions) -> datetime:

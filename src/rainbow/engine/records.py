@@ -118,10 +118,41 @@ class AttemptFinished:
     error_message: str | None = None
     traceback: str | None = None
     exit_signal: int | None = None
+    cached_from: str = ""
+    """The run whose outputs this attempt reused from the step cache; empty when it ran."""
+
+
+@dataclass(frozen=True)
+class StepCached:
+    """A succeeded attempt's outputs and metrics, kept for later steps with the same key."""
+
+    key: str
+    run_id: str
+    step: str
+    attempt: int
+    module: str
+    outputs: Mapping[str, Any]
+    metrics: Sequence[MetricValue] = ()
+
+
+@dataclass(frozen=True)
+class CachedStep:
+    """What the step cache holds under a key."""
+
+    run_id: str
+    step: str
+    outputs: Mapping[str, Any]
+    metrics: Sequence[MetricValue]
 
 
 Change = (
-    RunCreated | RunChanged | StepChanged | AttemptStarted | AttemptRedelivered | AttemptFinished
+    RunCreated
+    | RunChanged
+    | StepChanged
+    | AttemptStarted
+    | AttemptRedelivered
+    | AttemptFinished
+    | StepCached
 )
 
 
@@ -148,6 +179,8 @@ class AttemptView:
     """How many times the broker delivered its task: more than 1 means it ran more than once."""
     commit: str = ""
     artifact: str = ""
+    cached_from: str = ""
+    """The run whose outputs it reused from the step cache; empty when it ran."""
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,14 @@ from rainbow.engine.records import (
     AttemptRedelivered,
     AttemptStarted,
     AttemptView,
+    CachedStep,
     Change,
     MetricValue,
     RunChanged,
     RunCreated,
     RunDetail,
     RunSummary,
+    StepCached,
     StepChanged,
     StepView,
 )
@@ -52,6 +54,9 @@ class Store(Protocol):
 
     def run_statuses(self, run_ids: Sequence[str]) -> dict[str, str]:
         """The status of each of these runs that exists, in one cheap read (for pollers)."""
+
+    def cached_steps(self, keys: Sequence[str]) -> dict[str, CachedStep]:
+        """What the step cache holds under each of these keys that it has, in one read."""
 
     def renew_leases(self, owner: str, until: datetime) -> set[str]:
         """Extend to ``until`` the lease of every unfinished run ``owner`` holds; return their
@@ -88,17 +93,28 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._runs: dict[str, _MemoryRun] = {}
+        self._cache: dict[str, CachedStep] = {}
 
     def write(self, changes: Sequence[Change]) -> None:
-        before = copy.deepcopy(self._runs)
+        before = copy.deepcopy(self._runs), dict(self._cache)
         try:
             for change in changes:
                 self._apply(change)
         except _Inconsistent as exc:
-            self._runs = before
+            self._runs, self._cache = before
             raise StoreRefused(f"store write refused, nothing recorded: {exc}") from None
 
+    def cached_steps(self, keys: Sequence[str]) -> dict[str, CachedStep]:
+        return {key: self._cache[key] for key in keys if key in self._cache}
+
     def _apply(self, change: Change) -> None:
+        if isinstance(change, StepCached):
+            # The first entry stays: later ones under the key are the same outputs, re-made.
+            self._cache.setdefault(
+                change.key,
+                CachedStep(change.run_id, change.step, change.outputs, tuple(change.metrics)),
+            )
+            return
         if isinstance(change, RunCreated):
             if change.run_id in self._runs:
                 raise _Inconsistent(f"run {change.run_id} created twice")
@@ -169,6 +185,7 @@ class MemoryStore:
             exit_signal=change.exit_signal,
             metrics=tuple(replace(m, step=change.step) for m in change.metrics),
             timings=dict(change.timings),
+            cached_from=change.cached_from,
         )
 
     def _summary(self, run: _MemoryRun) -> RunSummary:

@@ -32,13 +32,20 @@ def figures_of(
     failed: list[str] = []
     runs: dict[str, list[str]] = {}
 
-    def sample(key: str, unit: str, value: float, **about: object) -> None:
+    def figure(key: str, about: dict[str, object]) -> MetricFigures:
         if key not in metrics:
             metrics[key] = MetricFigures.model_validate(
                 {"key": key, "units": [], "values": []} | about
             )
-        metrics[key].units.append(unit)
-        metrics[key].values.append(value)
+        return metrics[key]
+
+    def skipped(key: str, **about: object) -> None:
+        figure(key, about).reused += 1
+
+    def sample(key: str, unit: str, value: float, **about: object) -> None:
+        found = figure(key, about)
+        found.units.append(unit)
+        found.values.append(value)
 
     for detail in details:
         summary = detail.summary
@@ -48,14 +55,21 @@ def figures_of(
             if unit not in failed:
                 failed.append(unit)
             continue
-        if summary.duration_s is not None:
+        reused = any(a.cached_from for step in detail.steps for a in step.attempts)
+        if summary.duration_s is not None and not reused:
             sample("run:duration_s", unit, summary.duration_s, **_timing("run", "duration_s"))
+        elif reused:
+            skipped("run:duration_s", **_timing("run", "duration_s"))
         for step in detail.steps:
             if not step.attempts:
-                continue  # cached, or skipped: nothing ran, so nothing was measured
+                continue  # skipped: nothing ran, so nothing was measured
             last = step.attempts[-1]
-            if last.duration_s is not None:
-                about = _timing(step.step, "duration_s")
+            # A cached step ran in an earlier run: its metrics are still its own, but it took
+            # no time now.
+            about = _timing(step.step, "duration_s")
+            if last.cached_from:
+                skipped(f"{step.step}.duration_s", **about)
+            elif last.duration_s is not None:
                 sample(f"{step.step}.duration_s", unit, last.duration_s, **about)
             for metric in last.metrics:
                 declared = (metric.tolerance_absolute, metric.tolerance_relative)

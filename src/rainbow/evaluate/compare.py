@@ -94,12 +94,14 @@ def compare(
     _check_tolerances(tolerances, baseline, now)
     rows = []
     for key in sorted(baseline.metrics.keys() | now.metrics.keys()):
+        found = now.metrics.get(key)
         row = _row(
             _usable(baseline.metrics.get(key)),
-            _usable(now.metrics.get(key)),
+            _usable(found),
             baseline.commit,
             tolerances,
             settings,
+            not_measured=found is not None and not found.values and found.reused > 0,
         )
         if row is not None:
             rows.append(row)
@@ -184,14 +186,22 @@ def _row(
     baseline_commit: str,
     tolerances: Mapping[str, Tolerance],
     settings: CompareSettings,
+    *,
+    not_measured: bool = False,
 ) -> Row | None:
+    """``not_measured``: every step it times came from the step cache, so nothing ran to
+    time, which is neither a regression nor a missing metric."""
     either = after or before
     if either is None:
         return None
     a = _value(before, either.kind) if before else None
     b = _value(after, either.kind) if after else None
     subject = _subject(either)
-    if before is None:
+    if not_measured and before is not None:
+        judged = _Judgement(
+            "unchanged", f"{subject} was not measured: its steps came from the cache"
+        )
+    elif before is None:
         judged = _Judgement("new", f"{subject} is new ({num(b)}); nothing to compare it with")
     elif after is None:
         judged = _Judgement("missing", f"{subject} was {num(a)} in the baseline, absent now")

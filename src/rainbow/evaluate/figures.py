@@ -53,6 +53,8 @@ class MetricFigures(BaseModel):
     units: list[str]
     """The unit of each sample, in the order of ``values``."""
     values: list[float]
+    reused: int = 0
+    """Samples not taken because the step came from the step cache (a timing: nothing ran)."""
 
     @property
     def count(self) -> int:

@@ -45,6 +45,7 @@ class _ModuleSection(BaseModel):
     build: list[str] = []
     retries: Retries = 3
     timeout: Timeout = 600.0
+    cache: bool = True
 
 
 class _ConfigFile(BaseModel):
@@ -118,6 +119,7 @@ def command_module(config: str | Path) -> CommandModule:
         outputs={k: PortSpec(type=v) for k, v in parsed.outputs.items()},
         retries=parsed.module.retries,
         timeout=parsed.module.timeout,
+        cache=parsed.module.cache,
     )
     return CommandModule(path, tuple(parsed.module.command), interface, tuple(parsed.module.build))
 

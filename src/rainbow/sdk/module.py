@@ -44,6 +44,7 @@ class PythonModule:
         retries: int,
         timeout: float,
         retry_on: tuple[type[BaseException], ...],
+        cache: bool = True,
     ) -> None:
         self.fn = fn
         self.retry_on = retry_on
@@ -54,6 +55,7 @@ class PythonModule:
             outputs=outputs_of(fn, name),
             retries=retries,
             timeout=timeout,
+            cache=cache,
         )
         self.__doc__ = fn.__doc__
         self.__name__ = fn.__name__
@@ -87,12 +89,14 @@ def module(
     retries: int = 3,
     timeout: float = 600.0,
     retry_on: tuple[type[BaseException], ...] = (),
+    cache: bool = True,
 ) -> Callable[[Callable[..., Any]], PythonModule]:
     """Declare a module. ``retries`` and ``timeout`` are defaults a pipeline step may override.
 
     Any exception is retried up to the step's retries, except ``rb.PermanentError``. When
     ``retry_on`` lists exception types, only those (and ``rb.Retry``) are retried: any other
-    exception fails the step at once, as a bug that retrying cannot fix.
+    exception fails the step at once, as a bug that retrying cannot fix. ``cache=False`` keeps
+    a module whose outputs differ from run to run (sampling, the clock) out of the step cache.
     """
 
     def declare(fn: Callable[..., Any]) -> PythonModule:
@@ -123,7 +127,12 @@ def module(
         if problems:
             raise DiagnosticError(problems)
         return PythonModule(
-            fn, name=module_name, retries=retries, timeout=float(timeout), retry_on=retry_on
+            fn,
+            name=module_name,
+            retries=retries,
+            timeout=float(timeout),
+            retry_on=retry_on,
+            cache=bool(cache),
         )
 
     return declare

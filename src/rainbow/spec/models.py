@@ -138,3 +138,6 @@ class ModuleInterface(_Frozen):
     outputs: dict[PortName, PortSpec] | None = None
     retries: Retries = 3
     timeout: Timeout = 600.0
+    cache: bool = True
+    """Whether a step's outputs may be reused by a later step with the same code and inputs;
+    False for a module whose outputs differ from run to run."""

@@ -22,6 +22,7 @@ from rainbow.control.models.runs import (
     Metric,
     OutboxMessage,
     Run,
+    StepCache,
     StepRun,
     Timer,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "PipelineVersion",
     "Promotion",
     "Run",
+    "StepCache",
     "StepRun",
     "Timer",
 ]

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import models
+from django.utils import timezone
 
 if TYPE_CHECKING:
     # Model fields are typed by what they hold (django-stubs without its mypy plugin).
@@ -146,6 +147,13 @@ class Attempt(models.Model):
         db_default="",
         help_text="The released build that ran it (sha256 of its manifest); empty: local code.",
     )
+    cached_from: models.CharField[str, str] = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The run whose outputs it reused from the step cache; empty: it ran.",
+    )
     deliveries: models.PositiveIntegerField[int, int] = models.PositiveIntegerField(
         default=1,
         db_default=1,
@@ -204,6 +212,29 @@ class Metric(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}={self.value:g}"
+
+
+class StepCache(models.Model):
+    """A succeeded step's outputs and metrics under the key of its module, code and inputs
+    (``rainbow.engine.cache``), for later steps with the same key to reuse."""
+
+    key: models.CharField[str, str] = models.CharField(max_length=71, unique=True)
+    module: models.CharField[str, str] = models.CharField(max_length=200)
+    # The run is named, not referenced: an entry outlives nothing it needs from the run's rows.
+    run_id: models.CharField[str, str] = models.CharField(max_length=64)
+    step: models.CharField[str, str] = models.CharField(max_length=200)
+    attempt: models.PositiveIntegerField[int, int] = models.PositiveIntegerField()
+    outputs: models.JSONField[dict[str, Any], dict[str, Any]] = models.JSONField()
+    metrics: models.JSONField[list[Any], list[Any]] = models.JSONField(default=list)
+    created_at: models.DateTimeField[datetime, datetime] = models.DateTimeField(
+        default=timezone.now
+    )
+
+    class Meta:
+        db_table = "rainbow_step_cache"
+
+    def __str__(self) -> str:
+        return f"{self.module} {self.key[:19]} from {self.run_id}:{self.step}"
 
 
 class Timer(models.Model):

@@ -20,6 +20,7 @@ from rainbow.engine.records import (
     Change,
     RunChanged,
     RunCreated,
+    StepCached,
     StepChanged,
 )
 from rainbow.errors import StoreRefused
@@ -74,6 +75,8 @@ class Batch:
     steps: dict[StepKey, StepChanged] = field(default_factory=dict)
     """The last change of each step: a StepChanged replaces the whole step state."""
     attempts: dict[AttemptKey, AttemptFold] = field(default_factory=dict)
+    cached: list[StepCached] = field(default_factory=list)
+    """Step cache entries, written after the attempts they came from."""
 
     def run_fold(self, run_id: str) -> RunFold:
         return self.runs.get(run_id) or RunFold()
@@ -84,6 +87,9 @@ def fold(changes: Sequence[Change]) -> Batch:
     batch = Batch()
     changed_uncreated: set[str] = set()
     for change in changes:
+        if isinstance(change, StepCached):
+            batch.cached.append(change)
+            continue
         if isinstance(change, RunCreated):
             if change.run_id in batch.created or change.run_id in changed_uncreated:
                 raise StoreRefused(

@@ -10,9 +10,10 @@ Rare cases (a restarted or re-finished attempt, an unknown run) cost a query or 
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import asdict
 from typing import Any
 
-from rainbow.control.models import Attempt, Metric, Run, StepRun
+from rainbow.control.models import Attempt, Metric, Run, StepCache, StepRun
 from rainbow.control.persistence.batch import AttemptKey, Batch, StepKey
 from rainbow.control.persistence.statements import insert_each, select_in, update_each
 from rainbow.engine.records import AttemptFinished, AttemptStarted
@@ -39,6 +40,24 @@ class BatchWriter:
         self._find_step_ids()
         self._update_steps()
         self._write_attempts()
+        self._insert_cached()
+
+    def _insert_cached(self) -> None:
+        """Entries for the step cache; one already under a key stays (the same outputs)."""
+        rows = [
+            StepCache(
+                key=entry.key,
+                module=entry.module,
+                run_id=entry.run_id,
+                step=entry.step,
+                attempt=entry.attempt,
+                outputs=dict(entry.outputs),
+                metrics=[asdict(metric) for metric in entry.metrics],
+            )
+            for entry in self._batch.cached
+        ]
+        if rows:
+            StepCache.objects.using(self._using).bulk_create(rows, ignore_conflicts=True)
 
     def _insert_runs(self) -> None:
         runs = []
@@ -230,6 +249,7 @@ def _finish_fields(change: AttemptFinished) -> dict[str, Any]:
         "traceback": change.traceback,
         "exit_signal": change.exit_signal,
         "timings": dict(change.timings),
+        "cached_from": change.cached_from,
     }
 
 
@@ -245,6 +265,7 @@ def _new_attempt(
         "traceback": None,
         "exit_signal": None,
         "timings": {},
+        "cached_from": "",
     }
     return {
         "step_run": step_run_id,

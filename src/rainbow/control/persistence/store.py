@@ -20,11 +20,12 @@ from typing import Literal
 from django.db import DatabaseError, DataError, IntegrityError, transaction
 from django.db.models import F, Q
 
-from rainbow.control.models import Attempt, Metric, Run, StepRun
+from rainbow.control.models import Attempt, Metric, Run, StepCache, StepRun
 from rainbow.control.persistence.batch import fold
 from rainbow.control.persistence.batch_writer import BatchWriter
 from rainbow.engine.records import (
     AttemptView,
+    CachedStep,
     Change,
     MetricValue,
     RunDetail,
@@ -113,6 +114,19 @@ class DjangoStore:
     def run_statuses(self, run_ids: Sequence[str]) -> dict[str, str]:
         rows = Run.objects.using(self._using).filter(run_id__in=list(run_ids))
         return dict(rows.values_list("run_id", "status"))
+
+    def cached_steps(self, keys: Sequence[str]) -> dict[str, CachedStep]:
+        rows = StepCache.objects.using(self._using).filter(key__in=list(keys))
+        with store_errors(away="could not read the step cache"):
+            return {
+                row.key: CachedStep(
+                    row.run_id,
+                    row.step,
+                    row.outputs,
+                    tuple(MetricValue(**metric) for metric in row.metrics),
+                )
+                for row in rows
+            }
 
     def renew_leases(self, owner: str, until: datetime) -> set[str]:
         held = Run.objects.using(self._using).filter(owner=owner, status__in=UNFINISHED)

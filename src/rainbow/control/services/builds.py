@@ -265,6 +265,7 @@ def released(name: str, version: str) -> ReleasedVersion | None:
         commit=row.commit,
         artifact_url=row.artifact_url,
         artifact_hash=row.artifact_hash,
+        cache=row.interface.get("cache", True) is not False,
     )
 
 

@@ -134,6 +134,8 @@ class AttemptOut(Answer):
     """How many times the broker delivered its task: more than 1 means it ran more than once."""
     commit: str = ""
     artifact: str = ""
+    cached_from: str = ""
+    """The run whose outputs it reused from the step cache; empty when it ran."""
     metrics: list[MetricOut]
     timings: dict[str, float]
 
