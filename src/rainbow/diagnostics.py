@@ -83,6 +83,12 @@ CATALOG: dict[str, str] = {
     "RB-E101": "a baseline is recorded only from an evaluation on the main branch",
     "RB-E102": "a baseline file is missing, unreadable or not a baseline",
     "RB-E103": "the module to evaluate is not here",
+    "RB-E104": "an --override is not NAME=SOURCE, or names a module the pipeline does not use",
+    "RB-E105": "the code an --override points at does not define the module",
+    "RB-E106": "an evaluation with a module swapped cannot record the baseline",
+    "RB-E110": "a request to the control plane carries more items than one request may",
+    "RB-E111": "a submission in pages stopped partway: the pages before it were submitted",
+    "RB-E112": "a work unit is too big for one request to the control plane",
     "RB-W001": "a reference could not be checked because the module's outputs are not declared",
     "RB-W002": "a module's interface is unknown, so its wiring could not be checked",
 }

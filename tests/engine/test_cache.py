@@ -18,7 +18,7 @@ from rainbow.loading import import_file
 from rainbow.sdk.catalog import modules_in
 from tests.deploy.gitrepo import commit, new_repo
 
-MODULES = '''from typing import TypedDict
+MODULES = """from typing import TypedDict
 
 import rainbow as rb
 
@@ -46,7 +46,7 @@ def measure(ctx: rb.Context, text: str) -> Size:
 def shouted(document: rb.Asset):
     loud = rb.step("shout@latest", document=document)
     return {{"text": loud.text, "size": rb.step("measure@latest", text=loud.text).size}}
-'''
+"""
 
 
 def project(tmp_path: Path, *, cache_measure: bool = True) -> Path:

@@ -164,3 +164,79 @@ def test_without_a_baseline_or_on_another_corpus_there_is_nothing_to_compare(
     assert "is not a baseline" in broken.stderr
     missing = evaluate(project, home, "--corpus", corpus, "--baseline", str(tmp_path / "nope"))
     assert missing.returncode == 2 and "no baseline file" in missing.stderr
+
+
+TWO_STEPS = """from typing import TypedDict
+
+import rainbow as rb
+
+
+class Scored(TypedDict):
+    quality: float
+
+
+@rb.module(name="score", retries=0, timeout=10)
+def score(ctx: rb.Context, x: int) -> Scored:
+    ctx.metric("quality", x / 10)
+    return {"quality": x / 10}
+
+
+@rb.module(name="boost", retries=0, timeout=10)
+def boost(ctx: rb.Context, quality: float) -> Scored:
+    ctx.metric("boosted", quality * 2)
+    return {"quality": quality * 2}
+
+
+@rb.pipeline(name="boosted")
+def boosted(x: int):
+    scored = rb.step("score@latest", x=x)
+    return {"quality": rb.step("boost@latest", quality=scored.quality).quality}
+"""
+WORSE_BOOST = """from typing import TypedDict
+
+import rainbow as rb
+
+
+class Scored(TypedDict):
+    quality: float
+
+
+@rb.module(name="boost", retries=0, timeout=10)
+def boost(ctx: rb.Context, quality: float) -> Scored:
+    ctx.metric("boosted", quality * 1.5)
+    return {"quality": quality * 1.5}
+"""
+
+
+def test_a_module_swapped_for_other_code_runs_alone_and_is_compared_with_main(
+    tmp_path: Path,
+) -> None:
+    """--override boost=FILE: the score steps come from the cache, only boost runs, and the
+    comparison with main's baseline names the swap; misuse is refused."""
+    project = new_repo(tmp_path / "project")
+    commit(project, {"pipeline.py": TWO_STEPS})
+    other = new_repo(tmp_path / "other")
+    commit(other, {"boost.py": WORSE_BOOST})
+    home, corpus = tmp_path / "home", str(write_corpus(tmp_path / "corpus", 3))
+    assert evaluate(project, home, "--corpus", corpus, "--update-baseline").returncode == 0
+
+    swap = ["--override", f"boost={other / 'boost.py'}"]
+    swapped = evaluate(project, home, "--corpus", corpus, *swap, "--json")
+
+    assert swapped.returncode == 1, swapped.stderr
+    compared = comparison_of(swapped)
+    assert compared["now"]["overrides"] == [f"boost={other / 'boost.py'}"]
+    assert compared["rows"][0]["key"] == "boost.boosted"
+    assert compared["rows"][0]["verdict"] == "regression"
+    assert "swapped:" in (report_of(swapped) / "summary.md").read_text()
+    figures = json.loads((report_of(swapped) / "figures.json").read_text())
+    for run_id in [r for ids in figures["runs"].values() for r in ids]:
+        shown = json.loads(rainbow_cli(project, home, "show", run_id, "--json").stdout)
+        ran = {step["id"]: bool(step["attempts"][-1]["cached_from"]) for step in shown["steps"]}
+        assert ran == {"score": True, "boost": False}
+
+    unknown = evaluate(project, home, "--corpus", corpus, "--override", "blur=blur@1.0")
+    assert unknown.returncode == 2 and "RB-E104" in unknown.stderr
+    assert "its modules are boost, score" in unknown.stderr
+    recorded = evaluate(project, home, "--corpus", corpus, *swap, "--update-baseline")
+    assert recorded.returncode == 2 and "RB-E106" in recorded.stderr

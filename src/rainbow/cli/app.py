@@ -47,6 +47,16 @@ ModulesOption = Annotated[
 ]
 
 
+OverrideOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--override",
+        help="NAME=SOURCE: every step of module NAME runs SOURCE instead: a version "
+        "(NAME@1.3, NAME@branch-fix) or local code (a file, folder or import path); repeatable",
+    ),
+]
+
+
 def user_errors(command: F) -> F:
     """Show Rainbow's errors as messages with hints, never as Rainbow's own traceback."""
 

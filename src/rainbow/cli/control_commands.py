@@ -7,17 +7,23 @@
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import sys
+import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from rainbow import settings as rb_settings
 from rainbow.cli import render
 from rainbow.cli.app import ModulesOption, app, err, open_store, out, settings_of, user_errors
-from rainbow.errors import UserError
+from rainbow.cli.run_commands import progress_of
+from rainbow.engine.machine import FINISHED_RUN
+from rainbow.errors import RainbowError, UserError
 
 ROLE_NAMES = ("researcher", "approver", "admin")
 """As rainbow.control.services.roles.ROLES, which the CLI cannot import before Django is set up."""
@@ -286,8 +292,6 @@ def pipeline_promote(
     wait: Annotated[bool, typer.Option(help="Follow the smoke runs to the end")] = True,
 ) -> None:
     """Make a version the default in an environment once its smoke runs succeed."""
-    import time
-
     plane = _plane(ctx)
     path = f"/pipelines/{name}/versions/{version}/promote"
     promotion = plane.call("POST", path, {"environment": env})
@@ -368,6 +372,16 @@ def _unbound(value: Any) -> Any:
     return value
 
 
+SkipOption = Annotated[
+    int,
+    typer.Option(
+        min=0,
+        help="Leave out the first N units: after a submission stopped partway, the ones it "
+        "submitted",
+    ),
+]
+
+
 @app.command()
 @user_errors
 def submit(
@@ -379,38 +393,200 @@ def submit(
     ] = None,
     input_files: InputsOption = None,
     corpus: CorpusOption = None,
+    skip: SkipOption = 0,
     wait: Annotated[bool, typer.Option(help="Follow the runs to the end")] = False,
 ) -> None:
-    """Submit work units to the control plane (RAINBOW_URL); exit 0 only if, with --wait,
-    every run succeeded."""
-    import time
-
-    from rainbow.engine.machine import FINISHED_RUN
-
+    """Submit work units to the control plane (RAINBOW_URL), in pages of at most 500; exit 0
+    only if, with --wait, every run succeeded."""
     plane = _plane(ctx)
-    names, units = _units(_spec_of(plane, pipeline, version, env), input_files, corpus)
-    body = {
-        "pipeline": pipeline,
-        "environment": env,
-        "version": version,
-        "units": units,
-        "names": names,
-    }
-    answer = plane.call("POST", "/runs", {k: v for k, v in body.items() if v is not None})
-    err.print(f"{len(answer['run_ids'])} run(s) of {pipeline} {answer['spec_hash']} in {env}")
-    statuses: dict[str, str] = {}
-    for run_id in answer["run_ids"]:
-        out.print(run_id, highlight=False)
-    while wait and len(statuses) < len(answer["run_ids"]):
-        time.sleep(1)
-        for run_id in answer["run_ids"]:
-            if run_id not in statuses:
-                run = plane.call("GET", f"/runs/{run_id}")
-                if run["status"] in FINISHED_RUN:
-                    statuses[run_id] = run["status"]
-                    err.print(f"{run_id} {render.status(run['status'])} {run['reason'] or ''}")
-    if any(status != "succeeded" for status in statuses.values()):
+    spec = _spec_of(plane, pipeline, version, env)
+    names, units = _units(spec, input_files, corpus)
+    if skip >= len(units):
+        raise UserError(
+            f"--skip {skip} leaves none of the {len(units):,} work units to submit",
+            hint="--skip is how many units a stopped submission did submit (its message says)",
+        )
+    # Every page runs the version the units were checked against, even if the default in the
+    # environment moves while the pages go out.
+    body = {"pipeline": pipeline, "environment": env, "version": spec.spec_hash}
+    batch = Batch(names, units, skip)
+    pages = batch.pages(body, settings_of(ctx).web.max_request_bytes)
+    run_ids = batch.submit(plane, body, pages)
+    err.print(f"{len(run_ids)} run(s) of {pipeline} {spec.spec_hash} in {env}", soft_wrap=True)
+    if not wait:
+        return
+    ended = follow(plane, pipeline, run_ids)
+    unsuccessful = [run_id for run_id in run_ids if ended[run_id]["status"] != "succeeded"]
+    err.print(
+        f"{len(run_ids)} run(s): {len(run_ids) - len(unsuccessful)} succeeded, "
+        f"{len(unsuccessful)} did not"
+    )
+    for run_id in unsuccessful[:SHOWN_FAILURES]:
+        run = ended[run_id]
+        err.print(
+            Text.assemble(
+                f"{run_id} {batch.name_of(run_id)} ",
+                render.status(run["status"]),
+                # The control plane sends the start of a reason only (as `rainbow show` prints).
+                f" {run['reason'] or ''}",
+            ),
+            highlight=False,
+        )
+    if len(unsuccessful) > SHOWN_FAILURES:
+        err.print(
+            f"… and {len(unsuccessful) - SHOWN_FAILURES} more: rainbow runs --status failed "
+            "(or timed_out, cancelled) lists them"
+        )
+    if unsuccessful:
         raise typer.Exit(1)
+
+
+PAGE_UNITS = 500
+"""Work units per submission request: half of what the control plane takes in one (1,000,
+``run_service.MAX_UNITS``), so that each request is short and a refused page holds back few."""
+STATUS_PAGE = 5000
+"""Run ids per status request: ``run_service.MAX_STATUS_IDS``, which the CLI cannot import
+before Django is set up."""
+POLL_S = 1.0
+SHOWN_FAILURES = 20
+
+
+class Batch:
+    """The units of one submission, sent in pages in their order (a page: a range of them)."""
+
+    def __init__(self, names: list[str], units: list[dict[str, Any]], skip: int) -> None:
+        self.names, self.units, self.skip = names, units, skip
+        self.run_names: dict[str, str] = {}
+
+    def pages(self, body: dict[str, Any], max_bytes: int) -> list[range]:
+        """Ranges of at most ``PAGE_UNITS`` units whose request body, as ``ControlPlane.call``
+        encodes it, stays within ``max_bytes`` (RAINBOW_MAX_REQUEST_BYTES, read here as the
+        server reads it). Every unit is measured before any is sent: one too big for a request
+        of its own stops the submission before it starts."""
+        envelope = len(json.dumps({**body, "units": [], "names": []}))
+        pages: list[range] = []
+        first, size = self.skip, envelope
+        for index in range(self.skip, len(self.units)):
+            # Each unit and its name, with the ", " that separates them from the one before.
+            cost = len(json.dumps(self.units[index])) + len(json.dumps(self.names[index])) + 4
+            if envelope + cost > max_bytes:
+                raise UserError(
+                    f"work unit {self.names[index]!r} is {cost:,} bytes of JSON: more than one "
+                    f"request to the control plane holds ({max_bytes:,} bytes, "
+                    "RAINBOW_MAX_REQUEST_BYTES); nothing was submitted",
+                    hint="pass big values as asset files (a path or URL in the unit), or raise "
+                    "RAINBOW_MAX_REQUEST_BYTES on the control plane and here",
+                    code="RB-E112",
+                )
+            if index - first == PAGE_UNITS or size + cost > max_bytes:
+                pages.append(range(first, index))
+                first, size = index, envelope
+            size += cost
+        return [*pages, range(first, len(self.units))]
+
+    def submit(self, plane: Any, body: dict[str, Any], pages: list[range]) -> list[str]:
+        """Post the pages in order; the run ids, printed on stdout once the pages are in (or
+        as far as they went: a page that fails stops the submission, saying what was
+        submitted)."""
+        run_ids: list[str] = []
+        progress = Progress(
+            TextColumn(f"[bold]{body['pipeline']}[/bold] submitting"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+        )
+        try:
+            with progress:
+                bar = progress.add_task("units", total=len(self.units) - self.skip)
+                for number, page in enumerate(pages, 1):
+                    try:
+                        answer = plane.call("POST", "/runs", self._request(body, page))
+                    except (RainbowError, KeyboardInterrupt) as exc:
+                        self._stopped(exc, pages, number, len(run_ids))
+                    run_ids += answer["run_ids"]
+                    self.run_names.update(
+                        zip(answer["run_ids"], self.names[page.start : page.stop], strict=True)
+                    )
+                    progress.advance(bar, len(page))
+        finally:
+            # After the bar: a live bar on a terminal would take over what goes to stdout.
+            for run_id in run_ids:
+                out.print(run_id, highlight=False)
+        return run_ids
+
+    def name_of(self, run_id: str) -> str:
+        return self.run_names.get(run_id, "")
+
+    def _request(self, body: dict[str, Any], page: range) -> dict[str, Any]:
+        return {
+            **body,
+            "units": self.units[page.start : page.stop],
+            "names": self.names[page.start : page.stop],
+        }
+
+    def _stopped(
+        self, exc: BaseException, pages: list[range], number: int, submitted: int
+    ) -> NoReturn:
+        """Say exactly what a submission that stopped at page ``number`` did submit, and how to
+        submit the rest without submitting anything twice."""
+        page, total = pages[number - 1], len(self.units)
+        refused = isinstance(exc, UserError)
+        if refused and number == 1 and not self.skip:
+            raise exc  # nothing was submitted: the refusal says all there is to say
+        done = self.skip + submitted
+        span = f"units {page.start + 1:,}–{page.stop:,}"
+        if submitted:
+            what = (
+                f"units {self.skip + 1:,}–{done:,} of {total:,} were submitted (their run ids "
+                "are on stdout)"
+            )
+        else:
+            what = "none of this command's units were submitted"
+        if refused:
+            fate, hint = (
+                "nothing of it was recorded",
+                f"fix what it was refused for, then submit the rest: the same command with "
+                f"--skip {done}",
+            )
+        else:
+            fate, hint = (
+                f"it got no answer, so its {len(page)} run(s) may or may not exist",
+                f"look for them (rainbow runs) before submitting the rest: the same command "
+                f"with --skip {page.stop} if they are there, --skip {done} if not",
+            )
+        cause = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
+        raise UserError(
+            f"the submission stopped at page {number} of {len(pages)} ({span}): {what}; "
+            f"{fate}: {cause}",
+            hint=hint,
+            code="RB-E111",
+        ) from None
+
+
+def follow(plane: Any, pipeline: str, run_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Poll the runs until every one has ended, with a bar of how many did (and failed); each
+    run's status and reason. A poll asks only about the runs still going, in one request per
+    ``STATUS_PAGE`` of them: one request while at most 5,000 are."""
+    ended: dict[str, dict[str, Any]] = {}
+    going = list(run_ids)
+    gone = {"status": "missing", "reason": "the control plane has no such run now"}
+    with progress_of(pipeline, quiet=False) as progress:
+        bar = progress.add_task("runs", total=len(run_ids), failed=0)
+        while going:
+            for start in range(0, len(going), STATUS_PAGE):
+                chunk = going[start : start + STATUS_PAGE]
+                answer = plane.call("POST", "/runs/statuses", {"run_ids": chunk})
+                ended |= {
+                    r: run for r, run in answer["runs"].items() if run["status"] in FINISHED_RUN
+                }
+                ended |= dict.fromkeys(answer["unknown"], gone)
+            going = [run_id for run_id in going if run_id not in ended]
+            failed = sum(run["status"] != "succeeded" for run in ended.values())
+            progress.update(bar, completed=len(ended), failed=failed)
+            if going:
+                time.sleep(POLL_S)
+    return ended
 
 
 @pipeline_app.command("smoke-units")

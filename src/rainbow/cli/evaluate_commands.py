@@ -16,9 +16,25 @@ import typer
 
 from rainbow import settings as rb_settings
 from rainbow.cli import render
-from rainbow.cli.app import ModulesOption, app, err, open_store, out, settings_of, user_errors
+from rainbow.cli.app import (
+    ModulesOption,
+    OverrideOption,
+    app,
+    err,
+    open_store,
+    out,
+    settings_of,
+    user_errors,
+)
 from rainbow.cli.run_commands import opened_corpus, progress_of, run_locally, run_on_celery
-from rainbow.cli.targets import Loaded, load, refuse_retired, registry_lookup
+from rainbow.cli.targets import (
+    Loaded,
+    Swap,
+    load,
+    refuse_retired,
+    registry_lookup,
+    with_overrides,
+)
 from rainbow.errors import UserError
 
 if TYPE_CHECKING:
@@ -81,6 +97,7 @@ def evaluate(
             help="local: reuse the outputs of steps already run with the same code and inputs"
         ),
     ] = True,
+    override: OverrideOption = None,
 ) -> None:
     """Run a corpus through a pipeline and compare its metrics with the baseline."""
     from rainbow.evaluate.aggregate import figures_of
@@ -91,6 +108,7 @@ def evaluate(
     settings = settings_of(ctx)
     main_branch = settings.release.main_branch
     loaded, label, code_path = _target(target, modules or [], settings)
+    loaded, swaps = _overridden(loaded, override or [], settings, update_baseline=update_baseline)
     branch = branch if branch is not None else branch_of(code_path)
     if update_baseline and branch != main_branch:
         _refuse_update_off_main(branch, main_branch)
@@ -115,6 +133,7 @@ def evaluate(
         commit=commit + ("+dirty" if commit and dirty else ""),
         branch=branch,
         repeats=repeats,
+        overrides=[f"{swap.module}={swap.source}" for swap in swaps],
     )
     folder = report or _default_report(settings, label)
     folder.mkdir(parents=True, exist_ok=True)
@@ -175,6 +194,24 @@ def _target(
         )
     loaded = Loaded(module_pipeline(found.rainbow_interface), {name: found}, [])
     return loaded, target, Path(found.ref.file or ".")
+
+
+def _overridden(
+    loaded: Loaded, overrides: list[str], settings: rb_settings.Settings, *, update_baseline: bool
+) -> tuple[Loaded, list[Swap]]:
+    swapped, swaps = with_overrides(loaded, overrides, registered=registry_lookup(settings))
+    if swaps and update_baseline:
+        raise UserError(
+            "--update-baseline with --override: a pipeline with a module swapped is a one-off, "
+            "never the baseline",
+            code="RB-E106",
+            hint="compare the swap with main's baseline (drop --update-baseline); record "
+            "baselines from main's own code",
+        )
+    for swap in swaps:
+        where = "local code at" if swap.local else "version"
+        err.print(f"every step of {swap.module} runs {where} {swap.source}", highlight=False)
+    return swapped, swaps
 
 
 def _corpus_units(corpus: str, loaded: Loaded, settings: rb_settings.Settings) -> tuple[Any, Any]:

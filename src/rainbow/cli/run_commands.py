@@ -17,6 +17,7 @@ from rainbow import settings as rb_settings
 from rainbow.cli import render
 from rainbow.cli.app import (
     ModulesOption,
+    OverrideOption,
     app,
     err,
     open_store,
@@ -33,6 +34,7 @@ from rainbow.cli.targets import (
     registry_lookup,
     registry_of,
     require_code,
+    with_overrides,
 )
 from rainbow.engine.workunits import WorkUnit
 from rainbow.errors import UserError
@@ -69,6 +71,7 @@ def run(
             help="local: reuse the outputs of steps already run with the same code and inputs"
         ),
     ] = True,
+    override: OverrideOption = None,
     strict_versions: Annotated[
         bool,
         typer.Option(
@@ -84,7 +87,9 @@ def run(
     if (input_file is None) == (corpus is None):
         raise UserError("give exactly one of --input UNIT.json or --corpus DIR")
     settings = settings_of(ctx)
-    loaded = load(target, modules or [], limits=settings.spec, registered=registry_lookup(settings))
+    lookup = registry_lookup(settings)
+    loaded = load(target, modules or [], limits=settings.spec, registered=lookup)
+    loaded, _ = with_overrides(loaded, override or [], registered=lookup)
     render.diagnostics(err, loaded.warnings)
     spec = loaded.spec
     if input_file is not None:

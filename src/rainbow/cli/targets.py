@@ -6,7 +6,9 @@ a compiled spec; ``--modules`` adds import paths, .py files or command-module .t
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -117,6 +119,81 @@ def load(
     if too_big:
         raise DiagnosticError(too_big)
     return Loaded(spec, modules, warnings)
+
+
+@dataclass(frozen=True)
+class Swap:
+    """``--override NAME=SOURCE``: every step of module ``module`` runs ``source`` instead."""
+
+    module: str
+    source: str
+    """A version (``1.3``, ``branch-fix``) or where local code is (a file, folder or import)."""
+    local: bool
+
+
+def with_overrides(
+    loaded: Loaded, overrides: Sequence[str], *, registered: Lookup | None
+) -> tuple[Loaded, list[Swap]]:
+    """The pipeline with each override applied, its wiring checked again against what it now
+    runs: a one-off of the pipeline, compared with the pipeline's own baseline."""
+    if not overrides:
+        return loaded, []
+    used = sorted({step.module for step in loaded.spec.steps})
+    modules = dict(loaded.modules)
+    data = spec_to_dict(loaded.spec)
+    swaps = []
+    for override in overrides:
+        name, _, source = override.partition("=")
+        name, source = name.strip(), source.strip()
+        if not name or not source:
+            raise UserError(
+                f"--override {override!r} is not NAME=SOURCE",
+                code="RB-E104",
+                hint="e.g. --override segment=segment@1.3, segment=branch-fix or "
+                "segment=../segment/src/segment/module.py",
+            )
+        if name not in used:
+            raise UserError(
+                f"--override {name}=…: the pipeline {loaded.spec.name} uses no module {name!r}",
+                code="RB-E104",
+                hint=f"its modules are {', '.join(used)}",
+            )
+        version = source.removeprefix(f"{name}@")
+        if _is_version(version) and not Path(source).exists():
+            for step in data["steps"]:
+                if step["module"] == name:
+                    step["version"] = version
+            swaps.append(Swap(name, version, local=False))
+            continue
+        found = load_modules([source]).get(name)
+        if found is None:
+            raise UserError(
+                f"--override {name}={source}: no module {name!r} there",
+                code="RB-E105",
+                hint="point at the file, folder or import path that defines it, or give a "
+                f"version: {name}@X.Y, {name}@latest or {name}@branch-NAME",
+            )
+        modules[name] = found
+        swaps.append(Swap(name, source, local=True))
+    data.pop("spec_hash", None)
+    spec, problems = validate(
+        json.dumps(data).encode(),
+        lambda module, version: (
+            modules[module].rainbow_interface
+            if module in modules
+            else (registered(module, version) if registered else None)
+        ),
+        policy=WiringPolicy(unknown_module="warning", known_modules=tuple(sorted(modules))),
+    )
+    if spec is None or any(d.severity == "error" for d in problems):
+        raise DiagnosticError(problems)
+    return Loaded(spec, modules, [*loaded.warnings, *problems]), swaps
+
+
+def _is_version(text: str) -> bool:
+    from rainbow.spec.models import VERSION_MAX_LENGTH, VERSION_PATTERN
+
+    return bool(re.fullmatch(VERSION_PATTERN, text)) and len(text) <= VERSION_MAX_LENGTH
 
 
 def registry_of(settings: Settings) -> Registry:

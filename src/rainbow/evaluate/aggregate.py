@@ -26,6 +26,7 @@ def figures_of(
     commit: str = "",
     branch: str = "",
     repeats: int = 1,
+    overrides: Sequence[str] = (),
 ) -> Figures:
     """The figures of ``details``: every run of every unit of ``units``, ``repeats`` times."""
     metrics: dict[str, MetricFigures] = {}
@@ -104,6 +105,7 @@ def figures_of(
         branch=branch,
         made_at=made_at,
         repeats=repeats,
+        overrides=list(overrides),
         units=list(units),
         failed_units=failed,
         runs=runs,

@@ -32,6 +32,8 @@ class Identity(BaseModel):
     commit: str
     branch: str
     made_at: datetime
+    overrides: list[str] = []
+    """``NAME=SOURCE`` swaps this side ran with (``--override``)."""
 
     @classmethod
     def of(cls, figures: Figures) -> Identity:
@@ -42,6 +44,7 @@ class Identity(BaseModel):
             commit=figures.commit,
             branch=figures.branch,
             made_at=figures.made_at,
+            overrides=list(figures.overrides),
         )
 
 

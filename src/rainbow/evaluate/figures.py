@@ -107,6 +107,8 @@ class Figures(BaseModel):
     branch: str = ""
     made_at: datetime
     repeats: int = 1
+    overrides: list[str] = Field(default_factory=list)
+    """What was swapped for this evaluation (``NAME=SOURCE``): a one-off of the target."""
     units: list[str]
     """Every unit of the corpus, by name."""
     failed_units: list[str] = Field(default_factory=list)

@@ -12,6 +12,7 @@ from rainbow.evaluate.comparison import REGRESSIONS, Comparison, Identity, Row, 
 from rainbow.evaluate.shown import SHORT_COMMIT, bound, change, clean, counted, num
 
 MAX_ROWS = 100
+MAX_SWAPS = 20
 """Rows per table; the JSON result holds them all."""
 
 _VERDICTS: dict[Verdict, str] = {
@@ -55,7 +56,11 @@ def _headline(comparison: Comparison) -> str:
     shown = ", ".join(c for c in counts if c)
     now, base = comparison.now, comparison.baseline
     corpus = _code(f"{now.corpus.name}@{now.corpus.version}", cell=False)
-    return f"{mark} {shown} — {_code(now.target, cell=False)} on {corpus} vs {_side(base)}"
+    headline = f"{mark} {shown} — {_code(now.target, cell=False)} on {corpus} vs {_side(base)}"
+    if now.overrides:
+        swapped = ", ".join(_code(o, cell=False) for o in now.overrides[:MAX_SWAPS])
+        headline += f"\n\nswapped: {swapped}"
+    return headline
 
 
 def _counted(count: int, one: str, many: str) -> str:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.db.models.functions import Substr
 
 from rainbow.control.models import Environment, PipelineVersion, Promotion, Run
 from rainbow.control.services.execution import Executor
@@ -25,6 +26,13 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
 MAX_UNITS = 1000
+"""Work units one submission request may carry: a request stays bounded in what it binds, checks
+and writes in one transaction. More units are sent in pages, one request after another."""
+MAX_STATUS_IDS = 5000
+"""Runs one status request may ask about (``POST /api/runs/statuses``)."""
+REASON_CHARS = 1000
+"""How much of each run's reason a status answer carries (as ``rainbow show`` prints of an
+error): the answer stays bounded whatever the reasons hold."""
 
 
 def submit(
@@ -42,7 +50,12 @@ def submit(
     if not units:
         raise Invalid("no work units to run", hint='send "units": [{"input": value, ...}]')
     if len(units) > MAX_UNITS:
-        raise Invalid(f"{len(units)} work units in one request; at most {MAX_UNITS}")
+        raise Invalid(
+            f"{len(units):,} work units in one request; at most {MAX_UNITS:,} per request",
+            hint=f"send them in pages of at most {MAX_UNITS:,} units, one request after "
+            "another (rainbow submit --corpus does)",
+            code="RB-E110",
+        )
     if names is not None and len(names) != len(units):
         raise Invalid(f"{len(names)} names for {len(units)} work units", hint="one name per unit")
     chosen = (
@@ -54,6 +67,27 @@ def submit(
     work = bind_units(spec, units, name="api", names=names)
     run_ids = executor.submit(spec, work, environment=environment, submitted_by=user.get_username())
     return chosen, run_ids
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    status: str
+    reason: str | None
+
+
+def run_statuses(run_ids: Sequence[str]) -> dict[str, RunStatus]:
+    """The status of each of ``run_ids`` the store has, and why it ended so (cut to
+    ``REASON_CHARS``): one query, whatever the number of runs."""
+    if len(run_ids) > MAX_STATUS_IDS:
+        raise Invalid(
+            f"{len(run_ids):,} run ids in one request; at most {MAX_STATUS_IDS:,} per request",
+            hint=f"ask in pages of at most {MAX_STATUS_IDS:,} run ids",
+            code="RB-E110",
+        )
+    rows = Run.objects.filter(run_id__in=list(run_ids)).values_list(
+        "run_id", "status", Substr("reason", 1, REASON_CHARS)
+    )
+    return {run_id: RunStatus(status, reason) for run_id, status, reason in rows}
 
 
 def require_released(version: PipelineVersion, environment: str) -> None:

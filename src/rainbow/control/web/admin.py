@@ -1,21 +1,25 @@
 """The admin: where people would rather look than read.
 
-Run data is read-only here (the engine writes it); the registry is changed through the same
-services as the REST API, so the role rules and the audit log hold whichever way people come.
+Run data is read-only here (the engine writes it), and so are baselines (only `rainbow evaluate
+--update-baseline` records one), each target's trend over main's baselines drawn on its own page;
+the registry is changed through the same services as the REST API, so the role rules and the
+audit log hold whichever way people come.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import AbstractBaseUser, User
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
+from django.template.loader import get_template
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -25,6 +29,7 @@ from rainbow.control.models import (
     ApiToken,
     Attempt,
     AuditEntry,
+    Baseline,
     CorpusVersion,
     DefaultPointer,
     Instance,
@@ -36,7 +41,7 @@ from rainbow.control.models import (
     Run,
 )
 from rainbow.control.persistence import audit
-from rainbow.control.services import queries, release, run_service
+from rainbow.control.services import baselines, queries, release, run_service, trends
 from rainbow.control.services.builds import set_status
 from rainbow.control.services.execution import current_executor
 from rainbow.control.services.refusals import Refused
@@ -47,6 +52,7 @@ from rainbow.control.services.registry import (
 )
 from rainbow.control.services.roles import ADMIN, RESEARCHER, has_role
 from rainbow.control.web import charts
+from rainbow.evaluate.shown import clean, short
 from rainbow.spec.canonical import dumps_data
 from rainbow.spec.validate import read_json
 
@@ -512,6 +518,196 @@ class CorpusVersionAdmin(ReadOnly):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CorpusVersion]:
         return super().get_queryset(request).defer("manifest")
+
+
+class CorpusFilter(admin.SimpleListFilter):
+    """Baselines by the corpus they measured, named name@version, chosen by content hash."""
+
+    title = "corpus"
+    parameter_name = "corpus"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        corpora = (
+            Baseline.objects.order_by("corpus_name", "corpus_version")
+            .values_list("corpus_hash", "corpus_name", "corpus_version")
+            .distinct()
+        )
+        return [(content, f"{name}@{version}") for content, name, version in corpora]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Baseline]) -> QuerySet[Baseline]:
+        chosen = self.value()
+        return queryset.filter(corpus_hash=chosen) if chosen else queryset
+
+
+@admin.register(Baseline)
+class BaselineAdmin(ReadOnly):
+    """Append-only: only `rainbow evaluate --update-baseline` on main records one (audited), so
+    nobody adds, changes or deletes one here; every role looks."""
+
+    list_display = (
+        "target",
+        "corpus",
+        "branch",
+        "short_commit",
+        "made_at",
+        "recorded_by_name",
+        "trend",
+    )
+    list_filter = ("target", CorpusFilter)
+    search_fields = ("^commit",)
+    date_hierarchy = "made_at"
+    list_per_page = 50
+    fields = (
+        "target",
+        "corpus",
+        "corpus_hash",
+        "branch",
+        "commit",
+        "spec_hash",
+        "made_at",
+        "recorded_at",
+        "recorded_by_name",
+        "trend",
+        "metrics",
+    )
+    readonly_fields = fields
+    SHOWN_METRICS = 50
+    """Charts on the trend page (the metrics that moved first), rows on a baseline's page."""
+    SHOWN_MOVES = 100
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Baseline]:
+        # Figures hold every sample of every metric: only a baseline's own page reads them.
+        return super().get_queryset(request).defer("figures")
+
+    def get_urls(self) -> list[URLPattern]:
+        trend = path(
+            "<path:object_id>/trend/",
+            self.admin_site.admin_view(self.trend_view),
+            name="rainbow_baseline_trend",
+        )
+        return [trend, *super().get_urls()]
+
+    @admin.display(description="corpus", ordering="corpus_name")
+    def corpus(self, obj: Baseline) -> str:
+        return f"{obj.corpus_name}@{obj.corpus_version}"
+
+    @admin.display(description="commit", ordering="commit")
+    def short_commit(self, obj: Baseline) -> str:
+        return short(obj.commit)
+
+    @admin.display(description="recorded by", ordering="actor_name")
+    def recorded_by_name(self, obj: Baseline) -> str:
+        return obj.actor_name
+
+    @admin.display(description="trend")
+    def trend(self, obj: Baseline) -> SafeString:
+        url = reverse("admin:rainbow_baseline_trend", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, "trend on main")
+
+    @admin.display(description="metrics (mean, median for timings)")
+    def metrics(self, obj: Baseline) -> SafeString:
+        summaries = trends.summarise(obj.figures)
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    clean(key),
+                    summary.kind,
+                    f"{summary.better} is better",
+                    summary.count,
+                    _value(summary.median if summary.kind == "timing" else summary.mean),
+                )
+                for key, summary in sorted(summaries.items())[: self.SHOWN_METRICS]
+            ),
+        )
+        head = mark_safe(
+            "<tr><th>metric</th><th>kind</th><th>better</th><th>samples</th><th>value</th></tr>"
+        )
+        more = len(summaries) - self.SHOWN_METRICS
+        rest = format_html("<p>and {} more</p>", more) if more > 0 else ""
+        return format_html('<table class="rainbow-metrics">{}{}</table>{}', head, rows, rest)
+
+    def trend_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The metrics of a baseline's target on its corpus over main's last baselines, each
+        charted with its change points, and the moves listed newest first."""
+        row = self.get_object(request, unquote(object_id))
+        if row is None:
+            raise Http404(f"no baseline {object_id}")
+        if not self.has_view_permission(request, row):
+            raise PermissionDenied
+        found = trends.main_trend(
+            row.target, row.corpus_hash, branch=row.branch, last=baselines.MAX_HISTORY
+        )
+        # The metrics that moved first, so the cut drops the ones that held their level.
+        shown = sorted(found.metrics, key=lambda metric: (not metric.moves, metric.key))
+        anchors = {m.key: f"metric-{n}" for n, m in enumerate(shown[: self.SHOWN_METRICS])}
+        moves = found.moves
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"{clean(row.target)} on {clean(self.corpus(row))}",
+            "baseline": row,
+            "baseline_name": clean(str(row)),
+            "branch": clean(row.branch),
+            "last": baselines.MAX_HISTORY,
+            "builds": len(found.builds),
+            "moves": [
+                {
+                    "text": move.sentence(),
+                    "way": "better" if move.improved else "worse",
+                    "anchor": anchors.get(move.key, ""),
+                }
+                for move in moves[: self.SHOWN_MOVES]
+            ],
+            "more_moves": max(len(moves) - self.SHOWN_MOVES, 0),
+            "sections": [
+                _trend_section(metric, found.builds, anchors[metric.key], row.pk)
+                for metric in shown[: self.SHOWN_METRICS]
+            ],
+            "more_metrics": max(len(shown) - self.SHOWN_METRICS, 0),
+        }
+        page = get_template("rainbow/baseline_trend.html")
+        return HttpResponse(page.render(context, request))
+
+
+def _trend_section(
+    metric: trends.MetricTrend, builds: Sequence[trends.Build], anchor: str, opened: int
+) -> dict[str, Any]:
+    """One metric on the trend page: its chart, and its value per build, newest first."""
+    moved = {move.at: move.sentence() for move in metric.moves}
+    newest = len(builds) - 1
+    rows = [
+        {
+            "commit": clean(build.commit, 64) or "—",
+            "day": f"{build.made_at:%Y-%m-%d %H:%M}",
+            "value": _value(value),
+            "by": clean(build.recorded_by),
+            "notes": [
+                note
+                for note, holds in (
+                    ("newest", at == newest),
+                    ("this baseline", build.baseline_id == opened),
+                    (moved.get(at, ""), at in moved),
+                )
+                if holds
+            ],
+        }
+        for at, (build, value) in reversed(list(enumerate(zip(builds, metric.values, strict=True))))
+    ]
+    return {
+        "anchor": anchor,
+        "key": clean(metric.key),
+        "judged": "median" if metric.kind == "timing" else "mean",
+        "kind": metric.kind,
+        "better": f"{metric.better} is better",
+        "chart": mark_safe(charts.builds_trend(metric, builds)),  # its text escaped there
+        "rows": rows,
+    }
+
+
+def _value(value: float | None) -> str:
+    return "—" if value is None else f"{value:.6g}"
 
 
 @admin.register(ApiToken)

@@ -190,10 +190,10 @@ class SubmitIn(Schema):
     pipeline: Name
     environment: EnvironmentName
     version: Annotated[str, Field(min_length=6, max_length=80)] | None = None
-    units: Annotated[list[WorkUnitInputs], Field(min_length=1, max_length=1000)]
-    names: Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=1000)] | None = (
-        None
-    )
+    # At most run_service.MAX_UNITS, counted there rather than here so that the refusal says to
+    # send pages (RB-E110); the body is bounded already (RAINBOW_MAX_REQUEST_BYTES).
+    units: Annotated[list[WorkUnitInputs], Field(min_length=1)]
+    names: list[Annotated[str, Field(max_length=200)]] | None = None
     """What each unit is called (a file, a URL); by default ``api-<index>``."""
 
 
@@ -202,6 +202,27 @@ class Submitted(Schema):
     spec_hash: str
     environment: str
     run_ids: list[str]
+
+
+RunId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+class RunStatusesIn(Schema):
+    # At most run_service.MAX_STATUS_IDS, counted there as a submission's units are.
+    run_ids: Annotated[list[RunId], Field(min_length=1)]
+
+
+class RunStatusOut(Schema):
+    status: str
+    reason: str | None
+    """Why the run ended the way it did (its first ``run_service.REASON_CHARS`` characters)."""
+
+
+class RunStatusesOut(Schema):
+    runs: dict[str, RunStatusOut]
+    """Each asked-for run the control plane has, by run id."""
+    unknown: list[str]
+    """The asked-for run ids it has no run of."""
 
 
 # Port names are free text (a command module's keys, dots, spaces): any but "/", which routes.

@@ -57,6 +57,20 @@ def submit(request: HttpRequest, payload: s.SubmitIn) -> Status:
     return Status(201, body)
 
 
+@router.post("/statuses", response={200: s.RunStatusesOut, **s.PROBLEMS})
+def statuses(request: HttpRequest, payload: s.RunStatusesIn) -> s.RunStatusesOut:
+    """Where many runs stand, in one request and one query: what ``rainbow submit --wait``
+    polls. A POST, since thousands of run ids do not fit in an address."""
+    found = run_service.run_statuses(payload.run_ids)
+    return s.RunStatusesOut(
+        runs={
+            run_id: s.RunStatusOut(status=row.status, reason=row.reason)
+            for run_id, row in found.items()
+        },
+        unknown=[run_id for run_id in dict.fromkeys(payload.run_ids) if run_id not in found],
+    )
+
+
 @router.get("", response=list[RunOut])
 @paginate(RunPages)
 def list_runs(request: HttpRequest, filters: Query[s.RunFilters]) -> Any:
