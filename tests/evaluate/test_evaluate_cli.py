@@ -240,3 +240,68 @@ def test_a_module_swapped_for_other_code_runs_alone_and_is_compared_with_main(
     assert "its modules are boost, score" in unknown.stderr
     recorded = evaluate(project, home, "--corpus", corpus, *swap, "--update-baseline")
     assert recorded.returncode == 2 and "RB-E106" in recorded.stderr
+
+
+def test_a_registered_pipeline_is_evaluated_by_name_or_said_to_be_unknown(
+    project: Path, tmp_path: Path
+) -> None:
+    corpus = str(write_corpus(tmp_path / "corpus", 1))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAINBOW_")}
+    env.update(AUTHOR, RAINBOW_HOME=str(tmp_path / "home"))
+    done = subprocess.run(
+        [sys.executable, "-m", "rainbow", "evaluate", "room-scan", "--corpus", corpus],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "no pipeline named 'room-scan' is registered" in done.stderr
+    assert "rainbow pipeline register" in done.stderr
+
+
+# What boost needs (a service, a file) is away on the first run and back for the retry.
+FLAKY_BOOST = TWO_STEPS.replace(
+    """    ctx.metric("boosted", quality * 2)""",
+    """    if not os.environ.get("BOOST_SERVICE"):
+        raise RuntimeError("the boost service is away")
+    ctx.metric("boosted", quality * 2)""",
+).replace("import rainbow as rb\n", "import os\n\nimport rainbow as rb\n", 1)
+
+
+def test_retry_of_a_local_run_runs_its_unit_again_taking_what_succeeded_from_the_cache(
+    tmp_path: Path,
+) -> None:
+    project = new_repo(tmp_path / "project")
+    commit(project, {"pipeline.py": FLAKY_BOOST})
+    home = tmp_path / "home"
+    (tmp_path / "unit.json").write_text(json.dumps({"x": 4}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAINBOW_")}
+    env.update(AUTHOR, RAINBOW_HOME=str(home))
+
+    def rainbow(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "rainbow", *args],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    failed = rainbow("run", "pipeline.py", "--input", str(tmp_path / "unit.json"), "--json")
+    assert failed.returncode == 1, failed.stderr
+    run_id = json.loads(failed.stdout)["run_id"]
+    env["BOOST_SERVICE"] = "back"
+    retried = rainbow("retry", run_id, "--modules", "pipeline.py")
+
+    assert retried.returncode == 0, retried.stderr
+    assert "from the cache: score" in retried.stderr
+    new_id = retried.stdout.strip()
+    shown = json.loads(rainbow("show", new_id, "--json").stdout)
+    assert shown["status"] == "succeeded"
+    steps = {step["id"]: step["attempts"][-1]["cached_from"] for step in shown["steps"]}
+    assert steps == {"score": run_id, "boost": ""}

@@ -326,7 +326,7 @@ InputsOption = Annotated[
 CorpusOption = Annotated[Path | None, typer.Option("--corpus", help="A folder of work units")]
 
 
-def _spec_of(plane: Any, name: str, version: str | None, env: str | None) -> Any:
+def spec_of(plane: Any, name: str, version: str | None, env: str | None) -> Any:
     """The spec units are checked against: an exact version, the default in ``env``, or the
     newest version."""
     from rainbow.spec.models import PipelineSpec
@@ -345,7 +345,7 @@ def _spec_of(plane: Any, name: str, version: str | None, env: str | None) -> Any
         )
     for row in pipeline["versions"]:
         if wanted is None or row["spec_hash"] == wanted:
-            return _spec_of(plane, name, row["spec_hash"], None)
+            return spec_of(plane, name, row["spec_hash"], None)
     raise UserError(f"pipeline {name!r} has no versions", hint="rainbow pipeline register FILE.py")
 
 
@@ -399,7 +399,7 @@ def submit(
     """Submit work units to the control plane (RAINBOW_URL), in pages of at most 500; exit 0
     only if, with --wait, every run succeeded."""
     plane = _plane(ctx)
-    spec = _spec_of(plane, pipeline, version, env)
+    spec = spec_of(plane, pipeline, version, env)
     names, units = _units(spec, input_files, corpus)
     if skip >= len(units):
         raise UserError(
@@ -599,6 +599,6 @@ def pipeline_smoke_units(
 ) -> None:
     """Set the work units a promotion of this pipeline must run successfully (approvers)."""
     plane = _plane(ctx)
-    _, units = _units(_spec_of(plane, name, None, None), input_files, corpus)
+    _, units = _units(spec_of(plane, name, None, None), input_files, corpus)
     plane.call("PUT", f"/pipelines/{name}/smoke-units", {"units": units})
     out.print(f"[green]ok[/green] {len(units)} smoke unit(s) for {name}")

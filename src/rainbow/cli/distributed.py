@@ -13,9 +13,11 @@ import typer
 
 from rainbow import settings as rb_settings
 from rainbow.cli.app import (
+    ModulesOption,
     app,
     err,
     open_store,
+    out,
     settings_of,
     store_exists,
     unknown_run,
@@ -178,6 +180,36 @@ def _checked_version(version: str) -> str:
     return version
 
 
+def _retry_locally(
+    detail: Any, store: Any, settings: rb_settings.Settings, modules: list[str]
+) -> None:
+    """A local run cannot be resumed in place (its pool is gone): its unit runs again on the
+    same spec, and the step cache gives back what succeeded (when its code was committed)."""
+    from rainbow.cli.run_commands import run_locally
+    from rainbow.cli.targets import Loaded
+    from rainbow.engine.workunits import WorkUnit
+    from rainbow.spec.models import PipelineSpec
+
+    spec = PipelineSpec.model_validate(detail.spec)
+    loaded = Loaded(spec, load_modules(modules), [])
+    unit = WorkUnit(detail.summary.unit, dict(detail.inputs))
+    (new_id,) = run_locally(loaded, [unit], store, settings, None, False, lambda status: None)
+    again = store.get_run(new_id)
+    reused = [s.step for s in again.steps if s.attempts and s.attempts[-1].cached_from]
+    err.print(
+        f"ran {detail.summary.run_id}'s unit again as run {new_id}: {again.summary.status}; "
+        + (
+            f"from the cache: {', '.join(reused)}"
+            if reused
+            else "nothing came from the cache (uncommitted code is never cached)"
+        ),
+        highlight=False,
+    )
+    out.print(new_id, highlight=False)
+    if again.summary.status != "succeeded":
+        raise typer.Exit(1)
+
+
 def _installed(target: str, build: Path) -> tuple[AnyModule, str, tuple[str, str]]:
     """The module of a fetched artifact, from the environment this process runs in."""
     from rainbow.cli.release_commands import split_pin
@@ -302,8 +334,10 @@ def retry(
     ctx: typer.Context,
     run_id: Annotated[str, typer.Argument(help="A failed, timed-out or cancelled run")],
     wait: Annotated[bool, typer.Option(help="Follow the run to its end")] = False,
+    modules: ModulesOption = None,
 ) -> None:
-    """Resume a distributed run from its failed steps, reusing what succeeded."""
+    """Resume a distributed run from its failed steps, reusing what succeeded; run a local
+    run's unit again, its succeeded steps taken from the step cache."""
     from rainbow.engine.celery.app import declare_shared_queues, make_app
     from rainbow.engine.celery.client import ask_retry, wait_for_resumed
     from rainbow.engine.machine import RESUMABLE
@@ -314,11 +348,6 @@ def retry(
     if detail is None:
         raise unknown_run(run_id)
     summary = detail.summary
-    if summary.engine != "celery":
-        raise UserError(
-            f"run {run_id} ran on the {summary.engine} engine; retry resumes distributed runs",
-            hint="run the work unit again with `rainbow run`",
-        )
     if summary.status not in RESUMABLE:
         raise UserError(
             f"run {run_id} is {summary.status}; only failed, timed-out or cancelled runs resume"
@@ -335,6 +364,9 @@ def retry(
             code="RB-E082",
             hint="run the work unit again on a pipeline version that pins live versions",
         )
+    if summary.engine == "local":
+        _retry_locally(detail, store, settings, modules or [])
+        return
     celery_app = make_app(settings.broker.url)
     declare_shared_queues(celery_app)
     ask_retry(celery_app, run_id)

@@ -36,6 +36,8 @@ from rainbow.cli.targets import (
     with_overrides,
 )
 from rainbow.errors import UserError
+from rainbow.sdk.catalog import load_modules
+from rainbow.spec.models import PipelineSpec
 
 if TYPE_CHECKING:
     from rainbow.evaluate.comparison import Comparison
@@ -53,8 +55,9 @@ def evaluate(
     target: Annotated[
         str,
         typer.Argument(
-            help="The pipeline (FILE.py[:FUNC] or SPEC.json), or module:NAME for one module "
-            "(found with --modules, or installed: a module project's own package)"
+            help="The pipeline (FILE.py[:FUNC], SPEC.json, or a registered pipeline's name: its "
+            "default in --env), or module:NAME for one module (found with --modules, or "
+            "installed: a module project's own package)"
         ),
     ],
     corpus: Annotated[str, typer.Option("--corpus", help="The corpus: a folder or a URL")],
@@ -98,6 +101,9 @@ def evaluate(
         ),
     ] = True,
     override: OverrideOption = None,
+    env: Annotated[
+        str, typer.Option(help="For a registered pipeline: whose default to evaluate")
+    ] = "prod",
 ) -> None:
     """Run a corpus through a pipeline and compare its metrics with the baseline."""
     from rainbow.evaluate.aggregate import figures_of
@@ -107,7 +113,7 @@ def evaluate(
         raise UserError(f"unknown engine {engine!r}", hint="use --engine local or --engine celery")
     settings = settings_of(ctx)
     main_branch = settings.release.main_branch
-    loaded, label, code_path = _target(target, modules or [], settings)
+    loaded, label, code_path = _target(target, modules or [], settings, env)
     loaded, swaps = _overridden(loaded, override or [], settings, update_baseline=update_baseline)
     branch = branch if branch is not None else branch_of(code_path)
     if update_baseline and branch != main_branch:
@@ -173,14 +179,23 @@ def evaluate(
 
 
 def _target(
-    target: str, modules: list[str], settings: rb_settings.Settings
+    target: str, modules: list[str], settings: rb_settings.Settings, env: str
 ) -> tuple[Loaded, str, Path]:
     """What to evaluate, the name its baselines are kept under, and where its code is (for the
-    commit and branch)."""
+    commit and branch; a registered pipeline has none here: give --branch)."""
+    file = Path(target.split(":", 1)[0])
+    if not target.startswith(MODULE_PREFIX) and file.suffix not in (".py", ".json"):
+        if file.exists():
+            raise UserError(
+                f"{target} is neither a pipeline file (.py), a spec (.json) nor module:NAME",
+                hint="give FILE.py[:FUNC], SPEC.json, module:NAME or a registered pipeline's name",
+            )
+        spec = _registered(target, env, settings)
+        return Loaded(spec, load_modules(modules), []), spec.name, Path(".")
     if not target.startswith(MODULE_PREFIX):
         loaded = load(target, modules, limits=settings.spec, registered=registry_lookup(settings))
         return loaded, loaded.spec.name, Path(target.split(":", 1)[0])
-    from rainbow.sdk.catalog import installed_modules, load_modules
+    from rainbow.sdk.catalog import installed_modules
     from rainbow.spec.single import module_pipeline
 
     name = target.removeprefix(MODULE_PREFIX)
@@ -212,6 +227,19 @@ def _overridden(
         where = "local code at" if swap.local else "version"
         err.print(f"every step of {swap.module} runs {where} {swap.source}", highlight=False)
     return swapped, swaps
+
+
+def _registered(name: str, env: str, settings: rb_settings.Settings) -> PipelineSpec:
+    """The default version in ``env`` of the pipeline registered as ``name``."""
+    if settings.client.url:
+        from rainbow.cli.control_commands import spec_of
+        from rainbow.cli.remote import ControlPlane
+
+        return spec_of(ControlPlane(settings.client), name, None, env)
+    open_store(settings.store)
+    from rainbow.control.services.release import default_version
+
+    return PipelineSpec.model_validate(default_version(name, env).spec)
 
 
 def _corpus_units(corpus: str, loaded: Loaded, settings: rb_settings.Settings) -> tuple[Any, Any]:
