@@ -8,9 +8,10 @@ from pathlib import Path
 GIT_TIMEOUT_S = 10
 
 
-def code_state(path: Path) -> tuple[str, bool]:
-    """The commit of the checkout holding ``path`` and whether that file's folder has changes
-    not committed; ``("", True)`` outside git."""
+def code_state(path: Path, *, whole_tree: bool = False) -> tuple[str, bool]:
+    """The commit of the checkout holding ``path`` and whether that file's folder (with
+    ``whole_tree``, the whole checkout: what the commit stands for) has changes not
+    committed; ``("", True)`` outside git."""
     folder = path.resolve()
     folder = folder if folder.is_dir() else folder.parent
     try:
@@ -25,7 +26,7 @@ def code_state(path: Path) -> tuple[str, bool]:
         if head.returncode != 0:
             return "", True
         status = subprocess.run(
-            ["git", "status", "--porcelain", "--", "."],
+            ["git", "status", "--porcelain", *([] if whole_tree else ["--", "."])],
             cwd=folder,
             capture_output=True,
             text=True,

@@ -114,6 +114,17 @@ def test_uncommitted_code_is_never_cached(tmp_path: Path, document: Path) -> Non
     assert reused(second) == {"shout": "", "measure": ""}
 
 
+def test_an_edit_anywhere_in_the_checkout_keeps_its_modules_uncached(
+    tmp_path: Path, document: Path
+) -> None:
+    """The commit stands for the whole checkout, and a module may import any of it."""
+    code = project(tmp_path)
+    (code.parent / "helpers").mkdir()
+    (code.parent / "helpers" / "geometry.py").write_text("SCALE = 2\n")
+    _, second = run_twice(code, tmp_path, document)
+    assert reused(second) == {"shout": "", "measure": ""}
+
+
 def test_the_key_follows_the_module_the_code_and_the_inputs_assets_by_their_bytes(
     tmp_path: Path,
 ) -> None:

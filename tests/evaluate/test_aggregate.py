@@ -12,7 +12,9 @@ from rainbow.engine.store import MemoryStore
 from rainbow.engine.workunits import WorkUnit
 from rainbow.evaluate.aggregate import figures_of
 from rainbow.evaluate.figures import FAILED_UNITS, CorpusRef, Figures, Tolerance
+from rainbow.loading import import_file
 from rainbow.sdk.catalog import modules_in
+from tests.deploy.gitrepo import commit, new_repo
 from tests.evaluate import scored
 
 CORPUS = CorpusRef(name="numbers", version="1", content_hash="sha256:" + "0" * 64)
@@ -61,3 +63,32 @@ def test_a_corpus_run_becomes_figures_per_step_metric_and_per_run(tmp_path: Path
     assert set(figures.runs) == {"one", "five", "broken"}
     assert figures.spec_hash == spec.spec_hash
     assert Figures.model_validate_json(figures.model_dump_json()) == figures
+
+
+def test_a_cached_steps_timings_are_not_samples_of_this_evaluation(tmp_path: Path) -> None:
+    """Timed when the step ran, in another run: its quality metrics count, its timings do not."""
+    # The module committed in a repository of its own: only clean code is cached.
+    repo = new_repo(tmp_path / "repo")
+    commit(repo, {"scored_copy.py": Path(scored.__file__).read_text()})
+    namespace = vars(import_file(repo / "scored_copy.py"))
+    spec, _ = compile_pipeline(namespace["scored"])
+    store = MemoryStore()
+    options = LocalOptions(
+        workers=1,
+        assets_url=str(tmp_path / "assets"),
+        work_root=tmp_path / "work",
+        log_file=tmp_path / "rainbow.log",
+    )
+    engine = LocalEngine(store, modules_in(namespace, depth=0), options)
+    unit = WorkUnit("one", {"x": 3})
+    engine.run(spec, [unit])
+    (again,) = engine.run(spec, [unit])
+    detail = store.get_run(again.run_id)
+    assert detail is not None and detail.steps[0].attempts[-1].cached_from
+    figures = figures_of(
+        [detail], target="scored", corpus=CORPUS, units=["one"], made_at=datetime.now(UTC)
+    )
+    assert figures.metrics["score.quality"].values == [0.3]
+    work = figures.metrics["score.work_ms"]
+    assert (work.values, work.reused) == ([], 1)
+    assert figures.metrics["score.duration_s"].reused == 1

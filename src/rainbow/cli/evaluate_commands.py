@@ -115,7 +115,9 @@ def evaluate(
     main_branch = settings.release.main_branch
     loaded, label, code_path = _target(target, modules or [], settings, env)
     loaded, swaps = _overridden(loaded, override or [], settings, update_baseline=update_baseline)
-    branch = branch if branch is not None else branch_of(code_path)
+    # A registered pipeline has no checkout here: only --branch says which branch it is.
+    if branch is None:
+        branch = branch_of(code_path) if code_path is not None else ""
     if update_baseline and branch != main_branch:
         _refuse_update_off_main(branch, main_branch)
     compared_with = None if baseline == MAIN else _read_baseline(Path(baseline))
@@ -123,7 +125,7 @@ def evaluate(
     opened, units = _corpus_units(corpus, loaded, settings)
     store = open_store(settings.store)
     refuse_retired(loaded.spec, store.retired_versions())
-    commit, dirty = code_state(code_path)
+    commit, dirty = code_state(code_path) if code_path is not None else ("", False)
     # Repeats measure timings again: the cache would answer them without running anything.
     reuse = cache and repeats == 1
     run_ids = _run(
@@ -180,7 +182,7 @@ def evaluate(
 
 def _target(
     target: str, modules: list[str], settings: rb_settings.Settings, env: str
-) -> tuple[Loaded, str, Path]:
+) -> tuple[Loaded, str, Path | None]:
     """What to evaluate, the name its baselines are kept under, and where its code is (for the
     commit and branch; a registered pipeline has none here: give --branch)."""
     file = Path(target.split(":", 1)[0])
@@ -191,7 +193,7 @@ def _target(
                 hint="give FILE.py[:FUNC], SPEC.json, module:NAME or a registered pipeline's name",
             )
         spec = _registered(target, env, settings)
-        return Loaded(spec, load_modules(modules), []), spec.name, Path(".")
+        return Loaded(spec, load_modules(modules), []), spec.name, None
     if not target.startswith(MODULE_PREFIX):
         loaded = load(target, modules, limits=settings.spec, registered=registry_lookup(settings))
         return loaded, loaded.spec.name, Path(target.split(":", 1)[0])

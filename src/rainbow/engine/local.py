@@ -167,7 +167,10 @@ class LocalEngine:
         if module not in self._code_states:
             found = self.modules.get(module)
             where = Path(found.ref.file or ".") if found is not None else Path(".")
-            self._code_states[module] = code_state(where) if found is not None else ("", True)
+            # The whole checkout: a commit stands for all of it, and the module may import any
+            # of it, so an edit anywhere must keep its steps out of the cache.
+            state = code_state(where, whole_tree=True) if found is not None else ("", True)
+            self._code_states[module] = state
         return self._code_states[module]
 
     def cache_key(self, task: Task) -> str | None:
@@ -211,8 +214,8 @@ class LocalEngine:
     ) -> list[RunOutcome]:
         steps = {s.id: s for s in spec.steps}
         pools = self._pools(spec, wanted=max(1, len(records) * len(spec.steps)))
-        pools.start()
         try:
+            pools.start()
             return _Loop(self, spec, steps, pools).run(records, unrecorded)
         finally:
             pools.close()

@@ -27,6 +27,7 @@ class Pools:
         self._route = route
 
     def start(self) -> None:
+        """Start every pool; the caller closes them all, even when one fails to start."""
         for pool in self._pools.values():
             pool.start()
 

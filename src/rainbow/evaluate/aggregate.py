@@ -67,11 +67,11 @@ def figures_of(
             last = step.attempts[-1]
             # A cached step ran in an earlier run: its metrics are still its own, but it took
             # no time now.
-            about = _timing(step.step, "duration_s")
+            took = _timing(step.step, "duration_s")
             if last.cached_from:
-                skipped(f"{step.step}.duration_s", **about)
+                skipped(f"{step.step}.duration_s", **took)
             elif last.duration_s is not None:
-                sample(f"{step.step}.duration_s", unit, last.duration_s, **about)
+                sample(f"{step.step}.duration_s", unit, last.duration_s, **took)
             for metric in last.metrics:
                 declared = (metric.tolerance_absolute, metric.tolerance_relative)
                 tolerance = (
@@ -79,16 +79,19 @@ def figures_of(
                     if declared == (None, None)
                     else Tolerance(absolute=declared[0] or 0.0, relative=declared[1] or 0.0)
                 )
-                sample(
-                    f"{step.step}.{metric.name}",
-                    unit,
-                    metric.value,
-                    step=step.step,
-                    name=metric.name,
-                    better=metric.better,
-                    kind=metric.kind,
-                    tolerance=tolerance,
-                )
+                key = f"{step.step}.{metric.name}"
+                about: dict[str, object] = {
+                    "step": step.step,
+                    "name": metric.name,
+                    "better": metric.better,
+                    "kind": metric.kind,
+                    "tolerance": tolerance,
+                }
+                if last.cached_from and metric.kind == "timing":
+                    # Timed when the step ran, in another run: nothing was timed now.
+                    skipped(key, **about)
+                else:
+                    sample(key, unit, metric.value, **about)
     metrics[FAILED_UNITS] = MetricFigures(
         key=FAILED_UNITS,
         step="run",

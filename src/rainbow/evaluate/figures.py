@@ -9,11 +9,18 @@ from __future__ import annotations
 import math
 import statistics
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 FIGURES_FORMAT = 1
+# Figures arrive from outside too (POST /api/baselines, --baseline FILE): every part is bounded.
+MAX_UNITS = 100_000
+MAX_SAMPLES = 1_000_000
+"""Samples of one metric: a unit per sample, repeats included."""
+MAX_METRICS = 5_000
+Text = Annotated[str, Field(max_length=10_000)]
+Key = Annotated[str, Field(max_length=20_000)]
 FAILED_UNITS = "run:failed_units"
 """Rainbow's count of failed units: a quality metric, better low, no tolerance by default."""
 
@@ -43,17 +50,17 @@ class MetricFigures(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    key: str
-    step: str
-    name: str
+    key: Key
+    step: Text
+    name: Text
     better: Better
     kind: Kind = "quality"
     tolerance: Tolerance | None = None
     """As declared where the metric is emitted; None when it was not."""
-    units: list[str]
+    units: Annotated[list[Text], Field(max_length=MAX_SAMPLES)]
     """The unit of each sample, in the order of ``values``."""
-    values: list[float]
-    reused: int = 0
+    values: Annotated[list[float], Field(max_length=MAX_SAMPLES)]
+    reused: int = Field(default=0, ge=0)
     """Samples not taken because the step came from the step cache (a timing: nothing ran)."""
 
     @property
@@ -87,9 +94,9 @@ class CorpusRef(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str
-    version: str
-    content_hash: str
+    name: Text
+    version: Annotated[str, Field(max_length=64)]
+    content_hash: Annotated[str, Field(max_length=71)]
     """``sha256:…`` over every unit's files (see ``evaluate.corpus``); for a folder without a
     manifest, over its files as found."""
 
@@ -98,21 +105,35 @@ class Figures(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     format: int = FIGURES_FORMAT
-    target: str
+    target: Annotated[str, Field(min_length=1, max_length=220)]
     """The pipeline's name (or ``module:NAME`` for a single module)."""
-    spec_hash: str
+    spec_hash: Annotated[str, Field(max_length=71)]
     corpus: CorpusRef
-    commit: str = ""
+    commit: Annotated[str, Field(max_length=80)] = ""
     """The commit the evaluation ran on (of the pipeline's project); empty outside git."""
-    branch: str = ""
+    branch: Annotated[str, Field(max_length=200)] = ""
     made_at: datetime
-    repeats: int = 1
-    overrides: list[str] = Field(default_factory=list)
+    repeats: int = Field(default=1, ge=1, le=100)
+    overrides: Annotated[list[Annotated[str, Field(max_length=2000)]], Field(max_length=50)] = (
+        Field(default_factory=list)
+    )
     """What was swapped for this evaluation (``NAME=SOURCE``): a one-off of the target."""
-    units: list[str]
+    units: Annotated[list[Text], Field(max_length=MAX_UNITS)]
     """Every unit of the corpus, by name."""
-    failed_units: list[str] = Field(default_factory=list)
-    runs: dict[str, list[str]] = Field(default_factory=dict)
+    failed_units: Annotated[list[Text], Field(max_length=MAX_UNITS)] = Field(default_factory=list)
+    runs: Annotated[
+        dict[Text, Annotated[list[Text], Field(max_length=100)]],
+        Field(max_length=MAX_UNITS),
+    ] = Field(default_factory=dict)
     """Each unit's run ids (one per repeat), to find its outputs for a report."""
-    metrics: dict[str, MetricFigures]
+    metrics: Annotated[dict[Key, MetricFigures], Field(max_length=MAX_METRICS)]
     """By key."""
+
+    @model_validator(mode="after")
+    def _samples_have_their_units(self) -> Figures:
+        for key, metric in self.metrics.items():
+            if len(metric.units) != len(metric.values):
+                raise ValueError(
+                    f"metric {key[:80]!r}: {len(metric.values)} values, {len(metric.units)} units"
+                )
+        return self

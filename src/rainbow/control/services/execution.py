@@ -214,6 +214,12 @@ class LocalRunner:
         except UserError as exc:
             self._fail(records, f"{exc} ({exc.hint})" if exc.hint else str(exc))
             return len(records)
+        except Exception as exc:  # the registry or the artifact store away: try again later
+            log.exception("could not prepare the builds of %s", spec.name)
+            self._after_failure([r.run_id for r in records], exc)
+            return len(records)
+        # Installing a build can take minutes: the claim must outlast it.
+        self.store.renew_leases(me, lease_end(self.options))
         missing = sorted(f"{m}@{v}" for m, v in pins - released.keys() if m not in self.modules)
         if missing:
             self._fail(
