@@ -53,32 +53,30 @@ def project(tmp_path: Path) -> Path:
 
 
 def evaluate(project: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAINBOW_")}
-    env.update(AUTHOR, RAINBOW_HOME=str(home), COLUMNS="200")
-    return subprocess.run(
-        [sys.executable, "-m", "rainbow", "evaluate", "pipeline.py", "--workers", "1", *args],
+    evaluated = ("evaluate", "pipeline.py", "--workers", "1", *args)
+    return rainbow_cli(project, home, *evaluated, check=False)
+
+
+def rainbow_cli(
+    project: Path,
+    home: Path,
+    *args: str,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """`rainbow ARGS` in ``project`` with its own RAINBOW_HOME, as CI would run it."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("RAINBOW_")}
+    environ.update(AUTHOR, RAINBOW_HOME=str(home), COLUMNS="200", **(env or {}))
+    done = subprocess.run(
+        [sys.executable, "-m", "rainbow", *args],
         cwd=project,
-        env=env,
+        env=environ,
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
-
-
-def rainbow_cli(project: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAINBOW_")}
-    env.update(AUTHOR, RAINBOW_HOME=str(home))
-    done = subprocess.run(
-        [sys.executable, "-m", "rainbow", *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    assert not check or done.returncode == 0, done.stderr
     return done
 
 
@@ -246,17 +244,8 @@ def test_a_registered_pipeline_is_evaluated_by_name_or_said_to_be_unknown(
     project: Path, tmp_path: Path
 ) -> None:
     corpus = str(write_corpus(tmp_path / "corpus", 1))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAINBOW_")}
-    env.update(AUTHOR, RAINBOW_HOME=str(tmp_path / "home"))
-    done = subprocess.run(
-        [sys.executable, "-m", "rainbow", "evaluate", "room-scan", "--corpus", corpus],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    home = tmp_path / "home"
+    done = rainbow_cli(project, home, "evaluate", "room-scan", "--corpus", corpus, check=False)
     assert done.returncode == 2, done.stderr
     assert "no pipeline named 'room-scan' is registered" in done.stderr
     assert "rainbow pipeline register" in done.stderr
@@ -278,30 +267,22 @@ def test_retry_of_a_local_run_runs_its_unit_again_taking_what_succeeded_from_the
     commit(project, {"pipeline.py": FLAKY_BOOST})
     home = tmp_path / "home"
     (tmp_path / "unit.json").write_text(json.dumps({"x": 4}))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAINBOW_")}
-    env.update(AUTHOR, RAINBOW_HOME=str(home))
+    unit = str(tmp_path / "unit.json")
 
-    def rainbow(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "rainbow", *args],
-            cwd=project,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-
-    failed = rainbow("run", "pipeline.py", "--input", str(tmp_path / "unit.json"), "--json")
+    failed = rainbow_cli(
+        project, home, "run", "pipeline.py", "--input", unit, "--json", check=False
+    )
     assert failed.returncode == 1, failed.stderr
     run_id = json.loads(failed.stdout)["run_id"]
-    env["BOOST_SERVICE"] = "back"
-    retried = rainbow("retry", run_id, "--modules", "pipeline.py")
+    back = {"BOOST_SERVICE": "back"}
+    retried = rainbow_cli(
+        project, home, "retry", run_id, "--modules", "pipeline.py", env=back, check=False
+    )
 
     assert retried.returncode == 0, retried.stderr
     assert "from the cache: score" in retried.stderr
     new_id = retried.stdout.strip()
-    shown = json.loads(rainbow("show", new_id, "--json").stdout)
+    shown = json.loads(rainbow_cli(project, home, "show", new_id, "--json").stdout)
     assert shown["status"] == "succeeded"
     steps = {step["id"]: step["attempts"][-1]["cached_from"] for step in shown["steps"]}
     assert steps == {"score": run_id, "boost": ""}

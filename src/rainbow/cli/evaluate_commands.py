@@ -26,7 +26,7 @@ from rainbow.cli.app import (
     settings_of,
     user_errors,
 )
-from rainbow.cli.run_commands import opened_corpus, progress_of, run_locally, run_on_celery
+from rainbow.cli.run_commands import counted_runs, opened_corpus, run_locally, run_on_celery
 from rainbow.cli.targets import (
     Loaded,
     Swap,
@@ -261,16 +261,7 @@ def _run(
     workers: int | None,
     cache: bool,
 ) -> list[str]:
-    progress = progress_of(loaded.spec.name, quiet=False)
-    with progress:
-        bar = progress.add_task("runs", total=len(units), failed=0)
-        failures = 0
-
-        def advance(status: str) -> None:
-            nonlocal failures
-            failures += status != "succeeded"
-            progress.update(bar, advance=1, failed=failures)
-
+    with counted_runs(loaded.spec.name, len(units), quiet=False) as advance:
         if engine == "local":
             return run_locally(loaded, units, store, settings, workers, False, advance, cache=cache)
         return run_on_celery(loaded.spec, units, store, settings, wait=True, advance=advance)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -100,16 +101,7 @@ def run(
     refuse_retired(spec, store.retired_versions())
     # A SIGTERM (CI cancelling, `timeout`, an orchestrator) stops runs as cleanly as Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)
-    progress = progress_of(spec.name, quiet=as_json)
-    with progress:
-        bar = progress.add_task("runs", total=len(units), failed=0)
-        failures = 0
-
-        def advance(status: str) -> None:
-            nonlocal failures
-            failures += status != "succeeded"
-            progress.update(bar, advance=1, failed=failures)
-
+    with counted_runs(spec.name, len(units), quiet=as_json) as advance:
         if engine == "local":
             run_ids = run_locally(
                 loaded, units, store, settings, workers, strict_versions, advance, cache=cache
@@ -160,6 +152,22 @@ def opened_corpus(location: str, settings: rb_settings.Settings) -> OpenedCorpus
     if opened.note:
         _note(f"note: {opened.note}")
     return opened
+
+
+@contextmanager
+def counted_runs(name: str, total: int, *, quiet: bool) -> Iterator[Callable[[str], None]]:
+    """A progress bar of ``total`` runs; the function it gives counts one run's end."""
+    progress = progress_of(name, quiet=quiet)
+    with progress:
+        bar = progress.add_task("runs", total=total, failed=0)
+        failures = 0
+
+        def advance(status: str) -> None:
+            nonlocal failures
+            failures += status != "succeeded"
+            progress.update(bar, advance=1, failed=failures)
+
+        yield advance
 
 
 def progress_of(name: str, *, quiet: bool) -> Progress:
